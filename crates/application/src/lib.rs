@@ -1,0 +1,17 @@
+//! Coalesce use cases. Each module is one use case (or a small family of them) with its own error enum; they
+//! reach the database only through the port traits in [`ports`], so they run unchanged against PostgreSQL
+//! in production and against in-memory ports in unit tests.
+//!
+//! Which error to use where: a use case returns its own error enum; ports return [`ports::StoreError`], which
+//! each use case maps with `From` (a unique violation becomes a `taken` field error, an unreachable database
+//! becomes `Unavailable`).
+
+pub mod admin;
+pub mod auth;
+pub mod merge_contacts;
+#[cfg(test)]
+mod memory;
+pub mod ports;
+pub mod snapshot;
+
+pub use ports::{Database, Session, StoreError};

@@ -1,0 +1,312 @@
+//! In-memory ports for the use-case unit tests. A session works on a copy of the state and writes it back on
+//! commit, so a dropped session rolls back exactly as a PostgreSQL transaction does.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{TimeZone, Utc};
+use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, InboxId, InboxSummary, UserId};
+
+use crate::ports::{
+    Account, AccountStatus, AdminStore, AuthStore, ContactStore, Credentials, Database, MergeRecord, MergeStore,
+    MovedCounts, OutboxStore, Role, Session, StoreError, StoredMerge, TokenOwner, User,
+};
+
+/// Every row, as plain vectors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct State {
+    pub next_id: i64,
+    pub accounts: Vec<Account>,
+    pub users: Vec<User>,
+    pub memberships: Vec<(AccountId, UserId, Role)>,
+    pub tokens: Vec<(Vec<u8>, TokenOwner)>,
+    pub platform_apps: Vec<(i64, String)>,
+    pub inboxes: Vec<(AccountId, InboxSummary)>,
+    pub contacts: Vec<Contact>,
+    pub contact_inboxes: Vec<(AccountId, ContactId, ContactInbox)>,
+    /// (account, owner contact)
+    pub conversations: Vec<(AccountId, ContactId)>,
+    /// (account, sending contact)
+    pub messages: Vec<(AccountId, Option<ContactId>)>,
+    pub notes: Vec<(AccountId, ContactId)>,
+    pub labels: Vec<(AccountId, ContactId, String)>,
+    pub merges: Vec<MergeRecord>,
+    pub events: Vec<(AccountId, String, serde_json::Value)>,
+}
+
+impl State {
+    fn id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Adds a contact with the given attributes and returns its id.
+    pub fn add_contact(&mut self, account: AccountId, attributes: ContactAttributes) -> ContactId {
+        let id = ContactId::new(self.id());
+        let at = Utc.timestamp_opt(1_700_000_000, 0).single().unwrap_or_default();
+        self.contacts.push(Contact {
+            id,
+            account_id: account,
+            attributes,
+            blocked: false,
+            thumbnail: String::new(),
+            last_activity_at: None,
+            created_at: at,
+            updated_at: at,
+        });
+        id
+    }
+
+    /// Gives a contact one row of every kind, plus the label `label`.
+    pub fn add_children(&mut self, account: AccountId, contact: ContactId, label: &str) {
+        let inbox = InboxSummary {
+            id: InboxId::new(self.id()),
+            name: "API".into(),
+            channel_type: "Channel::Api".into(),
+            avatar_url: String::new(),
+            provider: None,
+        };
+        let source_id = format!("src-{}", self.id());
+        self.contact_inboxes.push((account, contact, ContactInbox { source_id, inbox }));
+        self.conversations.push((account, contact));
+        self.messages.push((account, Some(contact)));
+        self.notes.push((account, contact));
+        self.labels.push((account, contact, label.to_owned()));
+    }
+}
+
+/// The in-memory database.
+#[derive(Clone, Default)]
+pub struct MemoryDb {
+    pub state: Arc<Mutex<State>>,
+}
+
+impl MemoryDb {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    pub fn snapshot(&self) -> State {
+        self.lock().clone()
+    }
+}
+
+impl Database for MemoryDb {
+    fn begin(&self) -> Result<Box<dyn Session>, StoreError> {
+        Ok(Box::new(MemorySession { shared: self.clone(), work: self.snapshot() }))
+    }
+
+    fn connect(&self) -> Result<Box<dyn Session>, StoreError> {
+        self.begin()
+    }
+
+    fn ping(&self) -> bool {
+        true
+    }
+}
+
+struct MemorySession {
+    shared: MemoryDb,
+    work: State,
+}
+
+impl Session for MemorySession {
+    fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        *self.shared.lock() = self.work;
+        Ok(())
+    }
+}
+
+impl AuthStore for MemorySession {
+    fn credentials(&mut self, digest: &[u8], account: Option<AccountId>) -> Result<Credentials, StoreError> {
+        let owner = self.work.tokens.iter().find(|(d, _)| d == digest).map(|(_, o)| *o);
+        let account_row = account.and_then(|a| self.work.accounts.iter().find(|x| x.id == a));
+        let role = match (owner, account) {
+            (Some(TokenOwner::User(u)), Some(a)) => {
+                self.work.memberships.iter().find(|(ma, mu, _)| *ma == a && *mu == u).map(|m| m.2)
+            }
+            _ => None,
+        };
+        Ok(Credentials { owner, account: account_row.map(|a| a.status), role })
+    }
+}
+
+impl AdminStore for MemorySession {
+    fn insert_account(&mut self, name: &str) -> Result<Account, StoreError> {
+        let account = Account { id: AccountId::new(self.work.id()), name: name.into(), status: AccountStatus::Active };
+        self.work.accounts.push(account.clone());
+        Ok(account)
+    }
+
+    fn set_account_status(&mut self, id: AccountId, status: AccountStatus) -> Result<bool, StoreError> {
+        let found = self.work.accounts.iter_mut().find(|a| a.id == id);
+        Ok(found.map(|a| a.status = status).is_some())
+    }
+
+    fn insert_user(&mut self, name: &str, email: &str) -> Result<User, StoreError> {
+        if self.work.users.iter().any(|u| u.email.eq_ignore_ascii_case(email)) {
+            return Err(StoreError::Taken { field: "email" });
+        }
+        let user = User { id: UserId::new(self.work.id()), name: name.into(), email: email.into() };
+        self.work.users.push(user.clone());
+        Ok(user)
+    }
+
+    fn insert_membership(&mut self, account: AccountId, user: UserId, role: Role) -> Result<(), StoreError> {
+        if !self.work.accounts.iter().any(|a| a.id == account) {
+            return Err(StoreError::MissingReference { entity: "account" });
+        }
+        if self.work.memberships.iter().any(|(a, u, _)| *a == account && *u == user) {
+            return Err(StoreError::Taken { field: "user_id" });
+        }
+        self.work.memberships.push((account, user, role));
+        Ok(())
+    }
+
+    fn insert_platform_app(&mut self, name: &str) -> Result<i64, StoreError> {
+        let id = self.work.id();
+        self.work.platform_apps.push((id, name.into()));
+        Ok(id)
+    }
+
+    fn insert_access_token(&mut self, owner: TokenOwner, digest: &[u8]) -> Result<(), StoreError> {
+        self.work.tokens.push((digest.to_vec(), owner));
+        Ok(())
+    }
+
+    fn has_accounts(&mut self) -> Result<bool, StoreError> {
+        Ok(!self.work.accounts.is_empty())
+    }
+
+    fn insert_api_inbox(&mut self, account: AccountId, name: &str) -> Result<i64, StoreError> {
+        let id = self.work.id();
+        let inbox = InboxSummary {
+            id: InboxId::new(id),
+            name: name.into(),
+            channel_type: "Channel::Api".into(),
+            avatar_url: String::new(),
+            provider: None,
+        };
+        self.work.inboxes.push((account, inbox));
+        Ok(id)
+    }
+}
+
+impl ContactStore for MemorySession {
+    fn find_contact(&mut self, account: AccountId, id: ContactId) -> Result<Option<Contact>, StoreError> {
+        Ok(self.work.contacts.iter().find(|c| c.account_id == account && c.id == id).cloned())
+    }
+
+    fn lock_contacts(&mut self, account: AccountId, ids: &[ContactId]) -> Result<Vec<Contact>, StoreError> {
+        let mut found: Vec<Contact> =
+            self.work.contacts.iter().filter(|c| c.account_id == account && ids.contains(&c.id)).cloned().collect();
+        found.sort_by_key(|c| c.id);
+        Ok(found)
+    }
+
+    fn contact_inboxes(&mut self, account: AccountId, id: ContactId) -> Result<Vec<ContactInbox>, StoreError> {
+        Ok(self
+            .work
+            .contact_inboxes
+            .iter()
+            .filter(|(a, c, _)| *a == account && *c == id)
+            .map(|(_, _, ci)| ci.clone())
+            .collect())
+    }
+
+    fn update_contact_attributes(
+        &mut self,
+        account: AccountId,
+        id: ContactId,
+        attributes: &ContactAttributes,
+    ) -> Result<Contact, StoreError> {
+        let clash = |field: fn(&ContactAttributes) -> &Option<String>| {
+            field(attributes).is_some()
+                && self.work.contacts.iter().any(|c| {
+                    c.account_id == account && c.id != id && field(&c.attributes) == field(attributes)
+                })
+        };
+        for (name, field) in [
+            ("email", (|a| &a.email) as fn(&ContactAttributes) -> &Option<String>),
+            ("identifier", |a| &a.identifier),
+            ("phone_number", |a| &a.phone_number),
+        ] {
+            if clash(field) {
+                return Err(StoreError::Taken { field: name });
+            }
+        }
+        let contact = self
+            .work
+            .contacts
+            .iter_mut()
+            .find(|c| c.account_id == account && c.id == id)
+            .ok_or(StoreError::MissingReference { entity: "contact" })?;
+        contact.attributes = attributes.clone();
+        Ok(contact.clone())
+    }
+
+    fn delete_contact_row(&mut self, account: AccountId, id: ContactId) -> Result<(), StoreError> {
+        let w = &self.work;
+        // the same guarantee the foreign keys give in PostgreSQL: no row may be left pointing at the contact
+        let owns_rows = w.conversations.iter().any(|r| *r == (account, id))
+            || w.messages.iter().any(|r| *r == (account, Some(id)))
+            || w.notes.iter().any(|r| *r == (account, id))
+            || w.labels.iter().any(|(a, c, _)| *a == account && *c == id)
+            || w.contact_inboxes.iter().any(|(a, c, _)| *a == account && *c == id);
+        if owns_rows {
+            return Err(StoreError::Other("contact still owns rows".into()));
+        }
+        self.work.contacts.retain(|c| !(c.account_id == account && c.id == id));
+        Ok(())
+    }
+}
+
+impl MergeStore for MemorySession {
+    fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId) -> Result<MovedCounts, StoreError> {
+        fn reassign<T>(rows: &mut [T], owner: impl Fn(&mut T) -> Option<&mut ContactId>, from: ContactId, to: ContactId) -> u64 {
+            let mut n = 0;
+            for row in rows.iter_mut() {
+                if let Some(c) = owner(row) {
+                    if *c == from {
+                        *c = to;
+                        n += 1;
+                    }
+                }
+            }
+            n
+        }
+        let w = &mut self.work;
+        let conversations = reassign(&mut w.conversations, |r| (r.0 == account).then_some(&mut r.1), from, to);
+        let messages = reassign(&mut w.messages, |r| if r.0 == account { r.1.as_mut() } else { None }, from, to);
+        let contact_inboxes = reassign(&mut w.contact_inboxes, |r| (r.0 == account).then_some(&mut r.1), from, to);
+        let notes = reassign(&mut w.notes, |r| (r.0 == account).then_some(&mut r.1), from, to);
+        let moved_labels: Vec<String> =
+            w.labels.iter().filter(|(a, c, _)| *a == account && *c == from).map(|l| l.2.clone()).collect();
+        w.labels.retain(|(a, c, _)| !(*a == account && *c == from));
+        for label in &moved_labels {
+            if !w.labels.iter().any(|(a, c, l)| *a == account && *c == to && l == label) {
+                w.labels.push((account, to, label.clone()));
+            }
+        }
+        Ok(MovedCounts { conversations, messages, contact_inboxes, notes, labels: moved_labels.len() as u64 })
+    }
+
+    fn insert_merge_record(&mut self, record: &MergeRecord) -> Result<StoredMerge, StoreError> {
+        self.work.merges.push(record.clone());
+        Ok(StoredMerge { id: self.work.merges.len() as i64, created_at: Utc::now() })
+    }
+}
+
+impl OutboxStore for MemorySession {
+    fn enqueue_event(
+        &mut self,
+        account: AccountId,
+        event_type: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.work.events.push((account, event_type.into(), payload.clone()));
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+//! Merge Contacts: the base contact absorbs the mergee, which is then deleted.
+//!
+//! The whole merge runs in one transaction:
+//! 1. lock both contacts, lower id first, before anything is read for the decision;
+//! 2. merge the six attributes with the domain rule and validate the result (nothing moved yet);
+//! 3. move the mergee's conversations, sent messages, contact inboxes, notes and labels to the base, one
+//!    set-based statement per table;
+//! 4. delete the mergee, then update the base, so the mergee's unique email or identifier can move over;
+//! 5. write the audit record and the `contact.merged` outbox event;
+//! 6. commit. Any error before the commit drops the session, which rolls every step back.
+
+use domain::{merge_attributes, AccountId, Contact, ContactId, ContactInbox, UserId, Violations};
+use serde_json::json;
+
+use crate::ports::{Database, MovedCounts, Session, StoreError};
+use crate::snapshot::{contact_snapshot, moved_snapshot};
+
+/// What to merge, and who asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MergeContacts {
+    pub account_id: AccountId,
+    pub actor: UserId,
+    pub base_contact_id: ContactId,
+    pub mergee_contact_id: ContactId,
+}
+
+/// The base contact after the merge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeOutcome {
+    pub contact: Contact,
+    pub contact_inboxes: Vec<ContactInbox>,
+    /// The audit record's id; `None` for a self-merge, which changes nothing.
+    pub merge_id: Option<i64>,
+    pub moved: MovedCounts,
+}
+
+/// Why a merge did not happen. In every case nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeContactsError {
+    /// One or both contacts are not in the account; `fields` names the request fields (`base_contact_id`,
+    /// `mergee_contact_id`) that point nowhere.
+    #[error("contact not found")]
+    NotFound { fields: Vec<&'static str> },
+    /// The merged base breaks a contact rule (format or uniqueness).
+    #[error("the merged contact is invalid: {0}")]
+    Invalid(Violations),
+    #[error("database unavailable")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for MergeContactsError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Taken { field } => {
+                Self::Invalid(Violations::one(field, "taken", "has already been taken by another contact"))
+            }
+            StoreError::Unavailable(_) => Self::Unavailable,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Runs the merge.
+///
+/// # Errors
+/// See [`MergeContactsError`]; whatever the error, the database is left as it was.
+pub fn merge_contacts(db: &dyn Database, cmd: MergeContacts) -> Result<MergeOutcome, MergeContactsError> {
+    let account = cmd.account_id;
+    let mut tx = db.begin()?;
+    let locked = tx.lock_contacts(account, &[cmd.base_contact_id, cmd.mergee_contact_id])?;
+    let find = |id: ContactId| locked.iter().find(|c| c.id == id).cloned();
+    let (base, mergee) = match (find(cmd.base_contact_id), find(cmd.mergee_contact_id)) {
+        (Some(base), Some(mergee)) => (base, mergee),
+        (base, mergee) => {
+            let mut fields = Vec::new();
+            if base.is_none() {
+                fields.push("base_contact_id");
+            }
+            if mergee.is_none() {
+                fields.push("mergee_contact_id");
+            }
+            return Err(MergeContactsError::NotFound { fields });
+        }
+    };
+
+    // Merging a contact into itself must never delete it (the reference once did): answer with it unchanged.
+    if base.id == mergee.id {
+        let contact_inboxes = tx.contact_inboxes(account, base.id)?;
+        tx.commit()?;
+        return Ok(MergeOutcome { contact: base, contact_inboxes, merge_id: None, moved: MovedCounts::default() });
+    }
+
+    let merged = merge_attributes(&base.attributes, &mergee.attributes);
+    merged.validate().map_err(MergeContactsError::Invalid)?;
+
+    let moved = tx.move_children(account, mergee.id, base.id)?;
+    tx.delete_contact_row(account, mergee.id)?;
+    let contact = tx.update_contact_attributes(account, base.id, &merged)?;
+    let merge_id = record(tx.as_mut(), &cmd, &mergee, moved)?;
+    let contact_inboxes = tx.contact_inboxes(account, base.id)?;
+    tx.commit()?;
+    Ok(MergeOutcome { contact, contact_inboxes, merge_id: Some(merge_id), moved })
+}
+
+/// Writes the audit row and the outbox event, with the same facts.
+fn record(
+    tx: &mut dyn Session,
+    cmd: &MergeContacts,
+    mergee: &Contact,
+    moved: MovedCounts,
+) -> Result<i64, StoreError> {
+    let snapshot = contact_snapshot(mergee);
+    let stored = tx.insert_merge_record(&crate::ports::MergeRecord {
+        account_id: cmd.account_id,
+        actor: Some(cmd.actor),
+        base_contact_id: cmd.base_contact_id,
+        mergee_contact_id: cmd.mergee_contact_id,
+        mergee_snapshot: snapshot.clone(),
+        moved,
+    })?;
+    let event = json!({
+        "event": "contact_merged",
+        "merge_id": stored.id,
+        "account_id": cmd.account_id.get(),
+        "actor_user_id": cmd.actor.get(),
+        "base_contact_id": cmd.base_contact_id.get(),
+        "mergee_contact_id": cmd.mergee_contact_id.get(),
+        "mergee": snapshot,
+        "moved": moved_snapshot(&moved),
+        "merged_at": stored.created_at.to_rfc3339(),
+    });
+    tx.enqueue_event(cmd.account_id, "contact.merged", &event)?;
+    Ok(stored.id)
+}
+
+#[cfg(test)]
+mod tests;

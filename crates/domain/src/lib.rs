@@ -1,0 +1,16 @@
+//! The Coalesce domain: identifiers, contacts, the value objects that validate their fields, and the contact
+//! merge rule. Pure code: no I/O, no framework. Everything a merge decides is decided here, so that a merge and
+//! its preview can never disagree.
+
+pub mod contact;
+pub mod ids;
+pub mod merge;
+pub mod validation;
+
+pub use contact::{Contact, ContactAttributes, ContactInbox, InboxSummary};
+pub use ids::{AccountId, ContactId, InboxId, UserId};
+pub use merge::merge_attributes;
+pub use validation::{FieldViolation, Violations};
+
+/// A JSON object, the type of `additional_attributes` and `custom_attributes`.
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;

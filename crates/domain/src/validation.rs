@@ -1,0 +1,149 @@
+//! Field validation shared by every use case: what a violation is and the value rules (email, E.164 phone).
+
+use std::fmt;
+
+/// One broken rule on one input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The input field, as the client named it (`phone_number`, `base_contact_id`).
+    pub field: String,
+    /// A stable snake_case machine code (`invalid_format`, `too_long`, `taken`).
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// The rule a single value broke, before it is attached to a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueViolation {
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// All the violations found in one input; empty means valid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// Records that `field` broke the rule `code`.
+    pub fn push(&mut self, field: &str, code: &str, message: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.to_owned(),
+            code: code.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Records a value rule's violation against `field`.
+    pub fn push_violation(&mut self, field: &str, violation: ValueViolation) {
+        self.push(field, violation.code, violation.message);
+    }
+
+    /// A single violation.
+    #[must_use]
+    pub fn one(field: &str, code: &str, message: impl Into<String>) -> Self {
+        let mut v = Self::default();
+        v.push(field, code, message);
+        v
+    }
+
+    /// `Ok` when nothing was recorded.
+    ///
+    /// # Errors
+    /// `self` when it holds at least one violation.
+    pub fn into_result(self) -> Result<(), Self> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_slice(&self) -> &[FieldViolation] {
+        &self.0
+    }
+
+    pub fn into_vec(self) -> Vec<FieldViolation> {
+        self.0
+    }
+}
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|v| format!("{} {}", v.field, v.message)).collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+/// Longest accepted email address (RFC 5321 path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// A pragmatic email check: one `@`, a non-empty local part, a dotted domain of letters, digits and hyphens,
+/// no whitespace. It accepts what mail systems accept in practice and rejects obvious garbage.
+///
+/// # Errors
+/// `invalid_format` or `too_long`.
+pub fn validate_email(email: &str) -> Result<(), ValueViolation> {
+    if email.chars().count() > MAX_EMAIL_LEN {
+        return Err(ValueViolation { code: "too_long", message: format!("must be at most {MAX_EMAIL_LEN} characters") });
+    }
+    let invalid = || ValueViolation { code: "invalid_format", message: "is not a valid email address".to_owned() };
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    let local_ok = !local.is_empty() && local.len() <= 64 && !local.chars().any(|c| c.is_whitespace() || c == '@');
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if local_ok && domain_ok {
+        Ok(())
+    } else {
+        Err(invalid())
+    }
+}
+
+/// E.164: a `+`, a non-zero first digit, at most fifteen digits in all (`+[1-9]\d{1,14}`), as the reference checks.
+///
+/// # Errors
+/// `invalid_format` when the number is not in E.164 form.
+pub fn validate_phone_number(phone: &str) -> Result<(), ValueViolation> {
+    let digits = phone.strip_prefix('+').unwrap_or("");
+    let ok = (2..=15).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !digits.starts_with('0');
+    if ok {
+        Ok(())
+    } else {
+        Err(ValueViolation { code: "invalid_format", message: "should be in e164 format".to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.org", "ünï@exämple.de"] {
+            assert_eq!(validate_email(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "plain", "@x.com", "a@", "a@b", "a b@c.com", "a@b..com", "a@-b.com", "a@b.com@c.com"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+        assert_eq!(validate_email(&format!("{}@x.com", "a".repeat(300))).map_err(|v| v.code), Err("too_long"));
+    }
+
+    #[test]
+    fn phone_numbers() {
+        for ok in ["+12212345", "+49301234567", "+123456789012345", "+12"] {
+            assert_eq!(validate_phone_number(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "12212345", "+", "+1", "+0123", "+1234567890123456", "+1 221", "+12a", "++12"] {
+            assert!(validate_phone_number(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+DROP TABLE outbox_events;
+DROP TABLE contact_merges;
+DROP TABLE contact_labels;
+DROP TABLE notes;
+DROP TABLE messages;
+DROP TABLE conversations;
+DROP TABLE contact_inboxes;
+DROP TABLE contacts;
+DROP TABLE inboxes;
+DROP TABLE access_tokens;
+DROP TABLE platform_apps;
+DROP TABLE account_users;
+DROP TABLE users;
+DROP TABLE accounts;
+DROP EXTENSION IF EXISTS pg_trgm;
