@@ -1,1 +1,49 @@
-//! placeholder
+//! The HTTP adapter: actix-web routes, request/response DTOs (serde + utoipa + validator), authentication,
+//! the one error envelope, and the OpenAPI document with its Swagger UI.
+//!
+//! Handlers are thin: parse and validate the request, authenticate, run the use case on the blocking pool
+//! (`web::block`, because diesel is blocking), map the outcome. Every error leaves through [`error::ApiError`].
+
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use application::Database;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Arc<dyn Database>,
+}
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self { max_body_bytes: 1024 * 1024 }
+    }
+}
+
+/// Registers the whole API, the OpenAPI document and Swagger UI on an actix `App`.
+pub fn configure(state: AppState, limits: HttpLimits) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(state))
+            .app_data(error::json_config(limits.max_body_bytes))
+            .app_data(error::path_config())
+            .app_data(error::query_config())
+            .app_data(web::PayloadConfig::new(limits.max_body_bytes));
+        routes::register(cfg);
+        openapi::register(cfg);
+        cfg.default_service(web::to(error::unmatched_route));
+    }
+}

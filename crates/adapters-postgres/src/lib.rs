@@ -1,1 +1,17 @@
-//! placeholder
+//! The PostgreSQL adapter: diesel's generated schema, the embedded migrations, the r2d2 pool and the
+//! implementation of every port of `application` on one pooled connection.
+//!
+//! Errors: every diesel or pool error is turned into an `application::StoreError` in [`errors`], the only place
+//! that knows constraint names. Nothing above this crate sees diesel.
+
+pub mod errors;
+pub mod migrations;
+mod models;
+pub mod pool;
+#[rustfmt::skip]
+pub mod schema;
+mod store;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use pool::{PgDatabase, PoolConfig};

@@ -1,1 +1,53 @@
-//! placeholder
+//! The composition root: configuration, the wiring of adapters to use cases, and the HTTP server. The
+//! `coalesce` binary (`main.rs`) is a thin command-line front end over this library, which the black-box tests
+//! also use to start the real server in-process.
+
+pub mod cli;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::Logger;
+use actix_web::{App, HttpServer};
+use adapters_http::{AppState, HttpLimits};
+use adapters_postgres::PgDatabase;
+
+/// Settings of one `coalesce serve` process.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub limits: HttpLimits,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { limits: HttpLimits::default(), workers: 0, shutdown_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// Builds the HTTP server on an already bound listener. It stops gracefully on SIGTERM and SIGINT: in-flight
+/// requests finish (up to the shutdown timeout), new connections are refused.
+///
+/// # Errors
+/// When the listener cannot be used.
+pub fn http_server(listener: TcpListener, db: PgDatabase, settings: &ServerSettings) -> std::io::Result<Server> {
+    let state = AppState { db: Arc::new(db) };
+    let limits = settings.limits;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            // the request line and status only: headers, and so tokens, are never logged
+            .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            .configure(adapters_http::configure(state.clone(), limits))
+    })
+    .shutdown_timeout(settings.shutdown_timeout.as_secs())
+    .listen(listener)?;
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    Ok(server.run())
+}

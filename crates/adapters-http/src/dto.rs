@@ -1,0 +1,217 @@
+//! Request and response bodies: the wire format, typed as the reference sends it, with their OpenAPI schemas.
+//! The contact serializer lives here once and serves every endpoint that returns a contact.
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::HttpRequest;
+use domain::{Contact, ContactInbox, Violations};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use validator::{Validate, ValidationError, ValidationErrors};
+
+use crate::error::ApiError;
+
+/// An inbox as shown inside a contact.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxDto {
+    pub id: i64,
+    /// `""` when the inbox has no avatar.
+    pub avatar_url: String,
+    pub channel_id: i64,
+    pub name: String,
+    #[schema(example = "Channel::Api")]
+    pub channel_type: String,
+    /// The channel's provider; `null` for API inboxes.
+    pub provider: Option<String>,
+}
+
+/// One channel address of a contact.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContactInboxDto {
+    pub source_id: String,
+    pub inbox: InboxDto,
+}
+
+impl From<&ContactInbox> for ContactInboxDto {
+    fn from(ci: &ContactInbox) -> Self {
+        let inbox = &ci.inbox;
+        Self {
+            source_id: ci.source_id.clone(),
+            inbox: InboxDto {
+                id: inbox.id.get(),
+                avatar_url: inbox.avatar_url.clone(),
+                // API inboxes have no separate channel row; the inbox id stands in for it.
+                channel_id: inbox.id.get(),
+                name: inbox.name.clone(),
+                channel_type: inbox.channel_type.clone(),
+                provider: inbox.provider.clone(),
+            },
+        }
+    }
+}
+
+/// A contact, with its fields in the reference's order and types: objects never null, `blocked` a boolean,
+/// timestamps integer Unix seconds, `last_activity_at` omitted while the contact has had no activity.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContactDto {
+    #[schema(value_type = Object, example = json!({}))]
+    pub additional_attributes: Value,
+    /// `online` or `offline`.
+    #[schema(example = "offline")]
+    pub availability_status: &'static str,
+    pub email: Option<String>,
+    pub id: i64,
+    pub name: String,
+    /// E.164, e.g. `+4930123456`.
+    pub phone_number: Option<String>,
+    pub blocked: bool,
+    pub identifier: Option<String>,
+    /// Avatar URL; `""` when there is none.
+    pub thumbnail: String,
+    #[schema(value_type = Object, example = json!({"attribute_key": "attribute_value", "signed_up_at": "dd/mm/yyyy"}))]
+    pub custom_attributes: Value,
+    /// Unix seconds; omitted when the contact has had no activity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_activity_at: Option<i64>,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub contact_inboxes: Vec<ContactInboxDto>,
+}
+
+impl ContactDto {
+    pub fn new(contact: &Contact, inboxes: &[ContactInbox]) -> Self {
+        let a = &contact.attributes;
+        Self {
+            additional_attributes: Value::Object(a.additional_attributes.clone()),
+            availability_status: "offline",
+            email: a.email.clone(),
+            id: contact.id.get(),
+            name: a.name.clone(),
+            phone_number: a.phone_number.clone(),
+            blocked: contact.blocked,
+            identifier: a.identifier.clone(),
+            thumbnail: contact.thumbnail.clone(),
+            custom_attributes: Value::Object(a.custom_attributes.clone()),
+            last_activity_at: contact.last_activity_at.map(|t| t.timestamp()),
+            created_at: contact.created_at.timestamp(),
+            contact_inboxes: inboxes.iter().map(ContactInboxDto::from).collect(),
+        }
+    }
+}
+
+/// An id field kept as raw JSON until validation, so that every bad id gets its own field error
+/// (`"12"`, `12.7`, `[12]`, `null` and a missing field are each reported, never coerced).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawId(pub Value);
+
+impl RawId {
+    /// The id; only meaningful after validation succeeded.
+    pub fn value(&self) -> i64 {
+        self.0.as_i64().unwrap_or(0)
+    }
+}
+
+/// validator rule: a JSON integer greater than zero.
+pub fn positive_integer(id: &RawId) -> Result<(), ValidationError> {
+    let error = |code: &'static str, message: &'static str| {
+        let mut e = ValidationError::new(code);
+        e.message = Some(message.into());
+        Err(e)
+    };
+    match &id.0 {
+        Value::Null => error("required", "is required"),
+        Value::Number(n) => match n.as_i64() {
+            Some(v) if v > 0 => Ok(()),
+            Some(_) => error("invalid_value", "must be a positive integer"),
+            None => error("invalid_type", "must be an integer"),
+        },
+        _ => error("invalid_type", "must be an integer"),
+    }
+}
+
+/// Body of `POST …/actions/contact_merge`.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+pub struct MergeContactsRequest {
+    /// The contact that remains and receives the mergee's data.
+    #[serde(default)]
+    #[schema(value_type = i64, minimum = 1, example = 1)]
+    #[validate(custom(function = "positive_integer"))]
+    pub base_contact_id: RawId,
+    /// The contact that is merged into the base and then deleted.
+    #[serde(default)]
+    #[schema(value_type = i64, minimum = 1, example = 2)]
+    #[validate(custom(function = "positive_integer"))]
+    pub mergee_contact_id: RawId,
+}
+
+/// Response of `POST …/actions/contact_merge`: the base contact after the merge.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MergeContactsResponse {
+    /// The base contact's id.
+    pub id: i64,
+    /// The base contact, in a one-element array.
+    pub payload: Vec<ContactDto>,
+}
+
+/// validator's errors as our violations, ordered by field so responses are stable.
+pub fn violations(errors: &ValidationErrors) -> Violations {
+    let mut fields: Vec<_> = errors.field_errors().into_iter().collect();
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut v = Violations::default();
+    for (field, errs) in fields {
+        for e in errs {
+            let message = e.message.as_ref().map_or_else(|| "is invalid".to_owned(), ToString::to_string);
+            v.push(&field, &e.code, message);
+        }
+    }
+    v
+}
+
+/// Parses and validates a JSON body. Done inside the handler, after authentication, so that an anonymous
+/// caller gets 401 whatever it sent.
+///
+/// # Errors
+/// 415 for a non-JSON content type, 400 for malformed JSON, a body of the wrong shape, or invalid fields.
+pub fn parse_body<T: DeserializeOwned + Validate>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
+    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+        let json = content_type.to_str().map(|c| c.to_ascii_lowercase()).is_ok_and(|c| {
+            let essence = c.split(';').next().unwrap_or("").trim().to_owned();
+            essence == "application/json" || essence.ends_with("+json")
+        });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "The request body must be JSON",
+                "content-type",
+                "unsupported_media_type",
+                "send the header Content-Type: application/json",
+            ));
+        }
+    }
+    let value: T = serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "The request body does not have the expected shape",
+                "body",
+                "invalid_body",
+                &e.to_string(),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "The request body is not valid JSON",
+                "body",
+                "malformed_json",
+                &e.to_string(),
+            )
+        }
+    })?;
+    value
+        .validate()
+        .map_err(|e| ApiError::from_violations(StatusCode::BAD_REQUEST, "The request is invalid", violations(&e)))?;
+    Ok(value)
+}

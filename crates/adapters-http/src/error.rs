@@ -1,0 +1,285 @@
+//! The one error type of the HTTP API and its envelope `{"description", "errors":[{"field","message","code"}]}`.
+//!
+//! Every failure leaves through [`ApiError`], including actix's own (malformed JSON, wrong content type, bad
+//! path or query, body too large, unknown route, wrong method): the extractor configs and the default service
+//! below route them here. A 500 never shows its cause; the cause goes to the log.
+
+use std::fmt;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use application::admin::AdminError;
+use application::auth::AuthError;
+use application::merge_contacts::MergeContactsError;
+use domain::Violations;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One problem with the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The input the problem is about: a body field, a path or query parameter, a header, or `request`.
+    #[schema(example = "base_contact_id")]
+    pub field: String,
+    /// What is wrong, for people.
+    #[schema(example = "must be a positive integer")]
+    pub message: String,
+    /// A stable snake_case machine code.
+    #[schema(example = "invalid_value")]
+    pub code: String,
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A sentence describing the failure.
+    #[schema(example = "The request is invalid")]
+    pub description: String,
+    /// The individual problems; may be empty.
+    pub errors: Vec<FieldError>,
+}
+
+/// An error response: a status and the envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+impl ApiError {
+    /// An error with one field problem.
+    pub fn new(status: StatusCode, description: &str, field: &str, code: &str, message: &str) -> Self {
+        Self {
+            status,
+            body: ErrorBody {
+                description: description.to_owned(),
+                errors: vec![FieldError { field: field.to_owned(), message: message.to_owned(), code: code.to_owned() }],
+            },
+        }
+    }
+
+    /// 400 (or another status) with one problem per violated rule.
+    pub fn from_violations(status: StatusCode, description: &str, violations: Violations) -> Self {
+        let errors = violations
+            .into_vec()
+            .into_iter()
+            .map(|v| FieldError { field: v.field, message: v.message, code: v.code })
+            .collect();
+        Self { status, body: ErrorBody { description: description.to_owned(), errors } }
+    }
+
+    pub fn not_found(field: &str, message: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Resource could not be found", field, "not_found", message)
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is temporarily unavailable; retry shortly",
+            "request",
+            "service_unavailable",
+            "the database is unavailable",
+        )
+    }
+
+    /// A 500 whose cause is logged, never sent.
+    pub fn internal(cause: &str) -> Self {
+        log::error!("internal error: {cause}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error",
+            "request",
+            "internal_error",
+            "something went wrong on our side; it has been logged",
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn body(&self) -> &ErrorBody {
+        &self.body
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.body.description)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(&self.body)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let unauthorized = |code: &str, message: &str| {
+            Self::new(StatusCode::UNAUTHORIZED, "Unauthorized", "api_access_token", code, message)
+        };
+        match e {
+            AuthError::MissingToken => {
+                unauthorized("missing_token", "You need to sign in or sign up before continuing.")
+            }
+            AuthError::InvalidToken => unauthorized("invalid_token", "Invalid Access Token"),
+            AuthError::PlatformTokenNotAllowed => {
+                unauthorized("platform_token_not_allowed", "Access to this endpoint is not authorized for bots")
+            }
+            AuthError::UserTokenNotAllowed => {
+                unauthorized("user_token_not_allowed", "This endpoint needs a platform app token")
+            }
+            AuthError::AccountNotFound => Self::not_found("account_id", "Account could not be found"),
+            AuthError::AccountSuspended => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "account_id",
+                "account_suspended",
+                "Account is suspended",
+            ),
+            AuthError::NotAccountMember => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "account_id",
+                "not_account_member",
+                "You are not authorized to access this account",
+            ),
+            AuthError::Unavailable => Self::unavailable(),
+            AuthError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+impl From<MergeContactsError> for ApiError {
+    fn from(e: MergeContactsError) -> Self {
+        match e {
+            MergeContactsError::NotFound { fields } => Self {
+                status: StatusCode::NOT_FOUND,
+                body: ErrorBody {
+                    description: "Resource could not be found".to_owned(),
+                    errors: fields
+                        .into_iter()
+                        .map(|f| FieldError {
+                            field: f.to_owned(),
+                            message: "no contact with this id in the account".to_owned(),
+                            code: "not_found".to_owned(),
+                        })
+                        .collect(),
+                },
+            },
+            MergeContactsError::Invalid(v) => Self::from_violations(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The merged contact would be invalid; nothing was changed",
+                v,
+            ),
+            MergeContactsError::Unavailable => Self::unavailable(),
+            MergeContactsError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Invalid(v) => Self::from_violations(StatusCode::UNPROCESSABLE_ENTITY, "The request is invalid", v),
+            AdminError::NotFound(what) => Self::not_found(&format!("{what}_id"), &format!("{what} could not be found")),
+            AdminError::Unavailable => Self::unavailable(),
+            AdminError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+/// The blocking pool refused the work: the server is shutting down.
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        Self::unavailable()
+    }
+}
+
+/// Malformed, mistyped or oversized JSON bodies.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).error_handler(|err, _req| {
+        let e = match &err {
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => payload_too_large(),
+            JsonPayloadError::ContentType => unsupported_media_type(),
+            JsonPayloadError::Deserialize(de) if de.is_data() => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "The request body does not have the expected shape",
+                "body",
+                "invalid_body",
+                &de.to_string(),
+            ),
+            _ => malformed_json(),
+        };
+        e.into()
+    })
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "The request body must be JSON",
+        "content-type",
+        "unsupported_media_type",
+        "send the header Content-Type: application/json",
+    )
+}
+
+fn malformed_json() -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "The request body is not valid JSON", "body", "malformed_json", "could not parse the body as JSON")
+}
+
+/// 413 for a body over the configured limit.
+pub fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "The request body is too large",
+        "body",
+        "payload_too_large",
+        "the body exceeds the size limit",
+    )
+}
+
+/// Path parameters that do not parse (e.g. a non-numeric id): the resource cannot exist.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _req| {
+        ApiError::new(StatusCode::NOT_FOUND, "Resource could not be found", "path", "not_found", &err.to_string()).into()
+    })
+}
+
+/// Query strings that do not parse.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        ApiError::new(StatusCode::BAD_REQUEST, "The query string is invalid", "query", "invalid_query", &err.to_string())
+            .into()
+    })
+}
+
+/// The default service: 405 with `Allow` when the path exists under another method, 404 otherwise.
+pub async fn unmatched_route(req: HttpRequest) -> HttpResponse {
+    let allowed = crate::openapi::methods_for_path(req.path());
+    if allowed.is_empty() {
+        return ApiError::new(StatusCode::NOT_FOUND, "Route not found", "path", "route_not_found", "no route matches this path")
+            .error_response();
+    }
+    let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let mut response = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        "method",
+        "method_not_allowed",
+        &format!("this path accepts {allow}"),
+    )
+    .error_response();
+    if let Ok(value) = header::HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}

@@ -1,0 +1,206 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    access_tokens (id) {
+        id -> Int8,
+        token_digest -> Bytea,
+        user_id -> Nullable<Int8>,
+        platform_app_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    account_users (id) {
+        id -> Int8,
+        account_id -> Int8,
+        user_id -> Int8,
+        role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Int8,
+        name -> Text,
+        status -> Text,
+        last_conversation_display_id -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contact_inboxes (id) {
+        id -> Int8,
+        account_id -> Int8,
+        contact_id -> Int8,
+        inbox_id -> Int8,
+        source_id -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contact_labels (id) {
+        id -> Int8,
+        account_id -> Int8,
+        contact_id -> Int8,
+        label -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contact_merges (id) {
+        id -> Int8,
+        account_id -> Int8,
+        actor_user_id -> Nullable<Int8>,
+        base_contact_id -> Int8,
+        mergee_contact_id -> Int8,
+        mergee_snapshot -> Jsonb,
+        moved_conversations -> Int8,
+        moved_messages -> Int8,
+        moved_contact_inboxes -> Int8,
+        moved_notes -> Int8,
+        moved_labels -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Int8,
+        account_id -> Int8,
+        name -> Text,
+        email -> Nullable<Text>,
+        phone_number -> Nullable<Text>,
+        identifier -> Nullable<Text>,
+        blocked -> Bool,
+        thumbnail -> Text,
+        additional_attributes -> Jsonb,
+        custom_attributes -> Jsonb,
+        last_activity_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> Int8,
+        account_id -> Int8,
+        display_id -> Int8,
+        inbox_id -> Int8,
+        contact_id -> Int8,
+        contact_inbox_id -> Nullable<Int8>,
+        status -> Text,
+        last_activity_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inboxes (id) {
+        id -> Int8,
+        account_id -> Int8,
+        name -> Text,
+        channel_type -> Text,
+        avatar_url -> Text,
+        provider -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Int8,
+        account_id -> Int8,
+        conversation_id -> Int8,
+        message_type -> Text,
+        content -> Text,
+        sender_contact_id -> Nullable<Int8>,
+        sender_user_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notes (id) {
+        id -> Int8,
+        account_id -> Int8,
+        contact_id -> Int8,
+        user_id -> Nullable<Int8>,
+        content -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox_events (id) {
+        id -> Int8,
+        account_id -> Int8,
+        event_type -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    platform_apps (id) {
+        id -> Int8,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        name -> Text,
+        email -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(access_tokens -> platform_apps (platform_app_id));
+diesel::joinable!(access_tokens -> users (user_id));
+diesel::joinable!(account_users -> accounts (account_id));
+diesel::joinable!(account_users -> users (user_id));
+diesel::joinable!(contact_inboxes -> accounts (account_id));
+diesel::joinable!(contact_labels -> accounts (account_id));
+diesel::joinable!(contact_merges -> accounts (account_id));
+diesel::joinable!(contact_merges -> users (actor_user_id));
+diesel::joinable!(contacts -> accounts (account_id));
+diesel::joinable!(conversations -> accounts (account_id));
+diesel::joinable!(inboxes -> accounts (account_id));
+diesel::joinable!(messages -> accounts (account_id));
+diesel::joinable!(messages -> users (sender_user_id));
+diesel::joinable!(notes -> accounts (account_id));
+diesel::joinable!(notes -> users (user_id));
+diesel::joinable!(outbox_events -> accounts (account_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    access_tokens,
+    account_users,
+    accounts,
+    contact_inboxes,
+    contact_labels,
+    contact_merges,
+    contacts,
+    conversations,
+    inboxes,
+    messages,
+    notes,
+    outbox_events,
+    platform_apps,
+    users,
+);

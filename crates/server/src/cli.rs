@@ -1,0 +1,199 @@
+//! The `coalesce` command line: `serve`, `migrate`, `openapi` and the `admin` commands. Every setting comes from
+//! an environment variable, and a flag overrides it.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use adapters_http::HttpLimits;
+use adapters_postgres::{PgDatabase, PoolConfig};
+use application::admin::{self, AdminError};
+use application::ports::{AccountStatus, Role};
+use clap::{Args, Parser, Subcommand};
+use domain::AccountId;
+use serde_json::{json, Value};
+
+use crate::ServerSettings;
+
+/// Coalesce: a Chatwoot-compatible contacts service whose heart is Merge Contacts.
+#[derive(Debug, Parser)]
+#[command(name = "coalesce", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve the HTTP API.
+    Serve(ServeArgs),
+    /// Apply pending migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Print the OpenAPI document (JSON) to stdout.
+    Openapi,
+    /// Provisioning: accounts, users, platform apps. Each prints one JSON object.
+    Admin {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address to listen on.
+    #[arg(long, env = "COALESCE_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: String,
+    /// Most database connections open at once.
+    #[arg(long, env = "COALESCE_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: u32,
+    /// How long a request waits for a database connection before answering 503, in milliseconds.
+    #[arg(long, env = "COALESCE_POOL_TIMEOUT_MS", default_value_t = 2000)]
+    pub pool_timeout_ms: u64,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "COALESCE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per core.
+    #[arg(long, env = "COALESCE_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "COALESCE_SHUTDOWN_TIMEOUT", default_value_t = 10)]
+    pub shutdown_timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account: prints {"id", "name"}.
+    CreateAccount {
+        #[arg(long)]
+        name: String,
+    },
+    /// Create a user who is a member of an account: prints {"id", "access_token"} (the token is shown only here).
+    CreateUser {
+        #[arg(long)]
+        account_id: i64,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// administrator or agent
+        #[arg(long, value_parser = ["administrator", "agent"])]
+        role: String,
+    },
+    /// Create a platform app (provisioning API client): prints {"id", "access_token"}.
+    CreatePlatformApp {
+        #[arg(long)]
+        name: String,
+    },
+    /// Suspend an account: its members are refused until it is re-activated.
+    SuspendAccount {
+        #[arg(long)]
+        id: i64,
+    },
+    /// On an empty database, create a demo account, administrator and API inbox: prints them with the token.
+    Demo,
+}
+
+/// Runs a parsed command line; the error is a one-line message for stderr.
+///
+/// # Errors
+/// Any failure, as text for the operator.
+pub fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Openapi => {
+            let doc = adapters_http::openapi::document_json().map_err(|e| e.to_string())?;
+            println!("{doc}");
+            Ok(())
+        }
+        Command::Migrate(db) => {
+            let applied = adapters_postgres::migrations::run_pending(&db.database_url)?;
+            print_json(&json!({ "applied": applied }));
+            Ok(())
+        }
+        Command::Serve(args) => serve(args),
+        Command::Admin { database, command } => {
+            adapters_postgres::migrations::run_pending(&database.database_url)?;
+            let db = PgDatabase::new(&PoolConfig::new(database.database_url));
+            let out = run_admin(&db, command).map_err(|e| admin_message(&e))?;
+            print_json(&out);
+            Ok(())
+        }
+    }
+}
+
+fn print_json(value: &Value) {
+    println!("{value}");
+}
+
+fn admin_message(e: &AdminError) -> String {
+    match e {
+        AdminError::Invalid(v) => format!("invalid input: {v}"),
+        AdminError::NotFound(what) => format!("{what} not found"),
+        AdminError::Unavailable => "the database is unavailable".to_owned(),
+        AdminError::Internal(m) => format!("internal error: {m}"),
+    }
+}
+
+fn run_admin(db: &PgDatabase, command: AdminCommand) -> Result<Value, AdminError> {
+    Ok(match command {
+        AdminCommand::CreateAccount { name } => {
+            let account = admin::create_account(db, &name)?;
+            json!({ "id": account.id.get(), "name": account.name })
+        }
+        AdminCommand::CreateUser { account_id, name, email, role } => {
+            let role = Role::parse(&role).unwrap_or(Role::Agent);
+            let user = admin::create_user(db, &name, &email, Some((AccountId::new(account_id), role)))?;
+            json!({ "id": user.id.get(), "access_token": user.access_token })
+        }
+        AdminCommand::CreatePlatformApp { name } => {
+            let (id, token) = admin::create_platform_app(db, &name)?;
+            json!({ "id": id, "access_token": token })
+        }
+        AdminCommand::SuspendAccount { id } => {
+            admin::set_account_status(db, AccountId::new(id), AccountStatus::Suspended)?;
+            json!({ "id": id, "status": "suspended" })
+        }
+        AdminCommand::Demo => match admin::bootstrap_demo(db)? {
+            Some(demo) => json!({
+                "created": true,
+                "account_id": demo.account_id.get(),
+                "user_id": demo.user.id.get(),
+                "email": demo.user.email,
+                "access_token": demo.user.access_token,
+                "inbox_id": demo.inbox_id,
+            }),
+            None => json!({ "created": false }),
+        },
+    })
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let applied = adapters_postgres::migrations::run_pending(&args.database.database_url)?;
+    if !applied.is_empty() {
+        log::info!("applied migrations: {}", applied.join(", "));
+    }
+    let mut pool = PoolConfig::new(args.database.database_url);
+    pool.max_size = args.pool_size;
+    pool.connection_timeout = Duration::from_millis(args.pool_timeout_ms.max(1));
+    let db = PgDatabase::new(&pool);
+    let settings = ServerSettings {
+        limits: HttpLimits { max_body_bytes: args.max_body_bytes },
+        workers: args.workers,
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+    };
+    let listener = TcpListener::bind(&args.bind).map_err(|e| format!("cannot bind {}: {e}", args.bind))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    log::info!("listening on http://{address} (Swagger UI at http://{address}/swagger-ui/)");
+    actix_web::rt::System::new().block_on(async move {
+        crate::http_server(listener, db, &settings).map_err(|e| e.to_string())?.await.map_err(|e| e.to_string())
+    })
+}
