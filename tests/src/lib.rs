@@ -1,1 +1,321 @@
-//! x
+//! The black-box test harness: [`TestApp`] starts the real server (the same `server::http_server` the binary
+//! runs) on a random loopback port over a fresh PostgreSQL database, and offers typed helpers to provision
+//! accounts and tokens, call the API over real HTTP, and arrange or inspect rows with SQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use adapters_postgres::testing::TestDatabase;
+use adapters_postgres::{PgDatabase, PoolConfig};
+use application::admin;
+use application::ports::{AccountStatus, Role};
+use diesel::sql_types::{BigInt, Text};
+use diesel::{sql_query, PgConnection, QueryableByName, RunQueryDsl};
+use domain::AccountId;
+use serde_json::Value;
+
+pub use adapters_postgres;
+pub use serde_json::json;
+
+/// An HTTP response: status and JSON body (`Value::Null` when the body is empty or not JSON).
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The `code`s of the error envelope, in order.
+    pub fn error_codes(&self) -> Vec<String> {
+        self.body["errors"].as_array().map_or_else(Vec::new, |errors| {
+            errors.iter().map(|e| e["code"].as_str().unwrap_or_default().to_owned()).collect()
+        })
+    }
+
+    /// The `field`s of the error envelope, in order.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"].as_array().map_or_else(Vec::new, |errors| {
+            errors.iter().map(|e| e["field"].as_str().unwrap_or_default().to_owned()).collect()
+        })
+    }
+
+    /// Asserts the documented error envelope: a description and a list of {field, message, code}.
+    pub fn assert_envelope(&self) {
+        assert!(self.body["description"].is_string(), "no description in {}", self.body);
+        let errors = self.body["errors"].as_array().unwrap_or_else(|| panic!("no errors array in {}", self.body));
+        for e in errors {
+            for key in ["field", "message", "code"] {
+                assert!(e[key].is_string(), "error without string {key}: {}", self.body);
+            }
+        }
+    }
+}
+
+/// A running server over its own database.
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDatabase,
+    /// The server's own pool (shares the statement counter with the server).
+    pub pg: PgDatabase,
+    handle: ServerHandle,
+    agent: ureq::Agent,
+}
+
+impl TestApp {
+    /// Starts the server over a fresh, migrated database.
+    pub fn spawn() -> Self {
+        let db = TestDatabase::new();
+        let pg = db.pool(16);
+        Self::spawn_on(db, pg)
+    }
+
+    /// Starts the server with a given pool (e.g. one pointing at a database that is down).
+    pub fn spawn_on(db: TestDatabase, pg: PgDatabase) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let address = format!("http://{}", listener.local_addr().expect("local address"));
+        let settings = server::ServerSettings { workers: 2, ..server::ServerSettings::default() };
+        let server = server::http_server(listener, pg.clone(), &settings).expect("build server");
+        let handle = server.handle();
+        std::thread::spawn(move || actix_web::rt::System::new().block_on(server));
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
+        Self { address, db, pg, handle, agent }
+    }
+
+    /// A server whose database cannot be reached (nothing listens on the port).
+    pub fn spawn_with_database_down() -> Self {
+        let db = TestDatabase::new();
+        let mut config = PoolConfig::new("postgres://postgres@127.0.0.1:1/nothing");
+        config.connection_timeout = Duration::from_millis(300);
+        let pg = PgDatabase::new(&config);
+        Self::spawn_on(db, pg)
+    }
+
+    // ---- provisioning -------------------------------------------------------------------------------------
+
+    pub fn create_account(&self, name: &str) -> AccountId {
+        admin::create_account(&self.pg, name).expect("create account").id
+    }
+
+    /// A user who is a member of `account` with `role`; returns the token.
+    pub fn create_member(&self, account: AccountId, role: Role) -> String {
+        let email = format!("user{}@example.com", unique());
+        admin::create_user(&self.pg, "Test User", &email, Some((account, role))).expect("create user").access_token
+    }
+
+    /// A user who belongs to no account; returns the token.
+    pub fn create_loner(&self) -> String {
+        let email = format!("loner{}@example.com", unique());
+        admin::create_user(&self.pg, "Loner", &email, None).expect("create user").access_token
+    }
+
+    pub fn create_platform_app(&self) -> String {
+        admin::create_platform_app(&self.pg, "Test Platform App").expect("create platform app").1
+    }
+
+    pub fn suspend(&self, account: AccountId) {
+        admin::set_account_status(&self.pg, account, AccountStatus::Suspended).expect("suspend");
+    }
+
+    /// An account with an administrator; returns (account, token).
+    pub fn account_with_admin(&self) -> (AccountId, String) {
+        let account = self.create_account("Acme");
+        let token = self.create_member(account, Role::Administrator);
+        (account, token)
+    }
+
+    // ---- HTTP ---------------------------------------------------------------------------------------------
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends a request with an optional token and an optional JSON body.
+    pub fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Response {
+        let mut req = self.agent.request(method, &self.url(path));
+        if let Some(t) = token {
+            req = req.set("api_access_token", t);
+        }
+        let result = match body {
+            Some(b) => req.send_json(b.clone()),
+            None => req.call(),
+        };
+        into_response(result)
+    }
+
+    /// Sends a raw body with the given content type.
+    pub fn request_raw(&self, method: &str, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Response {
+        let mut req = self.agent.request(method, &self.url(path)).set("content-type", content_type);
+        if let Some(t) = token {
+            req = req.set("api_access_token", t);
+        }
+        into_response(req.send_bytes(body))
+    }
+
+    /// Sends a request with arbitrary headers.
+    pub fn request_with_headers(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Response {
+        let mut req = self.agent.request(method, &self.url(path));
+        for (name, value) in headers {
+            req = req.set(name, value);
+        }
+        into_response(match body {
+            Some(b) => req.send_json(b.clone()),
+            None => req.call(),
+        })
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Response {
+        self.request("GET", path, Some(token), None)
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request("POST", path, Some(token), Some(body))
+    }
+
+    /// `POST …/actions/contact_merge`.
+    pub fn merge(&self, account: AccountId, token: &str, base: i64, mergee: i64) -> Response {
+        self.post(
+            &format!("/api/v1/accounts/{account}/actions/contact_merge"),
+            token,
+            &serde_json::json!({"base_contact_id": base, "mergee_contact_id": mergee}),
+        )
+    }
+
+    // ---- SQL ----------------------------------------------------------------------------------------------
+
+    pub fn sql(&self) -> PgConnection {
+        self.db.connection()
+    }
+
+    /// Runs a statement.
+    pub fn execute(&self, statement: &str) {
+        sql_query(statement).execute(&mut self.sql()).unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+
+    /// A single bigint (the query must select one column named `n`).
+    pub fn count(&self, query: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        sql_query(query).get_result::<N>(&mut self.sql()).unwrap_or_else(|e| panic!("{query}: {e}")).n
+    }
+
+    /// Every row of the tables a merge touches, as JSON text: equal dumps mean nothing changed.
+    pub fn dump(&self) -> String {
+        #[derive(QueryableByName)]
+        struct Dump {
+            #[diesel(sql_type = Text)]
+            dump: String,
+        }
+        let tables = [
+            "contacts",
+            "contact_inboxes",
+            "conversations",
+            "messages",
+            "notes",
+            "contact_labels",
+            "contact_merges",
+            "outbox_events",
+        ];
+        let parts: Vec<String> = tables
+            .iter()
+            .map(|t| format!("'{t}', (SELECT coalesce(json_agg(x ORDER BY x.id), '[]') FROM {t} x)"))
+            .collect();
+        let query = format!("SELECT json_build_object({})::text AS dump", parts.join(", "));
+        sql_query(query).get_result::<Dump>(&mut self.sql()).expect("dump").dump
+    }
+
+    /// Inserts a contact straight into the database (bypassing validation on purpose where a test needs
+    /// rows the API would refuse); returns its id.
+    pub fn insert_contact(
+        &self,
+        account: AccountId,
+        name: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+        identifier: Option<&str>,
+    ) -> i64 {
+        let lit = |v: Option<&str>| v.map_or_else(|| "NULL".to_owned(), |s| format!("'{}'", s.replace('\'', "''")));
+        self.count(&format!(
+            "INSERT INTO contacts (account_id, name, email, phone_number, identifier) VALUES ({account}, {}, {}, {}, {}) \
+             RETURNING id AS n",
+            lit(Some(name)),
+            lit(email),
+            lit(phone),
+            lit(identifier)
+        ))
+    }
+
+    pub fn insert_inbox(&self, account: AccountId, name: &str) -> i64 {
+        self.count(&format!("INSERT INTO inboxes (account_id, name) VALUES ({account}, '{name}') RETURNING id AS n"))
+    }
+
+    /// Gives a contact `n` conversations in `inbox`, one incoming message from the contact in each, one
+    /// contact inbox, `notes` notes and the given labels, all set-based.
+    pub fn give_rows(&self, account: AccountId, contact: i64, inbox: i64, n: i64, notes: i64, labels: &[&str]) {
+        let source = format!("src-{contact}-{}", unique());
+        self.execute(&format!(
+            "INSERT INTO contact_inboxes (account_id, contact_id, inbox_id, source_id) VALUES ({account}, {contact}, {inbox}, '{source}')"
+        ));
+        self.execute(&format!(
+            "WITH counter AS (UPDATE accounts SET last_conversation_display_id = last_conversation_display_id + {n} \
+                              WHERE id = {account} RETURNING last_conversation_display_id - {n} AS start) \
+             INSERT INTO conversations (account_id, display_id, inbox_id, contact_id) \
+             SELECT {account}, counter.start + g, {inbox}, {contact} FROM counter, generate_series(1, {n}) g"
+        ));
+        self.execute(&format!(
+            "INSERT INTO messages (account_id, conversation_id, message_type, content, sender_contact_id) \
+             SELECT account_id, id, 'incoming', 'hello', {contact} FROM conversations \
+             WHERE account_id = {account} AND contact_id = {contact} \
+               AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id)"
+        ));
+        self.execute(&format!(
+            "INSERT INTO notes (account_id, contact_id, content) SELECT {account}, {contact}, 'note ' || g FROM generate_series(1, {notes}) g"
+        ));
+        for label in labels {
+            self.execute(&format!(
+                "INSERT INTO contact_labels (account_id, contact_id, label) VALUES ({account}, {contact}, '{label}') ON CONFLICT DO NOTHING"
+            ));
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        // Stop the server before its database is dropped.
+        let _ = std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false))).join();
+    }
+}
+
+fn into_response(result: Result<ureq::Response, ureq::Error>) -> Response {
+    let response = match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_owned())))
+        .collect();
+    let text = response.into_string().unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Response { status, body, headers }
+}
+
+/// A number unique within the test process.
+pub fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed) + u64::from(std::process::id()) * 1_000_000
+}

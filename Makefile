@@ -1,0 +1,68 @@
+# Coalesce developer commands. `make run` and `make test` are all a newcomer needs: they start a project-local
+# PostgreSQL under target/ when DATABASE_URL is not set (see scripts/db.sh).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ifeq ($(strip $(DATABASE_URL)),)
+  export DATABASE_URL := $(shell scripts/db.sh url)
+  DB_START := env -u DATABASE_URL scripts/db.sh start
+  DB_STOP := env -u DATABASE_URL scripts/db.sh stop
+else
+  DB_START := @echo "db: using DATABASE_URL"
+  DB_STOP := @echo "db: DATABASE_URL is set; nothing to stop"
+endif
+
+CARGO ?= cargo
+COALESCE := target/debug/coalesce
+COALESCE_BIND ?= 127.0.0.1:3000
+
+.PHONY: help db db-stop build run test lint fmt layering openapi openapi-check schema schema-check ci clean-db
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+db: ## Start the project-local PostgreSQL (idempotent)
+	$(DB_START)
+
+db-stop: ## Stop the project-local PostgreSQL
+	$(DB_STOP)
+
+build: ## Build the coalesce binary (debug)
+	$(CARGO) build --bin coalesce
+
+run: db build ## Serve the API (creates a demo account and token on an empty database)
+	@$(COALESCE) migrate >/dev/null
+	@$(COALESCE) admin demo | python3 -c 'import json,sys; d=json.load(sys.stdin); \
+	  print("demo: account %(account_id)s, inbox %(inbox_id)s, administrator %(email)s\ndemo: api_access_token: %(access_token)s" % d if d["created"] \
+	  else "demo: database already provisioned; use your token or `coalesce admin create-user`")'
+	@echo "Swagger UI: http://$(COALESCE_BIND)/swagger-ui/"
+	COALESCE_BIND=$(COALESCE_BIND) $(COALESCE) serve
+
+test: db ## Run every test against real PostgreSQL
+	$(CARGO) test --workspace
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+lint: ## fmt check, clippy -D warnings, layering check
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/check-layering.sh
+
+layering: ## Only the layering check
+	scripts/check-layering.sh
+
+openapi: ## Rewrite openapi/openapi.json from the code
+	$(CARGO) run --quiet --bin coalesce -- openapi > openapi/openapi.json
+
+openapi-check: ## Fail when openapi/openapi.json differs from the code
+	$(CARGO) run --quiet --bin coalesce -- openapi | diff -u openapi/openapi.json - \
+	  && echo "openapi: openapi/openapi.json is up to date"
+
+schema: db ## Regenerate schema.rs from the migrations (diesel CLI)
+	scripts/schema-check.sh write
+
+schema-check: db ## Fail when schema.rs differs from the migrations
+	scripts/schema-check.sh
+
+ci: lint test openapi-check schema-check ## What .ci/run runs

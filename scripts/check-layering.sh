@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Layering is law: `domain` and `application` must not depend (normal dependencies, transitively) on diesel,
+# r2d2, actix, utoipa or validator. Fails listing the offending crates.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+status=0
+for crate in domain application; do
+  deps=$(cargo tree -p "$crate" -e normal --prefix none --format '{p}' | awk '{print $1}' | sort -u)
+  bad=$(grep -E '^(diesel|diesel_migrations|r2d2|actix|actix-.*|utoipa|utoipa-.*|validator|validator_derive|pq-sys)$' <<<"$deps" || true)
+  if [ -n "$bad" ]; then
+    echo "layering: $crate depends on: $(tr '\n' ' ' <<<"$bad")" >&2
+    status=1
+  else
+    echo "layering: $crate is free of diesel, r2d2, actix, utoipa and validator"
+  fi
+done
+exit $status
