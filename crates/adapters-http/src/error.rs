@@ -6,8 +6,10 @@
 
 use std::fmt;
 
+use actix_web::dev::ServiceResponse;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use application::admin::AdminError;
 use application::auth::AuthError;
@@ -54,7 +56,11 @@ impl ApiError {
             status,
             body: ErrorBody {
                 description: description.to_owned(),
-                errors: vec![FieldError { field: field.to_owned(), message: message.to_owned(), code: code.to_owned() }],
+                errors: vec![FieldError {
+                    field: field.to_owned(),
+                    message: message.to_owned(),
+                    code: code.to_owned(),
+                }],
             },
         }
     }
@@ -188,7 +194,9 @@ impl From<MergeContactsError> for ApiError {
 impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         match e {
-            AdminError::Invalid(v) => Self::from_violations(StatusCode::UNPROCESSABLE_ENTITY, "The request is invalid", v),
+            AdminError::Invalid(v) => {
+                Self::from_violations(StatusCode::UNPROCESSABLE_ENTITY, "The request is invalid", v)
+            }
             AdminError::NotFound(what) => Self::not_found(&format!("{what}_id"), &format!("{what} could not be found")),
             AdminError::Unavailable => Self::unavailable(),
             AdminError::Internal(cause) => Self::internal(&cause),
@@ -233,7 +241,13 @@ fn unsupported_media_type() -> ApiError {
 }
 
 fn malformed_json() -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "The request body is not valid JSON", "body", "malformed_json", "could not parse the body as JSON")
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "The request body is not valid JSON",
+        "body",
+        "malformed_json",
+        "could not parse the body as JSON",
+    )
 }
 
 /// 413 for a body over the configured limit.
@@ -250,15 +264,22 @@ pub fn payload_too_large() -> ApiError {
 /// Path parameters that do not parse (e.g. a non-numeric id): the resource cannot exist.
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err: PathError, _req| {
-        ApiError::new(StatusCode::NOT_FOUND, "Resource could not be found", "path", "not_found", &err.to_string()).into()
+        ApiError::new(StatusCode::NOT_FOUND, "Resource could not be found", "path", "not_found", &err.to_string())
+            .into()
     })
 }
 
 /// Query strings that do not parse.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
-        ApiError::new(StatusCode::BAD_REQUEST, "The query string is invalid", "query", "invalid_query", &err.to_string())
-            .into()
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The query string is invalid",
+            "query",
+            "invalid_query",
+            &err.to_string(),
+        )
+        .into()
     })
 }
 
@@ -266,8 +287,14 @@ pub fn query_config() -> web::QueryConfig {
 pub async fn unmatched_route(req: HttpRequest) -> HttpResponse {
     let allowed = crate::openapi::methods_for_path(req.path());
     if allowed.is_empty() {
-        return ApiError::new(StatusCode::NOT_FOUND, "Route not found", "path", "route_not_found", "no route matches this path")
-            .error_response();
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Route not found",
+            "path",
+            "route_not_found",
+            "no route matches this path",
+        )
+        .error_response();
     }
     let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
     let mut response = ApiError::new(
@@ -282,4 +309,37 @@ pub async fn unmatched_route(req: HttpRequest) -> HttpResponse {
         response.headers_mut().insert(header::ALLOW, value);
     }
     response
+}
+
+/// Middleware that puts any error response not already in the envelope (actix's own plain-text errors, such as
+/// an oversized body read by the `Bytes` extractor) into it, so that no error ever leaves in another shape.
+pub fn envelope_errors<B: 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let error = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
+            StatusCode::NOT_FOUND => {
+                ApiError::new(status, "Route not found", "path", "route_not_found", "no route matches this path")
+            }
+            s if s.is_server_error() => ApiError::internal(&format!("unhandled {s} response")),
+            s => ApiError::new(
+                s,
+                s.canonical_reason().unwrap_or("Request failed"),
+                "request",
+                "bad_request",
+                "the request could not be processed",
+            ),
+        };
+        let (req, _) = res.into_parts();
+        let response = ServiceResponse::new(req, error.error_response()).map_into_right_body();
+        Ok(ErrorHandlerResponse::Response(response))
+    })
 }

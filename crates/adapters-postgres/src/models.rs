@@ -96,7 +96,13 @@ pub struct InboxRow {
 
 impl From<InboxRow> for InboxSummary {
     fn from(r: InboxRow) -> Self {
-        Self { id: InboxId::new(r.id), name: r.name, channel_type: r.channel_type, avatar_url: r.avatar_url, provider: r.provider }
+        Self {
+            id: InboxId::new(r.id),
+            name: r.name,
+            channel_type: r.channel_type,
+            avatar_url: r.avatar_url,
+            provider: r.provider,
+        }
     }
 }
 

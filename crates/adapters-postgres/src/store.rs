@@ -215,18 +215,17 @@ impl ContactStore for PgSession {
     }
 
     fn contact_inboxes(&mut self, account: AccountId, id: ContactId) -> Result<Vec<ContactInbox>, StoreError> {
-        let rows: Vec<(String, InboxRow)> = contact_inboxes::table
-            .inner_join(
-                inboxes::table.on(inboxes::id
-                    .eq(contact_inboxes::inbox_id)
-                    .and(inboxes::account_id.eq(contact_inboxes::account_id))),
-            )
-            .filter(contact_inboxes::account_id.eq(account.get()))
-            .filter(contact_inboxes::contact_id.eq(id.get()))
-            .order(contact_inboxes::id.asc())
-            .select((contact_inboxes::source_id, InboxRow::as_select()))
-            .load(self.conn())
-            .store()?;
+        let rows: Vec<(String, InboxRow)> =
+            contact_inboxes::table
+                .inner_join(inboxes::table.on(
+                    inboxes::id.eq(contact_inboxes::inbox_id).and(inboxes::account_id.eq(contact_inboxes::account_id)),
+                ))
+                .filter(contact_inboxes::account_id.eq(account.get()))
+                .filter(contact_inboxes::contact_id.eq(id.get()))
+                .order(contact_inboxes::id.asc())
+                .select((contact_inboxes::source_id, InboxRow::as_select()))
+                .load(self.conn())
+                .store()?;
         Ok(rows.into_iter().map(|(source_id, inbox)| contact_inbox(source_id, inbox)).collect())
     }
 
@@ -247,9 +246,11 @@ impl ContactStore for PgSession {
     }
 
     fn delete_contact_row(&mut self, account: AccountId, id: ContactId) -> Result<(), StoreError> {
-        diesel::delete(contacts::table.filter(contacts::account_id.eq(account.get())).filter(contacts::id.eq(id.get())))
-            .execute(self.conn())
-            .store()?;
+        diesel::delete(
+            contacts::table.filter(contacts::account_id.eq(account.get())).filter(contacts::id.eq(id.get())),
+        )
+        .execute(self.conn())
+        .store()?;
         Ok(())
     }
 }

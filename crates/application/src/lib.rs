@@ -8,9 +8,9 @@
 
 pub mod admin;
 pub mod auth;
-pub mod merge_contacts;
 #[cfg(test)]
 mod memory;
+pub mod merge_contacts;
 pub mod ports;
 pub mod snapshot;
 

@@ -224,9 +224,11 @@ impl ContactStore for MemorySession {
     ) -> Result<Contact, StoreError> {
         let clash = |field: fn(&ContactAttributes) -> &Option<String>| {
             field(attributes).is_some()
-                && self.work.contacts.iter().any(|c| {
-                    c.account_id == account && c.id != id && field(&c.attributes) == field(attributes)
-                })
+                && self
+                    .work
+                    .contacts
+                    .iter()
+                    .any(|c| c.account_id == account && c.id != id && field(&c.attributes) == field(attributes))
         };
         for (name, field) in [
             ("email", (|a| &a.email) as fn(&ContactAttributes) -> &Option<String>),
@@ -265,7 +267,12 @@ impl ContactStore for MemorySession {
 
 impl MergeStore for MemorySession {
     fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId) -> Result<MovedCounts, StoreError> {
-        fn reassign<T>(rows: &mut [T], owner: impl Fn(&mut T) -> Option<&mut ContactId>, from: ContactId, to: ContactId) -> u64 {
+        fn reassign<T>(
+            rows: &mut [T],
+            owner: impl Fn(&mut T) -> Option<&mut ContactId>,
+            from: ContactId,
+            to: ContactId,
+        ) -> u64 {
             let mut n = 0;
             for row in rows.iter_mut() {
                 if let Some(c) = owner(row) {

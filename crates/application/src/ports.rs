@@ -245,8 +245,7 @@ pub trait MergeStore {
     ///
     /// # Errors
     /// Storage failures.
-    fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId)
-        -> Result<MovedCounts, StoreError>;
+    fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId) -> Result<MovedCounts, StoreError>;
 
     /// Writes the audit row.
     ///

@@ -27,11 +27,7 @@ pub struct Violations(Vec<FieldViolation>);
 impl Violations {
     /// Records that `field` broke the rule `code`.
     pub fn push(&mut self, field: &str, code: &str, message: impl Into<String>) {
-        self.0.push(FieldViolation {
-            field: field.to_owned(),
-            code: code.to_owned(),
-            message: message.into(),
-        });
+        self.0.push(FieldViolation { field: field.to_owned(), code: code.to_owned(), message: message.into() });
     }
 
     /// Records a value rule's violation against `field`.
@@ -89,7 +85,10 @@ pub const MAX_EMAIL_LEN: usize = 254;
 /// `invalid_format` or `too_long`.
 pub fn validate_email(email: &str) -> Result<(), ValueViolation> {
     if email.chars().count() > MAX_EMAIL_LEN {
-        return Err(ValueViolation { code: "too_long", message: format!("must be at most {MAX_EMAIL_LEN} characters") });
+        return Err(ValueViolation {
+            code: "too_long",
+            message: format!("must be at most {MAX_EMAIL_LEN} characters"),
+        });
     }
     let invalid = || ValueViolation { code: "invalid_format", message: "is not a valid email address".to_owned() };
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
@@ -97,7 +96,10 @@ pub fn validate_email(email: &str) -> Result<(), ValueViolation> {
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
-            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
     if local_ok && domain_ok {
         Ok(())
@@ -112,9 +114,7 @@ pub fn validate_email(email: &str) -> Result<(), ValueViolation> {
 /// `invalid_format` when the number is not in E.164 form.
 pub fn validate_phone_number(phone: &str) -> Result<(), ValueViolation> {
     let digits = phone.strip_prefix('+').unwrap_or("");
-    let ok = (2..=15).contains(&digits.len())
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && !digits.starts_with('0');
+    let ok = (2..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
     if ok {
         Ok(())
     } else {

@@ -41,6 +41,7 @@ pub fn http_server(listener: TcpListener, db: PgDatabase, settings: &ServerSetti
     let mut server = HttpServer::new(move || {
         App::new()
             // the request line and status only: headers, and so tokens, are never logged
+            .wrap(adapters_http::error::envelope_errors())
             .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
             .configure(adapters_http::configure(state.clone(), limits))
     })

@@ -140,6 +140,9 @@ fn uniqueness_failure_after_the_moves_rolls_everything_back() {
     };
     let before = w.db.snapshot();
     let err = merge_contacts(&w.db, cmd(w.base, mergee)).unwrap_err();
-    assert_eq!(err, MergeContactsError::Invalid(Violations::one("email", "taken", "has already been taken by another contact")));
+    assert_eq!(
+        err,
+        MergeContactsError::Invalid(Violations::one("email", "taken", "has already been taken by another contact"))
+    );
     assert_eq!(w.db.snapshot(), before, "moves made before the failure are rolled back");
 }

@@ -1,0 +1,104 @@
+//! actix's own failures answer in the documented envelope too: malformed JSON, wrong content type, unknown
+//! route, wrong method, oversized body; and the probes.
+
+use coalesce_tests::{json, TestApp};
+
+#[test]
+fn malformed_and_mistyped_bodies() {
+    let app = TestApp::spawn();
+    let (account, token) = app.account_with_admin();
+    let path = format!("/api/v1/accounts/{account}/actions/contact_merge");
+
+    let r = app.request_raw("POST", &path, Some(&token), "application/json", b"{\"base_contact_id\": 1,");
+    assert_eq!(r.status, 400, "{}", r.body);
+    r.assert_envelope();
+    assert_eq!(r.error_codes(), ["malformed_json"]);
+
+    let r = app.request_raw("POST", &path, Some(&token), "application/json", b"[1, 2]");
+    assert_eq!(r.status, 400, "an array is not an object: {}", r.body);
+    assert_eq!(r.error_codes(), ["invalid_body"]);
+
+    let r = app.request_raw("POST", &path, Some(&token), "application/json", b"{\"base_contact_id\": {\"a\": 1}}");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error_codes(), ["invalid_type", "required"]);
+
+    let r = app.request_raw("POST", &path, Some(&token), "text/plain", b"base_contact_id=1");
+    assert_eq!(r.status, 415);
+    r.assert_envelope();
+    assert_eq!(r.error_codes(), ["unsupported_media_type"]);
+
+    // Authentication comes first: an anonymous caller learns nothing from its body.
+    let r = app.request_raw("POST", &path, None, "application/json", b"{not json");
+    assert_eq!(r.status, 401);
+}
+
+#[test]
+fn oversized_body_is_413() {
+    let app = TestApp::spawn();
+    let (account, token) = app.account_with_admin();
+    let path = format!("/api/v1/accounts/{account}/actions/contact_merge");
+    let big =
+        format!("{{\"base_contact_id\": 1, \"mergee_contact_id\": 2, \"pad\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = app.request_raw("POST", &path, Some(&token), "application/json", big.as_bytes());
+    assert_eq!(r.status, 413, "{}", r.body);
+    r.assert_envelope();
+    assert_eq!(r.error_codes(), ["payload_too_large"]);
+}
+
+#[test]
+fn unknown_route_and_wrong_method() {
+    let app = TestApp::spawn();
+    let r = app.request("GET", "/api/v1/nothing/here", None, None);
+    assert_eq!(r.status, 404);
+    r.assert_envelope();
+    assert_eq!(r.error_codes(), ["route_not_found"]);
+
+    let r = app.request("GET", "/api/v1/accounts/1/actions/contact_merge", None, None);
+    assert_eq!(r.status, 405);
+    r.assert_envelope();
+    assert_eq!(r.error_codes(), ["method_not_allowed"]);
+    assert_eq!(r.header("allow"), Some("POST"));
+}
+
+#[test]
+fn probes() {
+    let app = TestApp::spawn();
+    let r = app.request("GET", "/health", None, None);
+    assert_eq!((r.status, r.body.clone()), (200, json!({"status": "ok"})));
+    let r = app.request("GET", "/ready", None, None);
+    assert_eq!((r.status, r.body.clone()), (200, json!({"status": "ready"})));
+
+    let down = TestApp::spawn_with_database_down();
+    let r = down.request("GET", "/health", None, None);
+    assert_eq!(r.status, 200, "liveness does not depend on the database");
+    let r = down.request("GET", "/ready", None, None);
+    assert_eq!(r.status, 503);
+    r.assert_envelope();
+    assert_eq!(r.error_codes(), ["service_unavailable"]);
+}
+
+#[test]
+fn database_down_is_503_without_internals() {
+    let app = TestApp::spawn_with_database_down();
+    let r = app.merge(domain::AccountId::new(1), "some-token", 1, 2);
+    assert_eq!(r.status, 503, "{}", r.body);
+    r.assert_envelope();
+    assert_eq!(r.error_codes(), ["service_unavailable"]);
+    let text = r.body.to_string();
+    assert!(!text.contains("127.0.0.1") && !text.contains("connection"), "no internals leak: {text}");
+}
+
+#[test]
+fn swagger_ui_and_document_are_served() {
+    let app = TestApp::spawn();
+    let r = app.request("GET", "/api-docs/openapi.json", None, None);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.body["paths"]["/api/v1/accounts/{account_id}/actions/contact_merge"]["post"]["operationId"],
+        json!("contactMerge")
+    );
+    let r = app.request_with_headers("GET", "/swagger-ui/", &[], None);
+    assert_eq!(r.status, 200);
+    let r = app.request_with_headers("GET", "/swagger-ui/swagger-ui-bundle.js", &[], None);
+    assert_eq!(r.status, 200, "assets come from our own binary");
+}
