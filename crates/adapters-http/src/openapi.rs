@@ -114,3 +114,52 @@ pub fn methods_for_path(path: &str) -> Vec<Method> {
     });
     table.iter().filter(|(def, _)| def.is_match(path)).flat_map(|(_, m)| m.iter().cloned()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed document is what the code generates: `make openapi` rewrites it after an API change.
+    #[test]
+    fn committed_document_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/openapi.json");
+        let committed = std::fs::read_to_string(path).expect("openapi/openapi.json exists");
+        let generated = document_json().expect("serializes");
+        assert!(
+            committed.trim_end() == generated.trim_end(),
+            "openapi/openapi.json is out of date: run `make openapi` and commit it"
+        );
+    }
+
+    #[test]
+    fn merge_operation_is_documented_as_specified() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json().expect("json")).expect("parse");
+        let op = &doc["paths"]["/api/v1/accounts/{account_id}/actions/contact_merge"]["post"];
+        assert_eq!(op["operationId"], "contactMerge");
+        assert_eq!(op["tags"], serde_json::json!(["Contacts"]));
+        assert_eq!(op["summary"], "Merge Contacts");
+        assert!(op["description"].as_str().is_some_and(|d| d.starts_with("Merge two contacts into a single contact.")));
+        assert_eq!(op["security"], serde_json::json!([{"userApiKey": []}]));
+        for status in ["200", "400", "401", "404", "422", "503"] {
+            assert!(op["responses"][status].is_object(), "response {status} documented");
+        }
+        let request = &doc["components"]["schemas"]["MergeContactsRequest"];
+        assert_eq!(request["properties"]["base_contact_id"]["type"], "integer");
+        assert_eq!(request["properties"]["mergee_contact_id"]["type"], "integer");
+        let error = &doc["components"]["schemas"]["ErrorBody"];
+        assert_eq!(error["required"], serde_json::json!(["description", "errors"]));
+        let field_error = &doc["components"]["schemas"]["FieldError"];
+        assert_eq!(field_error["required"], serde_json::json!(["field", "message", "code"]));
+        let scheme = &doc["components"]["securitySchemes"]["userApiKey"];
+        assert_eq!(
+            (scheme["type"].as_str(), scheme["in"].as_str(), scheme["name"].as_str()),
+            (Some("apiKey"), Some("header"), Some("api_access_token"))
+        );
+    }
+
+    #[test]
+    fn route_table_knows_methods() {
+        assert_eq!(methods_for_path("/api/v1/accounts/7/actions/contact_merge"), vec![Method::POST]);
+        assert!(methods_for_path("/api/v1/unknown").is_empty());
+    }
+}

@@ -17,23 +17,18 @@ fn unique_field(constraint: &str) -> &'static str {
     }
 }
 
-/// The entity a foreign key points at.
+/// The entity a foreign key points at, read from the constraint's name (`<table>_<what>_fkey`).
 fn referenced_entity(constraint: &str) -> &'static str {
-    if constraint.contains("contact_inbox") {
-        "contact_inbox"
-    } else if constraint.contains("contact") {
-        "contact"
-    } else if constraint.contains("inbox") {
-        "inbox"
-    } else if constraint.contains("conversation") {
-        "conversation"
-    } else if constraint.contains("user") {
-        "user"
-    } else if constraint.contains("account") {
-        "account"
-    } else {
-        "row"
-    }
+    let suffixes = [
+        ("_account_id_fkey", "account"),
+        ("_user_id_fkey", "user"),
+        ("_platform_app_id_fkey", "platform_app"),
+        ("_contact_inbox_fkey", "contact_inbox"),
+        ("_contact_fkey", "contact"),
+        ("_inbox_fkey", "inbox"),
+        ("_conversation_fkey", "conversation"),
+    ];
+    suffixes.iter().find(|(suffix, _)| constraint.ends_with(suffix)).map_or("row", |(_, entity)| entity)
 }
 
 /// Maps a diesel error.
@@ -72,5 +67,23 @@ pub trait StoreResult<T> {
 impl<T> StoreResult<T> for Result<T, DieselError> {
     fn store(self) -> Result<T, StoreError> {
         self.map_err(from_diesel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constraint_names_map_to_entities() {
+        assert_eq!(referenced_entity("account_users_account_id_fkey"), "account");
+        assert_eq!(referenced_entity("account_users_user_id_fkey"), "user");
+        assert_eq!(referenced_entity("messages_sender_contact_fkey"), "contact");
+        assert_eq!(referenced_entity("conversations_contact_inbox_fkey"), "contact_inbox");
+        assert_eq!(referenced_entity("contact_inboxes_inbox_fkey"), "inbox");
+        assert_eq!(referenced_entity("messages_conversation_fkey"), "conversation");
+        assert_eq!(referenced_entity("something_else"), "row");
+        assert_eq!(unique_field("contacts_email_key"), "email");
+        assert_eq!(unique_field("contacts_phone_number_key"), "phone_number");
     }
 }

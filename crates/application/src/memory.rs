@@ -252,9 +252,9 @@ impl ContactStore for MemorySession {
     fn delete_contact_row(&mut self, account: AccountId, id: ContactId) -> Result<(), StoreError> {
         let w = &self.work;
         // the same guarantee the foreign keys give in PostgreSQL: no row may be left pointing at the contact
-        let owns_rows = w.conversations.iter().any(|r| *r == (account, id))
-            || w.messages.iter().any(|r| *r == (account, Some(id)))
-            || w.notes.iter().any(|r| *r == (account, id))
+        let owns_rows = w.conversations.contains(&(account, id))
+            || w.messages.contains(&(account, Some(id)))
+            || w.notes.contains(&(account, id))
             || w.labels.iter().any(|(a, c, _)| *a == account && *c == id)
             || w.contact_inboxes.iter().any(|(a, c, _)| *a == account && *c == id);
         if owns_rows {

@@ -1,0 +1,129 @@
+//! The schema against real PostgreSQL: migrations run up, down and up again; every foreign key is indexed;
+//! children can never point into another account; a contact that still owns rows cannot be deleted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use adapters_postgres::migrations::{revert_all, run_pending};
+use adapters_postgres::testing::TestDatabase;
+use diesel::sql_types::{BigInt, Text};
+use diesel::{sql_query, PgConnection, QueryableByName, RunQueryDsl};
+
+#[derive(QueryableByName, Debug)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct N {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn tables(conn: &mut PgConnection) -> Vec<String> {
+    sql_query(
+        "SELECT table_name::text AS name FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' ORDER BY 1",
+    )
+    .load::<Name>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|n| n.name)
+    .collect()
+}
+
+const ALL_TABLES: [&str; 14] = [
+    "access_tokens",
+    "account_users",
+    "accounts",
+    "contact_inboxes",
+    "contact_labels",
+    "contact_merges",
+    "contacts",
+    "conversations",
+    "inboxes",
+    "messages",
+    "notes",
+    "outbox_events",
+    "platform_apps",
+    "users",
+];
+
+#[test]
+fn migrations_run_up_down_and_up_again() {
+    let db = TestDatabase::empty();
+    let applied = run_pending(db.url()).unwrap();
+    assert!(!applied.is_empty());
+    assert_eq!(tables(&mut db.connection()), ALL_TABLES);
+    assert_eq!(run_pending(db.url()).unwrap(), Vec::<String>::new(), "a second run applies nothing");
+
+    let reverted = revert_all(db.url()).unwrap();
+    assert_eq!(reverted, applied.len());
+    assert_eq!(tables(&mut db.connection()), Vec::<String>::new(), "down removes everything up created");
+
+    assert_eq!(run_pending(db.url()).unwrap(), applied);
+    assert_eq!(tables(&mut db.connection()), ALL_TABLES);
+}
+
+#[test]
+fn every_foreign_key_is_indexed() {
+    let db = TestDatabase::new();
+    // A foreign key is covered when some index starts with exactly its columns (in any order).
+    let unindexed = sql_query(
+        "SELECT c.conname::text AS name FROM pg_constraint c \
+         WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace AND NOT EXISTS ( \
+           SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid \
+             AND (SELECT array_agg(x ORDER BY x) FROM unnest((i.indkey::int2[])[0:cardinality(c.conkey) - 1]) x) \
+               = (SELECT array_agg(x ORDER BY x) FROM unnest(c.conkey) x)) \
+         ORDER BY 1",
+    )
+    .load::<Name>(&mut db.connection())
+    .unwrap();
+    assert!(unindexed.is_empty(), "foreign keys without an index: {unindexed:?}");
+}
+
+#[test]
+fn every_tenant_unique_index_includes_account_id() {
+    let db = TestDatabase::new();
+    let offending = sql_query(
+        "SELECT ic.relname::text AS name FROM pg_index i \
+         JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
+         WHERE i.indisunique AND NOT i.indisprimary AND t.relnamespace = 'public'::regnamespace \
+           AND t.relname NOT IN ('users', 'platform_apps', 'access_tokens', '__diesel_schema_migrations') \
+           AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid AND a.attname = 'account_id' \
+                           AND a.attnum = ANY (i.indkey::int2[])) \
+         ORDER BY 1",
+    )
+    .load::<Name>(&mut db.connection())
+    .unwrap();
+    assert!(offending.is_empty(), "unique indexes without account_id: {offending:?}");
+}
+
+fn try_sql(conn: &mut PgConnection, statement: &str) -> Result<usize, String> {
+    sql_query(statement).execute(conn).map_err(|e| e.to_string())
+}
+
+#[test]
+fn rows_cannot_cross_accounts_or_be_orphaned() {
+    let db = TestDatabase::new();
+    let conn = &mut db.connection();
+    try_sql(conn, "INSERT INTO accounts (id, name) VALUES (1, 'One'), (2, 'Two')").unwrap();
+    try_sql(conn, "INSERT INTO contacts (id, account_id, name) VALUES (10, 1, 'In one')").unwrap();
+    try_sql(conn, "INSERT INTO inboxes (id, account_id, name) VALUES (20, 2, 'In two')").unwrap();
+    let cross = try_sql(
+        conn,
+        "INSERT INTO contact_inboxes (account_id, contact_id, inbox_id, source_id) VALUES (1, 10, 20, 's')",
+    );
+    assert!(
+        cross.unwrap_err().contains("contact_inboxes_inbox_fkey"),
+        "an inbox of account 2 for a contact of account 1"
+    );
+    let orphan = try_sql(conn, "INSERT INTO notes (account_id, contact_id, content) VALUES (1, 999, 'x')");
+    assert!(orphan.unwrap_err().contains("notes_contact_fkey"));
+
+    try_sql(conn, "INSERT INTO notes (account_id, contact_id, content) VALUES (1, 10, 'kept')").unwrap();
+    let delete = try_sql(conn, "DELETE FROM contacts WHERE id = 10");
+    assert!(delete.unwrap_err().contains("notes_contact_fkey"), "no cascade: a contact with rows cannot vanish");
+    let notes = sql_query("SELECT count(*) AS n FROM notes").get_result::<N>(conn).unwrap().n;
+    assert_eq!(notes, 1);
+}
