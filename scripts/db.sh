@@ -18,6 +18,13 @@ port="${COALESCE_PGPORT:-54329}"
 dbname="${COALESCE_PGDATABASE:-coalesce}"
 local_url="postgres://postgres@127.0.0.1:${port}/${dbname}"
 
+# As root the server runs as `postgres`, which must be able to reach the data directory. A checkout under a
+# private home (e.g. /root) is not reachable, so the cluster then lives under /var/tmp, keyed by checkout.
+if [ "$(id -u)" = 0 ] && [ -z "${COALESCE_PGDATA:-}" ] && id postgres >/dev/null 2>&1 \
+   && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
+  data="/var/tmp/coalesce-$(printf '%s' "$root" | sha256sum | cut -c1-12)/pgdata"
+fi
+
 log() { printf 'db: %s\n' "$*" >&2; }
 
 find_bindir() {
@@ -78,9 +85,9 @@ start() {
     mkdir -p "$(dirname "$data")"
     if [ "$(id -u)" = 0 ]; then
       id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+      mkdir -p "$(dirname "$data")"
+      chmod o+x "$(dirname "$data")" 2>/dev/null || true
       install -d -o postgres -g postgres -m 700 "$data"
-      # The owner must reach the data directory through every parent.
-      chmod o+x "$root" "$root/target" 2>/dev/null || true
     else
       install -d -m 700 "$data"
     fi
