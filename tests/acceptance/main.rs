@@ -7,3 +7,4 @@ mod auth;
 mod errors;
 mod merge;
 mod merge_concurrency;
+mod merge_history;

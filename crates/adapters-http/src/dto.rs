@@ -219,3 +219,140 @@ pub fn parse_body<T: DeserializeOwned + Validate>(req: &HttpRequest, body: &[u8]
         .map_err(|e| ApiError::from_violations(StatusCode::BAD_REQUEST, "The request is invalid", violations(&e)))?;
     Ok(value)
 }
+
+/// A path id (`{id}`, `{contact_id}` …), read inside the handler so that authentication is checked first.
+/// An id that is not a positive integer cannot exist: 404.
+///
+/// # Errors
+/// 404 `not_found` naming the parameter.
+pub fn path_id(req: &HttpRequest, name: &str) -> Result<i64, ApiError> {
+    req.match_info()
+        .get(name)
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|v| *v > 0)
+        .ok_or_else(|| ApiError::not_found(name, "no resource with this id"))
+}
+
+/// A query string, parsed inside the handler (after authentication).
+///
+/// # Errors
+/// 400 `invalid_query`.
+pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    actix_web::web::Query::<T>::from_query(req.query_string()).map(actix_web::web::Query::into_inner).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "The query string is invalid", "query", "invalid_query", &e.to_string())
+    })
+}
+
+/// Rows a merge moves (or would move) from the mergee to the base, per table.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MovesDto {
+    pub conversations: u64,
+    pub messages: u64,
+    pub contact_inboxes: u64,
+    pub notes: u64,
+    pub labels: u64,
+}
+
+impl From<application::ports::MovedCounts> for MovesDto {
+    fn from(m: application::ports::MovedCounts) -> Self {
+        Self {
+            conversations: m.conversations,
+            messages: m.messages,
+            contact_inboxes: m.contact_inboxes,
+            notes: m.notes,
+            labels: m.labels,
+        }
+    }
+}
+
+/// One attribute a merge changes on the base.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldChangeDto {
+    #[schema(value_type = Object)]
+    pub from: Value,
+    #[schema(value_type = Object)]
+    pub to: Value,
+}
+
+/// Response of `POST …/actions/contact_merge/preview`: the merge's outcome, without the merge.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MergePreviewResponse {
+    /// The base contact as it would be after the merge.
+    pub payload: ContactDto,
+    /// Each attribute of the base the merge would change, `{"field": {"from": …, "to": …}}`.
+    #[schema(value_type = std::collections::HashMap<String, FieldChangeDto>)]
+    pub changes: serde_json::Map<String, Value>,
+    /// How many rows would move from the mergee to the base.
+    pub moves: MovesDto,
+}
+
+impl MergePreviewResponse {
+    pub fn new(p: &application::merge_preview::MergePreview) -> Self {
+        let changes =
+            p.changes.iter().map(|c| (c.field.to_owned(), serde_json::json!({"from": c.from, "to": c.to}))).collect();
+        Self { payload: ContactDto::new(&p.contact, &p.contact_inboxes), changes, moves: p.moves.into() }
+    }
+}
+
+/// A merge record: who merged what into what, when, and what moved.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MergeRecordDto {
+    pub id: i64,
+    pub account_id: i64,
+    /// The user who merged.
+    pub actor_user_id: Option<i64>,
+    pub base_contact_id: i64,
+    pub mergee_contact_id: i64,
+    /// Rows moved per table.
+    pub moved: MovesDto,
+    /// The mergee as it was just before the merge.
+    #[schema(value_type = Object)]
+    pub mergee: Value,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl From<&application::ports::MergeEntry> for MergeRecordDto {
+    fn from(e: &application::ports::MergeEntry) -> Self {
+        Self {
+            id: e.id,
+            account_id: e.account_id.get(),
+            actor_user_id: e.actor.map(domain::UserId::get),
+            base_contact_id: e.base_contact_id.get(),
+            mergee_contact_id: e.mergee_contact_id.get(),
+            moved: e.moved.into(),
+            mergee: e.mergee_snapshot.clone(),
+            created_at: e.created_at.timestamp(),
+        }
+    }
+}
+
+/// Listing metadata, as the reference sends it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MetaDto {
+    pub count: u64,
+    pub current_page: u32,
+}
+
+/// A page of merge records.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MergeRecordListResponse {
+    pub meta: MetaDto,
+    pub payload: Vec<MergeRecordDto>,
+}
+
+/// One merge record.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MergeRecordResponse {
+    pub payload: MergeRecordDto,
+}
+
+/// Query of `GET …/contact_merges`.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MergeHistoryQuery {
+    /// 1-based page number (15 records per page).
+    pub page: Option<u32>,
+    /// Only merges where this contact was the base or the mergee.
+    pub contact_id: Option<i64>,
+}

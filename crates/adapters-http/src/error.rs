@@ -14,7 +14,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use application::admin::AdminError;
 use application::auth::AuthError;
 use application::merge_contacts::MergeContactsError;
-use domain::Violations;
+use domain::{ContactId, Violations};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -40,6 +40,9 @@ pub struct ErrorBody {
     pub description: String,
     /// The individual problems; may be empty.
     pub errors: Vec<FieldError>,
+    /// With code `merged`: the id of the contact a merged-away contact now lives in (chains followed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<i64>,
 }
 
 /// An error response: a status and the envelope.
@@ -61,6 +64,7 @@ impl ApiError {
                     message: message.to_owned(),
                     code: code.to_owned(),
                 }],
+                merged_into: None,
             },
         }
     }
@@ -72,7 +76,7 @@ impl ApiError {
             .into_iter()
             .map(|v| FieldError { field: v.field, message: v.message, code: v.code })
             .collect();
-        Self { status, body: ErrorBody { description: description.to_owned(), errors } }
+        Self { status, body: ErrorBody { description: description.to_owned(), errors, merged_into: None } }
     }
 
     pub fn not_found(field: &str, message: &str) -> Self {
@@ -166,20 +170,14 @@ impl From<AuthError> for ApiError {
 impl From<MergeContactsError> for ApiError {
     fn from(e: MergeContactsError) -> Self {
         match e {
-            MergeContactsError::NotFound { fields } => Self {
-                status: StatusCode::NOT_FOUND,
-                body: ErrorBody {
-                    description: "Resource could not be found".to_owned(),
-                    errors: fields
-                        .into_iter()
-                        .map(|f| FieldError {
-                            field: f.to_owned(),
-                            message: "no contact with this id in the account".to_owned(),
-                            code: "not_found".to_owned(),
-                        })
-                        .collect(),
-                },
-            },
+            MergeContactsError::NotFound { fields } => {
+                let errors = fields.iter().map(|(field, merged)| contact_not_found(field, *merged)).collect();
+                let merged_into = fields.iter().find_map(|(_, merged)| merged.map(ContactId::get));
+                Self {
+                    status: StatusCode::NOT_FOUND,
+                    body: ErrorBody { description: "Resource could not be found".to_owned(), errors, merged_into },
+                }
+            }
             MergeContactsError::Invalid(v) => Self::from_violations(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "The merged contact would be invalid; nothing was changed",
@@ -188,6 +186,34 @@ impl From<MergeContactsError> for ApiError {
             MergeContactsError::Unavailable => Self::unavailable(),
             MergeContactsError::Internal(cause) => Self::internal(&cause),
         }
+    }
+}
+
+/// The error for a contact id that points nowhere: `merged` (with where it went) or `not_found`.
+pub fn contact_not_found(field: &str, merged_into: Option<ContactId>) -> FieldError {
+    match merged_into {
+        Some(into) => FieldError {
+            field: field.to_owned(),
+            message: format!("this contact was merged into contact {into}"),
+            code: "merged".to_owned(),
+        },
+        None => FieldError {
+            field: field.to_owned(),
+            message: "no contact with this id in the account".to_owned(),
+            code: "not_found".to_owned(),
+        },
+    }
+}
+
+/// A 404 for one contact, naming where it went when it was merged away.
+pub fn contact_gone(field: &str, merged_into: Option<ContactId>) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        body: ErrorBody {
+            description: "Resource could not be found".to_owned(),
+            errors: vec![contact_not_found(field, merged_into)],
+            merged_into: merged_into.map(ContactId::get),
+        },
     }
 }
 

@@ -20,7 +20,14 @@ use crate::{dto, error, routes};
         description = "A Chatwoot-compatible contacts service whose heart is Merge Contacts: atomic, race-free, \
                        nothing lost, every merge recorded."
     ),
-    paths(routes::health::health, routes::health::ready, routes::merge::contact_merge),
+    paths(
+        routes::health::health,
+        routes::health::ready,
+        routes::merge::contact_merge,
+        routes::merge_history::contact_merge_preview,
+        routes::merge_history::contact_merge_list,
+        routes::merge_history::contact_merge_details
+    ),
     components(schemas(
         error::ErrorBody,
         error::FieldError,
@@ -28,7 +35,14 @@ use crate::{dto, error, routes};
         dto::ContactInboxDto,
         dto::InboxDto,
         dto::MergeContactsRequest,
-        dto::MergeContactsResponse
+        dto::MergeContactsResponse,
+        dto::MergePreviewResponse,
+        dto::FieldChangeDto,
+        dto::MovesDto,
+        dto::MergeRecordDto,
+        dto::MergeRecordListResponse,
+        dto::MergeRecordResponse,
+        dto::MetaDto
     )),
     modifiers(&SecuritySchemes),
     tags(

@@ -104,6 +104,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (account_id, idempotency_key) {
+        account_id -> Int8,
+        idempotency_key -> Text,
+        request_fingerprint -> Bytea,
+        response_status -> Int2,
+        response_body -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     inboxes (id) {
         id -> Int8,
         account_id -> Int8,
@@ -171,6 +182,36 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Int8,
+        account_id -> Int8,
+        webhook_id -> Int8,
+        event_id -> Int8,
+        event_type -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        last_response_status -> Nullable<Int4>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Int8,
+        account_id -> Int8,
+        url -> Text,
+        secret -> Text,
+        subscriptions -> Array<Nullable<Text>>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(access_tokens -> platform_apps (platform_app_id));
 diesel::joinable!(access_tokens -> users (user_id));
 diesel::joinable!(account_users -> accounts (account_id));
@@ -181,12 +222,16 @@ diesel::joinable!(contact_merges -> accounts (account_id));
 diesel::joinable!(contact_merges -> users (actor_user_id));
 diesel::joinable!(contacts -> accounts (account_id));
 diesel::joinable!(conversations -> accounts (account_id));
+diesel::joinable!(idempotency_keys -> accounts (account_id));
 diesel::joinable!(inboxes -> accounts (account_id));
 diesel::joinable!(messages -> accounts (account_id));
 diesel::joinable!(messages -> users (sender_user_id));
 diesel::joinable!(notes -> accounts (account_id));
 diesel::joinable!(notes -> users (user_id));
 diesel::joinable!(outbox_events -> accounts (account_id));
+diesel::joinable!(webhook_deliveries -> accounts (account_id));
+diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
+diesel::joinable!(webhooks -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
@@ -197,10 +242,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_merges,
     contacts,
     conversations,
+    idempotency_keys,
     inboxes,
     messages,
     notes,
     outbox_events,
     platform_apps,
     users,
+    webhook_deliveries,
+    webhooks,
 );

@@ -2,14 +2,14 @@
 //! autocommit mode. Dropping a transactional session without committing rolls it back.
 
 use application::ports::{
-    Account, AccountStatus, AdminStore, AuthStore, ContactStore, Credentials, MergeRecord, MergeStore, MovedCounts,
-    OutboxStore, Role, StoredMerge, TokenOwner, User,
+    Account, AccountStatus, AdminStore, AuthStore, ContactStore, Credentials, MergeEntry, MergeRecord, MergeStore,
+    MovedCounts, OutboxStore, Page, Role, StoredMerge, TokenOwner, User,
 };
 use application::{Session, StoreError};
 use chrono::{DateTime, Utc};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bytea, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Bytea, Nullable, Text};
 use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, UserId};
 
 use crate::errors::StoreResult;
@@ -214,14 +214,15 @@ impl ContactStore for PgSession {
         Ok(rows.into_iter().map(Contact::from).collect())
     }
 
-    fn contact_inboxes(&mut self, account: AccountId, id: ContactId) -> Result<Vec<ContactInbox>, StoreError> {
+    fn contact_inboxes(&mut self, account: AccountId, ids: &[ContactId]) -> Result<Vec<ContactInbox>, StoreError> {
+        let ids: Vec<i64> = ids.iter().map(|c| c.get()).collect();
         let rows: Vec<(String, InboxRow)> =
             contact_inboxes::table
                 .inner_join(inboxes::table.on(
                     inboxes::id.eq(contact_inboxes::inbox_id).and(inboxes::account_id.eq(contact_inboxes::account_id)),
                 ))
                 .filter(contact_inboxes::account_id.eq(account.get()))
-                .filter(contact_inboxes::contact_id.eq(id.get()))
+                .filter(contact_inboxes::contact_id.eq_any(ids))
                 .order(contact_inboxes::id.asc())
                 .select((contact_inboxes::source_id, InboxRow::as_select()))
                 .load(self.conn())
@@ -332,6 +333,199 @@ impl MergeStore for PgSession {
             .get_result(self.conn())
             .store()?;
         Ok(StoredMerge { id, created_at })
+    }
+
+    fn count_children(&mut self, account: AccountId, contact: ContactId) -> Result<MovedCounts, StoreError> {
+        let c: ChildCounts = diesel::sql_query(
+            "SELECT \
+               (SELECT count(*) FROM conversations WHERE account_id = $1 AND contact_id = $2) AS conversations, \
+               (SELECT count(*) FROM messages WHERE account_id = $1 AND sender_contact_id = $2) AS messages, \
+               (SELECT count(*) FROM contact_inboxes WHERE account_id = $1 AND contact_id = $2) AS contact_inboxes, \
+               (SELECT count(*) FROM notes WHERE account_id = $1 AND contact_id = $2) AS notes, \
+               (SELECT count(*) FROM contact_labels WHERE account_id = $1 AND contact_id = $2) AS labels",
+        )
+        .bind::<BigInt, _>(account.get())
+        .bind::<BigInt, _>(contact.get())
+        .get_result(self.conn())
+        .store()?;
+        let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(MovedCounts {
+            conversations: unsigned(c.conversations),
+            messages: unsigned(c.messages),
+            contact_inboxes: unsigned(c.contact_inboxes),
+            notes: unsigned(c.notes),
+            labels: unsigned(c.labels),
+        })
+    }
+
+    fn taken_fields(
+        &mut self,
+        account: AccountId,
+        attributes: &ContactAttributes,
+        exclude: &[ContactId],
+    ) -> Result<Vec<&'static str>, StoreError> {
+        let exclude: Vec<i64> = exclude.iter().map(|c| c.get()).collect();
+        let row: TakenRow = diesel::sql_query(
+            "SELECT \
+               EXISTS (SELECT 1 FROM contacts WHERE account_id = $1 AND email = $2 AND id <> ALL($5)) AS email, \
+               EXISTS (SELECT 1 FROM contacts WHERE account_id = $1 AND identifier = $3 AND id <> ALL($5)) AS identifier, \
+               EXISTS (SELECT 1 FROM contacts WHERE account_id = $1 AND phone_number = $4 AND id <> ALL($5)) AS phone_number",
+        )
+        .bind::<BigInt, _>(account.get())
+        .bind::<Nullable<Text>, _>(attributes.email.as_deref())
+        .bind::<Nullable<Text>, _>(attributes.identifier.as_deref())
+        .bind::<Nullable<Text>, _>(attributes.phone_number.as_deref())
+        .bind::<Array<BigInt>, _>(exclude)
+        .get_result(self.conn())
+        .store()?;
+        let fields = [("email", row.email), ("identifier", row.identifier), ("phone_number", row.phone_number)];
+        Ok(fields.into_iter().filter_map(|(f, taken)| taken.then_some(f)).collect())
+    }
+
+    fn merged_into(&mut self, account: AccountId, id: ContactId) -> Result<Option<ContactId>, StoreError> {
+        // Follow mergee -> base links; a contact is merged away at most once, so the chain has no branches.
+        let row: MergedInto = diesel::sql_query(
+            "WITH RECURSIVE chain (contact_id, depth) AS ( \
+                 SELECT base_contact_id, 1 FROM contact_merges WHERE account_id = $1 AND mergee_contact_id = $2 \
+                 UNION ALL \
+                 SELECT m.base_contact_id, chain.depth + 1 FROM contact_merges m \
+                 JOIN chain ON m.account_id = $1 AND m.mergee_contact_id = chain.contact_id \
+                 WHERE chain.depth < 1000) \
+             SELECT (SELECT c.id FROM chain JOIN contacts c ON c.account_id = $1 AND c.id = chain.contact_id \
+                     ORDER BY chain.depth DESC LIMIT 1) AS id",
+        )
+        .bind::<BigInt, _>(account.get())
+        .bind::<BigInt, _>(id.get())
+        .get_result(self.conn())
+        .store()?;
+        Ok(row.id.map(ContactId::new))
+    }
+
+    fn list_merges(
+        &mut self,
+        account: AccountId,
+        contact: Option<ContactId>,
+        page: Page,
+    ) -> Result<(Vec<MergeEntry>, u64), StoreError> {
+        let total = self.merge_history_count(account, contact)?;
+        let mut query = contact_merges::table.filter(contact_merges::account_id.eq(account.get())).into_boxed();
+        if let Some(c) = contact {
+            query = query
+                .filter(contact_merges::base_contact_id.eq(c.get()).or(contact_merges::mergee_contact_id.eq(c.get())));
+        }
+        let rows: Vec<MergeRow> = query
+            .order(contact_merges::id.desc())
+            .offset(i64::try_from(page.offset()).unwrap_or(i64::MAX))
+            .limit(i64::from(page.size))
+            .select(MERGE_COLUMNS)
+            .load(self.conn())
+            .store()?;
+        Ok((rows.into_iter().map(merge_entry).collect(), total))
+    }
+
+    fn find_merge(&mut self, account: AccountId, id: i64) -> Result<Option<MergeEntry>, StoreError> {
+        let row: Option<MergeRow> = contact_merges::table
+            .filter(contact_merges::account_id.eq(account.get()))
+            .filter(contact_merges::id.eq(id))
+            .select(MERGE_COLUMNS)
+            .first(self.conn())
+            .optional()
+            .store()?;
+        Ok(row.map(merge_entry))
+    }
+}
+
+#[derive(QueryableByName)]
+struct ChildCounts {
+    #[diesel(sql_type = BigInt)]
+    conversations: i64,
+    #[diesel(sql_type = BigInt)]
+    messages: i64,
+    #[diesel(sql_type = BigInt)]
+    contact_inboxes: i64,
+    #[diesel(sql_type = BigInt)]
+    notes: i64,
+    #[diesel(sql_type = BigInt)]
+    labels: i64,
+}
+
+#[derive(QueryableByName)]
+struct TakenRow {
+    #[diesel(sql_type = Bool)]
+    email: bool,
+    #[diesel(sql_type = Bool)]
+    identifier: bool,
+    #[diesel(sql_type = Bool)]
+    phone_number: bool,
+}
+
+#[derive(QueryableByName)]
+struct MergedInto {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    id: Option<i64>,
+}
+
+type MergeColumns = (
+    contact_merges::id,
+    contact_merges::account_id,
+    contact_merges::actor_user_id,
+    contact_merges::base_contact_id,
+    contact_merges::mergee_contact_id,
+    contact_merges::mergee_snapshot,
+    contact_merges::moved_conversations,
+    contact_merges::moved_messages,
+    contact_merges::moved_contact_inboxes,
+    contact_merges::moved_notes,
+    contact_merges::moved_labels,
+    contact_merges::created_at,
+);
+
+const MERGE_COLUMNS: MergeColumns = (
+    contact_merges::id,
+    contact_merges::account_id,
+    contact_merges::actor_user_id,
+    contact_merges::base_contact_id,
+    contact_merges::mergee_contact_id,
+    contact_merges::mergee_snapshot,
+    contact_merges::moved_conversations,
+    contact_merges::moved_messages,
+    contact_merges::moved_contact_inboxes,
+    contact_merges::moved_notes,
+    contact_merges::moved_labels,
+    contact_merges::created_at,
+);
+
+type MergeRow = (i64, i64, Option<i64>, i64, i64, serde_json::Value, i64, i64, i64, i64, i64, DateTime<Utc>);
+
+fn merge_entry(r: MergeRow) -> MergeEntry {
+    let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
+    MergeEntry {
+        id: r.0,
+        account_id: AccountId::new(r.1),
+        actor: r.2.map(UserId::new),
+        base_contact_id: ContactId::new(r.3),
+        mergee_contact_id: ContactId::new(r.4),
+        mergee_snapshot: r.5,
+        moved: MovedCounts {
+            conversations: unsigned(r.6),
+            messages: unsigned(r.7),
+            contact_inboxes: unsigned(r.8),
+            notes: unsigned(r.9),
+            labels: unsigned(r.10),
+        },
+        created_at: r.11,
+    }
+}
+
+impl PgSession {
+    fn merge_history_count(&mut self, account: AccountId, contact: Option<ContactId>) -> Result<u64, StoreError> {
+        let mut query = contact_merges::table.filter(contact_merges::account_id.eq(account.get())).into_boxed();
+        if let Some(c) = contact {
+            query = query
+                .filter(contact_merges::base_contact_id.eq(c.get()).or(contact_merges::mergee_contact_id.eq(c.get())));
+        }
+        let n: i64 = query.count().get_result(self.conn()).store()?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 

@@ -11,6 +11,8 @@ pub mod auth;
 #[cfg(test)]
 mod memory;
 pub mod merge_contacts;
+pub mod merge_history;
+pub mod merge_preview;
 pub mod ports;
 pub mod snapshot;
 

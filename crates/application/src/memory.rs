@@ -7,8 +7,8 @@ use chrono::{TimeZone, Utc};
 use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, InboxId, InboxSummary, UserId};
 
 use crate::ports::{
-    Account, AccountStatus, AdminStore, AuthStore, ContactStore, Credentials, Database, MergeRecord, MergeStore,
-    MovedCounts, OutboxStore, Role, Session, StoreError, StoredMerge, TokenOwner, User,
+    Account, AccountStatus, AdminStore, AuthStore, ContactStore, Credentials, Database, MergeEntry, MergeRecord,
+    MergeStore, MovedCounts, OutboxStore, Page, Role, Session, StoreError, StoredMerge, TokenOwner, User,
 };
 
 /// Every row, as plain vectors.
@@ -206,12 +206,12 @@ impl ContactStore for MemorySession {
         Ok(found)
     }
 
-    fn contact_inboxes(&mut self, account: AccountId, id: ContactId) -> Result<Vec<ContactInbox>, StoreError> {
+    fn contact_inboxes(&mut self, account: AccountId, ids: &[ContactId]) -> Result<Vec<ContactInbox>, StoreError> {
         Ok(self
             .work
             .contact_inboxes
             .iter()
-            .filter(|(a, c, _)| *a == account && *c == id)
+            .filter(|(a, c, _)| *a == account && ids.contains(c))
             .map(|(_, _, ci)| ci.clone())
             .collect())
     }
@@ -303,6 +303,88 @@ impl MergeStore for MemorySession {
     fn insert_merge_record(&mut self, record: &MergeRecord) -> Result<StoredMerge, StoreError> {
         self.work.merges.push(record.clone());
         Ok(StoredMerge { id: self.work.merges.len() as i64, created_at: Utc::now() })
+    }
+
+    fn count_children(&mut self, account: AccountId, contact: ContactId) -> Result<MovedCounts, StoreError> {
+        let w = &self.work;
+        let n = |k: usize| k as u64;
+        Ok(MovedCounts {
+            conversations: n(w.conversations.iter().filter(|r| **r == (account, contact)).count()),
+            messages: n(w.messages.iter().filter(|r| **r == (account, Some(contact))).count()),
+            contact_inboxes: n(w.contact_inboxes.iter().filter(|r| r.0 == account && r.1 == contact).count()),
+            notes: n(w.notes.iter().filter(|r| **r == (account, contact)).count()),
+            labels: n(w.labels.iter().filter(|r| r.0 == account && r.1 == contact).count()),
+        })
+    }
+
+    fn taken_fields(
+        &mut self,
+        account: AccountId,
+        attributes: &ContactAttributes,
+        exclude: &[ContactId],
+    ) -> Result<Vec<&'static str>, StoreError> {
+        let others: Vec<&Contact> =
+            self.work.contacts.iter().filter(|c| c.account_id == account && !exclude.contains(&c.id)).collect();
+        let mut taken = Vec::new();
+        for (field, get) in [
+            ("email", (|a| &a.email) as fn(&ContactAttributes) -> &Option<String>),
+            ("identifier", |a| &a.identifier),
+            ("phone_number", |a| &a.phone_number),
+        ] {
+            if get(attributes).is_some() && others.iter().any(|c| get(&c.attributes) == get(attributes)) {
+                taken.push(field);
+            }
+        }
+        Ok(taken)
+    }
+
+    fn merged_into(&mut self, account: AccountId, id: ContactId) -> Result<Option<ContactId>, StoreError> {
+        let mut current = id;
+        let mut hops = 0;
+        while let Some(m) = self.work.merges.iter().find(|m| m.account_id == account && m.mergee_contact_id == current)
+        {
+            current = m.base_contact_id;
+            hops += 1;
+        }
+        let exists = self.work.contacts.iter().any(|c| c.account_id == account && c.id == current);
+        Ok((hops > 0 && exists).then_some(current))
+    }
+
+    fn list_merges(
+        &mut self,
+        account: AccountId,
+        contact: Option<ContactId>,
+        page: Page,
+    ) -> Result<(Vec<MergeEntry>, u64), StoreError> {
+        let all: Vec<MergeEntry> = (0..self.work.merges.len())
+            .rev()
+            .filter_map(|i| self.entry(i))
+            .filter(|e| e.account_id == account)
+            .filter(|e| contact.is_none_or(|c| e.base_contact_id == c || e.mergee_contact_id == c))
+            .collect();
+        let total = all.len() as u64;
+        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+        Ok((all.into_iter().skip(skip).take(page.size as usize).collect(), total))
+    }
+
+    fn find_merge(&mut self, account: AccountId, id: i64) -> Result<Option<MergeEntry>, StoreError> {
+        let index = usize::try_from(id - 1).ok();
+        Ok(index.and_then(|i| self.entry(i)).filter(|e| e.account_id == account))
+    }
+}
+
+impl MemorySession {
+    fn entry(&self, index: usize) -> Option<MergeEntry> {
+        self.work.merges.get(index).map(|r| MergeEntry {
+            id: index as i64 + 1,
+            account_id: r.account_id,
+            actor: r.actor,
+            base_contact_id: r.base_contact_id,
+            mergee_contact_id: r.mergee_contact_id,
+            mergee_snapshot: r.mergee_snapshot.clone(),
+            moved: r.moved,
+            created_at: Utc::now(),
+        })
     }
 }
 

@@ -37,10 +37,10 @@ pub struct MergeOutcome {
 /// Why a merge did not happen. In every case nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MergeContactsError {
-    /// One or both contacts are not in the account; `fields` names the request fields (`base_contact_id`,
-    /// `mergee_contact_id`) that point nowhere.
+    /// One or both contacts are not in the account: each request field (`base_contact_id`,
+    /// `mergee_contact_id`) that points nowhere, with the contact it was merged into when it was merged away.
     #[error("contact not found")]
-    NotFound { fields: Vec<&'static str> },
+    NotFound { fields: Vec<(&'static str, Option<ContactId>)> },
     /// The merged base breaks a contact rule (format or uniqueness).
     #[error("the merged contact is invalid: {0}")]
     Invalid(Violations),
@@ -70,38 +70,59 @@ pub fn merge_contacts(db: &dyn Database, cmd: MergeContacts) -> Result<MergeOutc
     let account = cmd.account_id;
     let mut tx = db.begin()?;
     let locked = tx.lock_contacts(account, &[cmd.base_contact_id, cmd.mergee_contact_id])?;
-    let find = |id: ContactId| locked.iter().find(|c| c.id == id).cloned();
-    let (base, mergee) = match (find(cmd.base_contact_id), find(cmd.mergee_contact_id)) {
-        (Some(base), Some(mergee)) => (base, mergee),
-        (base, mergee) => {
-            let mut fields = Vec::new();
-            if base.is_none() {
-                fields.push("base_contact_id");
-            }
-            if mergee.is_none() {
-                fields.push("mergee_contact_id");
-            }
-            return Err(MergeContactsError::NotFound { fields });
-        }
-    };
+    let (base, mergee) = pick_pair(tx.as_mut(), &cmd, &locked)?;
 
     // Merging a contact into itself must never delete it (the reference once did): answer with it unchanged.
     if base.id == mergee.id {
-        let contact_inboxes = tx.contact_inboxes(account, base.id)?;
+        let contact_inboxes = tx.contact_inboxes(account, &[base.id])?;
         tx.commit()?;
         return Ok(MergeOutcome { contact: base, contact_inboxes, merge_id: None, moved: MovedCounts::default() });
     }
 
-    let merged = merge_attributes(&base.attributes, &mergee.attributes);
-    merged.validate().map_err(MergeContactsError::Invalid)?;
+    let merged = plan_merge(&base, &mergee).map_err(MergeContactsError::Invalid)?;
 
     let moved = tx.move_children(account, mergee.id, base.id)?;
     tx.delete_contact_row(account, mergee.id)?;
     let contact = tx.update_contact_attributes(account, base.id, &merged)?;
     let merge_id = record(tx.as_mut(), &cmd, &mergee, moved)?;
-    let contact_inboxes = tx.contact_inboxes(account, base.id)?;
+    let contact_inboxes = tx.contact_inboxes(account, &[base.id])?;
     tx.commit()?;
     Ok(MergeOutcome { contact, contact_inboxes, merge_id: Some(merge_id), moved })
+}
+
+/// The base's attributes after the merge, validated: the one rule both the merge and its preview apply.
+///
+/// # Errors
+/// The rules the merged attributes break (format and length; uniqueness is the store's).
+pub fn plan_merge(base: &Contact, mergee: &Contact) -> Result<domain::ContactAttributes, Violations> {
+    let merged = merge_attributes(&base.attributes, &mergee.attributes);
+    merged.validate()?;
+    Ok(merged)
+}
+
+/// Picks the base and the mergee among the contacts found, or says which are missing and, for a contact that
+/// was merged away, where it lives now.
+pub(crate) fn pick_pair(
+    session: &mut dyn Session,
+    cmd: &MergeContacts,
+    found: &[Contact],
+) -> Result<(Contact, Contact), MergeContactsError> {
+    let find = |id: ContactId| found.iter().find(|c| c.id == id).cloned();
+    match (find(cmd.base_contact_id), find(cmd.mergee_contact_id)) {
+        (Some(base), Some(mergee)) => Ok((base, mergee)),
+        (base, mergee) => {
+            let mut fields = Vec::new();
+            for (field, id, present) in [
+                ("base_contact_id", cmd.base_contact_id, base.is_some()),
+                ("mergee_contact_id", cmd.mergee_contact_id, mergee.is_some()),
+            ] {
+                if !present {
+                    fields.push((field, session.merged_into(cmd.account_id, id)?));
+                }
+            }
+            Err(MergeContactsError::NotFound { fields })
+        }
+    }
 }
 
 /// Writes the audit row and the outbox event, with the same facts.

@@ -183,11 +183,11 @@ pub trait ContactStore {
     /// Storage failures.
     fn lock_contacts(&mut self, account: AccountId, ids: &[ContactId]) -> Result<Vec<Contact>, StoreError>;
 
-    /// The contact's channel addresses, oldest first.
+    /// The channel addresses of the given contacts, oldest first.
     ///
     /// # Errors
     /// Storage failures.
-    fn contact_inboxes(&mut self, account: AccountId, id: ContactId) -> Result<Vec<ContactInbox>, StoreError>;
+    fn contact_inboxes(&mut self, account: AccountId, ids: &[ContactId]) -> Result<Vec<ContactInbox>, StoreError>;
 
     /// Writes the six mergeable attributes (already normalized and validated) and returns the stored contact.
     ///
@@ -252,6 +252,76 @@ pub trait MergeStore {
     /// # Errors
     /// Storage failures.
     fn insert_merge_record(&mut self, record: &MergeRecord) -> Result<StoredMerge, StoreError>;
+
+    /// How many rows [`MergeStore::move_children`] would move from `contact` right now (for previews).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn count_children(&mut self, account: AccountId, contact: ContactId) -> Result<MovedCounts, StoreError>;
+
+    /// The unique fields (`email`, `identifier`, `phone_number`) of `attributes` that a contact other than
+    /// those in `exclude` already holds.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn taken_fields(
+        &mut self,
+        account: AccountId,
+        attributes: &ContactAttributes,
+        exclude: &[ContactId],
+    ) -> Result<Vec<&'static str>, StoreError>;
+
+    /// Where a merged-away contact lives now: follows the merge records from `id` (A into B, B into C → C) and
+    /// returns the last base if it still exists; `None` when `id` was never merged away.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn merged_into(&mut self, account: AccountId, id: ContactId) -> Result<Option<ContactId>, StoreError>;
+
+    /// One page of the account's merge records, newest first, optionally only those where `contact` was the
+    /// base or the mergee; with the total count.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn list_merges(
+        &mut self,
+        account: AccountId,
+        contact: Option<ContactId>,
+        page: Page,
+    ) -> Result<(Vec<MergeEntry>, u64), StoreError>;
+
+    /// One merge record of the account.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn find_merge(&mut self, account: AccountId, id: i64) -> Result<Option<MergeEntry>, StoreError>;
+}
+
+/// A page of a listing: 1-based page number and page size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub number: u32,
+    pub size: u32,
+}
+
+impl Page {
+    /// Rows to skip.
+    pub fn offset(self) -> u64 {
+        u64::from(self.number.saturating_sub(1)) * u64::from(self.size)
+    }
+}
+
+/// A stored merge record, as the history shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeEntry {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub actor: Option<UserId>,
+    pub base_contact_id: ContactId,
+    pub mergee_contact_id: ContactId,
+    pub mergee_snapshot: serde_json::Value,
+    pub moved: MovedCounts,
+    pub created_at: DateTime<Utc>,
 }
 
 /// Events for the outside world, written in the transaction of the change they describe.

@@ -9,7 +9,7 @@ pub mod validation;
 
 pub use contact::{Contact, ContactAttributes, ContactInbox, InboxSummary};
 pub use ids::{AccountId, ContactId, InboxId, UserId};
-pub use merge::merge_attributes;
+pub use merge::{attribute_changes, merge_attributes, AttributeChange};
 pub use validation::{FieldViolation, Violations};
 
 /// A JSON object, the type of `additional_attributes` and `custom_attributes`.

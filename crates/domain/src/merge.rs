@@ -53,6 +53,41 @@ pub fn deep_merge(under: &JsonObject, over: &JsonObject) -> JsonObject {
     merged
 }
 
+/// One attribute a merge changes on the base.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttributeChange {
+    pub field: &'static str,
+    pub from: Value,
+    pub to: Value,
+}
+
+/// The attributes that differ between `before` and `after`, in the contact's field order.
+#[must_use]
+pub fn attribute_changes(before: &ContactAttributes, after: &ContactAttributes) -> Vec<AttributeChange> {
+    let text = |v: &Option<String>| v.as_ref().map_or(Value::Null, |s| Value::String(s.clone()));
+    let pairs = [
+        ("name", Value::String(before.name.clone()), Value::String(after.name.clone())),
+        ("email", text(&before.email), text(&after.email)),
+        ("phone_number", text(&before.phone_number), text(&after.phone_number)),
+        ("identifier", text(&before.identifier), text(&after.identifier)),
+        (
+            "additional_attributes",
+            Value::Object(before.additional_attributes.clone()),
+            Value::Object(after.additional_attributes.clone()),
+        ),
+        (
+            "custom_attributes",
+            Value::Object(before.custom_attributes.clone()),
+            Value::Object(after.custom_attributes.clone()),
+        ),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, from, to)| from != to)
+        .map(|(field, from, to)| AttributeChange { field, from, to })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -183,6 +218,20 @@ mod tests {
             assert_eq!(Value::Object(merged.additional_attributes), expected, "additional {base} <- {mergee}");
             assert_eq!(Value::Object(merged.custom_attributes), expected, "custom {base} <- {mergee}");
         }
+    }
+
+    #[test]
+    fn changes_list_only_what_differs() {
+        let base = attrs("Base", "", "", "b-1", json!({}), json!({"a": 1}));
+        let mergee = attrs("M", "m@x.com", "+4930", "", json!({}), json!({"b": 2}));
+        let merged = merge_attributes(&base, &mergee);
+        let changes = attribute_changes(&base.clone().normalized(), &merged);
+        let fields: Vec<&str> = changes.iter().map(|c| c.field).collect();
+        assert_eq!(fields, ["email", "phone_number", "custom_attributes"]);
+        assert_eq!(changes[0].from, Value::Null);
+        assert_eq!(changes[0].to, json!("m@x.com"));
+        assert_eq!(changes[2].to, json!({"a": 1, "b": 2}));
+        assert!(attribute_changes(&merged, &merged).is_empty());
     }
 
     #[test]

@@ -2,10 +2,16 @@
 
 pub mod health;
 pub mod merge;
+pub mod merge_history;
 
 use actix_web::web;
 
 /// Registers every API route.
 pub fn register(cfg: &mut web::ServiceConfig) {
-    cfg.service(health::health).service(health::ready).service(merge::contact_merge);
+    cfg.service(health::health)
+        .service(health::ready)
+        .service(merge::contact_merge)
+        .service(merge_history::contact_merge_preview)
+        .service(merge_history::contact_merge_list)
+        .service(merge_history::contact_merge_details);
 }

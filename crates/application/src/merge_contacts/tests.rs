@@ -96,12 +96,12 @@ fn unknown_or_foreign_contacts_are_not_found_and_change_nothing() {
     let before = w.db.snapshot();
     let missing = ContactId::new(999);
     let cases = [
-        (cmd(missing, w.mergee), vec!["base_contact_id"]),
-        (cmd(w.base, missing), vec!["mergee_contact_id"]),
-        (cmd(missing, ContactId::new(998)), vec!["base_contact_id", "mergee_contact_id"]),
-        (cmd(w.base, foreign), vec!["mergee_contact_id"]),
-        (cmd(foreign, w.base), vec!["base_contact_id"]),
-        (cmd(missing, missing), vec!["base_contact_id", "mergee_contact_id"]),
+        (cmd(missing, w.mergee), vec![("base_contact_id", None)]),
+        (cmd(w.base, missing), vec![("mergee_contact_id", None)]),
+        (cmd(missing, ContactId::new(998)), vec![("base_contact_id", None), ("mergee_contact_id", None)]),
+        (cmd(w.base, foreign), vec![("mergee_contact_id", None)]),
+        (cmd(foreign, w.base), vec![("base_contact_id", None)]),
+        (cmd(missing, missing), vec![("base_contact_id", None), ("mergee_contact_id", None)]),
     ];
     for (c, fields) in cases {
         assert_eq!(merge_contacts(&w.db, c), Err(MergeContactsError::NotFound { fields }), "{c:?}");
@@ -145,4 +145,46 @@ fn uniqueness_failure_after_the_moves_rolls_everything_back() {
         MergeContactsError::Invalid(Violations::one("email", "taken", "has already been taken by another contact"))
     );
     assert_eq!(w.db.snapshot(), before, "moves made before the failure are rolled back");
+}
+
+#[test]
+fn merged_away_ids_point_to_where_the_contact_lives_now() {
+    let w = world();
+    let third = w.db.lock().add_contact(ACCOUNT, attrs("Third", None, None, None));
+    merge_contacts(&w.db, cmd(w.base, w.mergee)).unwrap();
+    merge_contacts(&w.db, cmd(third, w.base)).unwrap();
+    // mergee went into base, base into third: both old ids resolve to third
+    let err = merge_contacts(&w.db, cmd(w.mergee, third)).unwrap_err();
+    assert_eq!(err, MergeContactsError::NotFound { fields: vec![("base_contact_id", Some(third))] });
+    let err = merge_contacts(&w.db, cmd(third, w.base)).unwrap_err();
+    assert_eq!(err, MergeContactsError::NotFound { fields: vec![("mergee_contact_id", Some(third))] });
+}
+
+#[test]
+fn preview_agrees_with_the_merge_and_writes_nothing() {
+    use crate::merge_preview::preview_merge;
+    let w = world();
+    let before = w.db.snapshot();
+    let preview = preview_merge(&w.db, cmd(w.base, w.mergee)).unwrap();
+    assert_eq!(w.db.snapshot(), before, "a preview writes nothing");
+    let fields: Vec<&str> = preview.changes.iter().map(|c| c.field).collect();
+    assert_eq!(fields, ["email", "phone_number"]);
+    let merged = merge_contacts(&w.db, cmd(w.base, w.mergee)).unwrap();
+    assert_eq!(preview.contact, merged.contact);
+    assert_eq!(preview.moves, merged.moved);
+    assert_eq!(preview.contact_inboxes.len(), merged.contact_inboxes.len());
+}
+
+#[test]
+fn preview_refuses_what_the_merge_would_refuse() {
+    use crate::merge_preview::preview_merge;
+    let w = world();
+    let mergee = {
+        let mut s = w.db.lock();
+        s.add_contact(ACCOUNT, attrs("Third", Some("dup@example.com"), None, None));
+        s.add_contact(ACCOUNT, attrs("Upper", Some("DUP@example.com"), None, None))
+    };
+    let preview = preview_merge(&w.db, cmd(w.base, mergee)).unwrap_err();
+    let merge = merge_contacts(&w.db, cmd(w.base, mergee)).unwrap_err();
+    assert_eq!(preview, merge);
 }

@@ -1,0 +1,50 @@
+//! Merge preview: what a merge would do, computed with the same rule ([`plan_merge`]) and checks as the merge,
+//! in a read-only transaction that writes nothing.
+
+use domain::{attribute_changes, AttributeChange, Contact, ContactInbox, Violations};
+
+use crate::merge_contacts::{pick_pair, plan_merge, MergeContacts, MergeContactsError};
+use crate::ports::{Database, MovedCounts};
+
+/// The base as it would be after the merge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergePreview {
+    pub contact: Contact,
+    /// The base's channel addresses after the merge: its own and the mergee's, oldest first.
+    pub contact_inboxes: Vec<ContactInbox>,
+    pub changes: Vec<AttributeChange>,
+    pub moves: MovedCounts,
+}
+
+/// Previews the merge `cmd` describes.
+///
+/// # Errors
+/// Exactly the errors the merge itself would answer with at this moment (not found, merged away, invalid,
+/// taken), so that a preview never promises what the merge would refuse.
+pub fn preview_merge(db: &dyn Database, cmd: MergeContacts) -> Result<MergePreview, MergeContactsError> {
+    let account = cmd.account_id;
+    let mut tx = db.begin()?;
+    let mut found = Vec::new();
+    for id in [cmd.base_contact_id, cmd.mergee_contact_id] {
+        found.extend(tx.find_contact(account, id)?);
+    }
+    let (base, mergee) = pick_pair(tx.as_mut(), &cmd, &found)?;
+    if base.id == mergee.id {
+        let contact_inboxes = tx.contact_inboxes(account, &[base.id])?;
+        return Ok(MergePreview { contact: base, contact_inboxes, changes: Vec::new(), moves: MovedCounts::default() });
+    }
+    let merged = plan_merge(&base, &mergee).map_err(MergeContactsError::Invalid)?;
+    let taken = tx.taken_fields(account, &merged, &[base.id, mergee.id])?;
+    if !taken.is_empty() {
+        let mut v = Violations::default();
+        for field in taken {
+            v.push(field, "taken", "has already been taken by another contact");
+        }
+        return Err(MergeContactsError::Invalid(v));
+    }
+    let moves = tx.count_children(account, mergee.id)?;
+    let contact_inboxes = tx.contact_inboxes(account, &[base.id, mergee.id])?;
+    let changes = attribute_changes(&base.attributes, &merged);
+    let contact = Contact { attributes: merged, ..base };
+    Ok(MergePreview { contact, contact_inboxes, changes, moves })
+}
