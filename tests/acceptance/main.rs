@@ -5,6 +5,7 @@
 
 mod auth;
 mod errors;
+mod idempotency;
 mod merge;
 mod merge_concurrency;
 mod merge_history;

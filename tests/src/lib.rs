@@ -25,6 +25,8 @@ pub use serde_json::json;
 pub struct Response {
     pub status: u16,
     pub body: Value,
+    /// The body exactly as received.
+    pub text: String,
     pub headers: Vec<(String, String)>,
 }
 
@@ -323,7 +325,7 @@ fn into_response(result: Result<ureq::Response, ureq::Error>) -> Response {
         .collect();
     let text = response.into_string().unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Response { status, body, headers }
+    Response { status, body, text, headers }
 }
 
 /// A number unique within the test process.

@@ -183,10 +183,22 @@ impl From<MergeContactsError> for ApiError {
                 "The merged contact would be invalid; nothing was changed",
                 v,
             ),
+            MergeContactsError::IdempotencyKeyReused => idempotency_key_reused(),
             MergeContactsError::Unavailable => Self::unavailable(),
             MergeContactsError::Internal(cause) => Self::internal(&cause),
         }
     }
+}
+
+/// 422 for an `Idempotency-Key` sent before with another request.
+pub fn idempotency_key_reused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "The Idempotency-Key was already used for another request",
+        "Idempotency-Key",
+        "idempotency_key_reused",
+        "use a new key for a new request",
+    )
 }
 
 /// The error for a contact id that points nowhere: `merged` (with where it went) or `not_found`.

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
+pub mod idempotency;
 pub mod openapi;
 pub mod routes;
 

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod idempotency;
 #[cfg(test)]
 mod memory;
 pub mod merge_contacts;

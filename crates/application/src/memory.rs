@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{TimeZone, Utc};
 use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, InboxId, InboxSummary, UserId};
 
+use crate::idempotency::{Claim, IdempotencyRequest, StoredResponse};
 use crate::ports::{
-    Account, AccountStatus, AdminStore, AuthStore, ContactStore, Credentials, Database, MergeEntry, MergeRecord,
-    MergeStore, MovedCounts, OutboxStore, Page, Role, Session, StoreError, StoredMerge, TokenOwner, User,
+    Account, AccountStatus, AdminStore, AuthStore, ContactStore, Credentials, Database, IdempotencyStore, MergeEntry,
+    MergeRecord, MergeStore, MovedCounts, OutboxStore, Page, Role, Session, StoreError, StoredMerge, TokenOwner, User,
 };
 
 /// Every row, as plain vectors.
@@ -31,6 +32,8 @@ pub struct State {
     pub labels: Vec<(AccountId, ContactId, String)>,
     pub merges: Vec<MergeRecord>,
     pub events: Vec<(AccountId, String, serde_json::Value)>,
+    /// (account, key, fingerprint, response)
+    pub idempotency: Vec<(AccountId, String, Vec<u8>, Option<StoredResponse>)>,
 }
 
 impl State {
@@ -385,6 +388,34 @@ impl MemorySession {
             moved: r.moved,
             created_at: Utc::now(),
         })
+    }
+}
+
+impl IdempotencyStore for MemorySession {
+    fn claim_idempotency_key(&mut self, account: AccountId, request: &IdempotencyRequest) -> Result<Claim, StoreError> {
+        let found = self.work.idempotency.iter().find(|(a, k, _, _)| *a == account && *k == request.key);
+        Ok(match found {
+            None => {
+                self.work.idempotency.push((account, request.key.clone(), request.fingerprint.clone(), None));
+                Claim::Fresh
+            }
+            Some((_, _, fingerprint, _)) if *fingerprint != request.fingerprint => Claim::Reused,
+            Some((_, _, _, response)) => {
+                Claim::Replay(response.clone().unwrap_or(StoredResponse { status: 0, body: String::new() }))
+            }
+        })
+    }
+
+    fn save_idempotent_response(
+        &mut self,
+        account: AccountId,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        if let Some(row) = self.work.idempotency.iter_mut().find(|(a, k, _, _)| *a == account && k == key) {
+            row.3 = Some(response.clone());
+        }
+        Ok(())
     }
 }
 

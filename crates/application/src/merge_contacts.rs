@@ -8,10 +8,13 @@
 //! 4. delete the mergee, then update the base, so the mergee's unique email or identifier can move over;
 //! 5. write the audit record and the `contact.merged` outbox event;
 //! 6. commit. Any error before the commit drops the session, which rolls every step back.
+//!
+//! [`merge_in`] is the same merge inside a caller's transaction (used to commit it with an idempotency key).
 
 use domain::{merge_attributes, AccountId, Contact, ContactId, ContactInbox, UserId, Violations};
 use serde_json::json;
 
+use crate::idempotency::KeyReused;
 use crate::ports::{Database, MovedCounts, Session, StoreError};
 use crate::snapshot::{contact_snapshot, moved_snapshot};
 
@@ -44,10 +47,19 @@ pub enum MergeContactsError {
     /// The merged base breaks a contact rule (format or uniqueness).
     #[error("the merged contact is invalid: {0}")]
     Invalid(Violations),
+    /// The `Idempotency-Key` was used before for another request.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
     #[error("database unavailable")]
     Unavailable,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<KeyReused> for MergeContactsError {
+    fn from(_: KeyReused) -> Self {
+        Self::IdempotencyKeyReused
+    }
 }
 
 impl From<StoreError> for MergeContactsError {
@@ -62,20 +74,29 @@ impl From<StoreError> for MergeContactsError {
     }
 }
 
-/// Runs the merge.
+/// Runs the merge in its own transaction.
 ///
 /// # Errors
 /// See [`MergeContactsError`]; whatever the error, the database is left as it was.
 pub fn merge_contacts(db: &dyn Database, cmd: MergeContacts) -> Result<MergeOutcome, MergeContactsError> {
-    let account = cmd.account_id;
     let mut tx = db.begin()?;
+    let outcome = merge_in(tx.as_mut(), cmd)?;
+    tx.commit()?;
+    Ok(outcome)
+}
+
+/// Runs the merge inside the caller's transaction (which commits it, e.g. together with an idempotency key).
+///
+/// # Errors
+/// See [`MergeContactsError`]; the caller must then drop the transaction, which rolls everything back.
+pub fn merge_in(tx: &mut dyn Session, cmd: MergeContacts) -> Result<MergeOutcome, MergeContactsError> {
+    let account = cmd.account_id;
     let locked = tx.lock_contacts(account, &[cmd.base_contact_id, cmd.mergee_contact_id])?;
-    let (base, mergee) = pick_pair(tx.as_mut(), &cmd, &locked)?;
+    let (base, mergee) = pick_pair(tx, &cmd, &locked)?;
 
     // Merging a contact into itself must never delete it (the reference once did): answer with it unchanged.
     if base.id == mergee.id {
         let contact_inboxes = tx.contact_inboxes(account, &[base.id])?;
-        tx.commit()?;
         return Ok(MergeOutcome { contact: base, contact_inboxes, merge_id: None, moved: MovedCounts::default() });
     }
 
@@ -84,9 +105,8 @@ pub fn merge_contacts(db: &dyn Database, cmd: MergeContacts) -> Result<MergeOutc
     let moved = tx.move_children(account, mergee.id, base.id)?;
     tx.delete_contact_row(account, mergee.id)?;
     let contact = tx.update_contact_attributes(account, base.id, &merged)?;
-    let merge_id = record(tx.as_mut(), &cmd, &mergee, moved)?;
+    let merge_id = record(tx, &cmd, &mergee, moved)?;
     let contact_inboxes = tx.contact_inboxes(account, &[base.id])?;
-    tx.commit()?;
     Ok(MergeOutcome { contact, contact_inboxes, merge_id: Some(merge_id), moved })
 }
 

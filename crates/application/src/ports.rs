@@ -8,6 +8,8 @@
 use chrono::{DateTime, Utc};
 use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, UserId};
 
+pub use crate::idempotency::IdempotencyStore;
+
 /// What can go wrong in storage, in terms a use case can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -44,7 +46,7 @@ pub trait Database: Send + Sync {
 }
 
 /// One connection with every store on it.
-pub trait Session: AuthStore + AdminStore + ContactStore + MergeStore + OutboxStore {
+pub trait Session: AuthStore + AdminStore + ContactStore + MergeStore + OutboxStore + IdempotencyStore {
     /// Commits the transaction (a no-op in autocommit mode).
     ///
     /// # Errors

@@ -1,12 +1,15 @@
 //! `POST /api/v1/accounts/{account_id}/actions/contact_merge`.
 
+use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use application::merge_contacts::{merge_contacts, MergeContacts};
+use application::idempotency::execute;
+use application::merge_contacts::{merge_in, MergeContacts};
 use domain::ContactId;
 
 use crate::auth::AccountMember;
 use crate::dto::{parse_body, ContactDto, MergeContactsRequest, MergeContactsResponse};
 use crate::error::{ApiError, ErrorBody};
+use crate::idempotency::{encode, idempotency_request, respond};
 use crate::AppState;
 
 /// Merge Contacts
@@ -16,17 +19,24 @@ use crate::AppState;
 ///
 /// This action is irreversible. All conversations, labels, and custom attributes from the mergee contact will be
 /// moved to the base contact.
+///
+/// Send an `Idempotency-Key` header to make retries safe: the same key with the same body within 24 hours
+/// replays the first response without merging again (`Idempotent-Replayed: true`); the same key with another
+/// body is refused with 422 `idempotency_key_reused`.
 #[utoipa::path(
     tag = "Contacts",
     operation_id = "contactMerge",
-    params(("account_id" = i64, Path, description = "The numeric ID of the account")),
+    params(
+        ("account_id" = i64, Path, description = "The numeric ID of the account"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours")
+    ),
     request_body(content = MergeContactsRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Success", body = MergeContactsResponse),
         (status = 400, description = "Bad Request Error", body = ErrorBody),
         (status = 401, description = "Unauthorized", body = ErrorBody),
-        (status = 404, description = "Contact not found", body = ErrorBody),
-        (status = 422, description = "The merged contact would be invalid; nothing was changed", body = ErrorBody),
+        (status = 404, description = "Contact not found; a merged-away id answers code `merged` with `merged_into`", body = ErrorBody),
+        (status = 422, description = "The merged contact would be invalid, or the Idempotency-Key was used for another request; nothing was changed", body = ErrorBody),
         (status = 503, description = "The database is unavailable; nothing was changed", body = ErrorBody),
     ),
     security(("userApiKey" = []))
@@ -45,9 +55,24 @@ pub async fn contact_merge(
         base_contact_id: ContactId::new(request.base_contact_id.value()),
         mergee_contact_id: ContactId::new(request.mergee_contact_id.value()),
     };
-    let outcome = web::block(move || merge_contacts(state.db.as_ref(), command)).await??;
-    Ok(HttpResponse::Ok().json(MergeContactsResponse {
-        id: outcome.contact.id.get(),
-        payload: vec![ContactDto::new(&outcome.contact, &outcome.contact_inboxes)],
-    }))
+    let idempotency = idempotency_request(&req, &body)?;
+    let executed = web::block(move || {
+        execute(
+            state.db.as_ref(),
+            command.account_id,
+            idempotency.as_ref(),
+            |tx| merge_in(tx, command),
+            |outcome| {
+                encode(
+                    StatusCode::OK,
+                    &MergeContactsResponse {
+                        id: outcome.contact.id.get(),
+                        payload: vec![ContactDto::new(&outcome.contact, &outcome.contact_inboxes)],
+                    },
+                )
+            },
+        )
+    })
+    .await??;
+    Ok(respond(executed))
 }

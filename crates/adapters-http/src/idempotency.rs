@@ -1,0 +1,53 @@
+//! The `Idempotency-Key` header: reading it, and answering with the response the application stored or replays.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use application::idempotency::{Executed, IdempotencyRequest, StoredResponse, MAX_KEY_LEN};
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+/// The header clients send.
+pub const HEADER: &str = "Idempotency-Key";
+
+/// The key and the request's fingerprint, when the client sent a key.
+///
+/// # Errors
+/// 400 for an empty, too long or non-ASCII key.
+pub fn idempotency_request(req: &HttpRequest, body: &[u8]) -> Result<Option<IdempotencyRequest>, ApiError> {
+    let Some(value) = req.headers().get(HEADER) else {
+        return Ok(None);
+    };
+    let key = value.to_str().map(str::trim).unwrap_or_default();
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The Idempotency-Key header is invalid",
+            HEADER,
+            "invalid_value",
+            &format!("must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
+        ));
+    }
+    let path = req.uri().path_and_query().map_or_else(|| req.path().to_owned(), ToString::to_string);
+    Ok(Some(IdempotencyRequest::new(key, req.method().as_str(), &path, body)))
+}
+
+/// A JSON response, serialized once so that a replay can send the very same bytes.
+pub fn encode<T: Serialize>(status: StatusCode, value: &T) -> StoredResponse {
+    let body = serde_json::to_string(value).unwrap_or_else(|e| {
+        log::error!("response serialization failed: {e}");
+        String::from("{}")
+    });
+    StoredResponse { status: status.as_u16(), body }
+}
+
+/// Sends an executed request's response; a replay says so in `Idempotent-Replayed: true`.
+pub fn respond(executed: Executed) -> HttpResponse {
+    let status = StatusCode::from_u16(executed.response.status).unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CONTENT_TYPE, "application/json"));
+    if executed.replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.body(executed.response.body)
+}

@@ -1,0 +1,119 @@
+//! Idempotent retries: a request with an `Idempotency-Key` does its work once; a retry with the same key and the
+//! same request within 24 hours gets the first response back (status and body, byte for byte) without the work
+//! being done again; the same key with another request is refused.
+//!
+//! The key is claimed and its response stored **in the transaction of the work it guards**, so the work and
+//! its record commit together or not at all. A concurrent request with the same key waits on the key's row
+//! until the first transaction ends, then replays its response (or, if the first failed and rolled back, does
+//! the work itself).
+
+use domain::AccountId;
+
+use crate::ports::{Database, Session, StoreError};
+
+/// How long a key is remembered.
+pub const KEY_LIFETIME_HOURS: i64 = 24;
+/// Longest accepted key.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// The key a client sent and the fingerprint of its request (method, path and body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRequest {
+    pub key: String,
+    pub fingerprint: Vec<u8>,
+}
+
+impl IdempotencyRequest {
+    /// The key with the fingerprint of the request it came with: SHA-256 over method, path and body.
+    pub fn new(key: &str, method: &str, path: &str, body: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for part in [method.as_bytes(), b"\n", path.as_bytes(), b"\n", body] {
+            hasher.update(part);
+        }
+        Self { key: key.to_owned(), fingerprint: hasher.finalize().to_vec() }
+    }
+}
+
+/// A response as sent, kept for replays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is new (or expired): do the work.
+    Fresh,
+    /// The key was used for the same request: send this again.
+    Replay(StoredResponse),
+    /// The key was used for another request.
+    Reused,
+}
+
+/// Storage of idempotency keys.
+pub trait IdempotencyStore {
+    /// Claims `request.key` for the account inside the current transaction: inserts it (or takes over an expired
+    /// one), or reports what an earlier request with the same key left. Waits while another open transaction
+    /// holds the same key.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn claim_idempotency_key(&mut self, account: AccountId, request: &IdempotencyRequest) -> Result<Claim, StoreError>;
+
+    /// Stores the response of the claimed key.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn save_idempotent_response(
+        &mut self,
+        account: AccountId,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
+}
+
+/// The same key was sent with a different request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyReused;
+
+/// The response of an executed request, and whether it is a replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    pub response: StoredResponse,
+    pub replayed: bool,
+}
+
+/// Runs `work` in one transaction, guarded by the idempotency key when there is one, and answers with the
+/// response `encode` makes of its result (or the stored response of an earlier run).
+///
+/// # Errors
+/// `work`'s errors (nothing is committed then, the key included), `KeyReused`, storage failures.
+pub fn execute<T, E>(
+    db: &dyn Database,
+    account: AccountId,
+    request: Option<&IdempotencyRequest>,
+    work: impl FnOnce(&mut dyn Session) -> Result<T, E>,
+    encode: impl FnOnce(&T) -> StoredResponse,
+) -> Result<Executed, E>
+where
+    E: From<StoreError> + From<KeyReused>,
+{
+    let mut tx = db.begin()?;
+    if let Some(request) = request {
+        match tx.claim_idempotency_key(account, request)? {
+            Claim::Fresh => {}
+            Claim::Replay(response) => return Ok(Executed { response, replayed: true }),
+            Claim::Reused => return Err(KeyReused.into()),
+        }
+    }
+    let result = work(tx.as_mut())?;
+    let response = encode(&result);
+    if let Some(request) = request {
+        tx.save_idempotent_response(account, &request.key, &response)?;
+    }
+    tx.commit()?;
+    Ok(Executed { response, replayed: false })
+}
