@@ -26,7 +26,10 @@ use crate::{dto, error, routes};
         routes::merge::contact_merge,
         routes::merge_history::contact_merge_preview,
         routes::merge_history::contact_merge_list,
-        routes::merge_history::contact_merge_details
+        routes::merge_history::contact_merge_details,
+        routes::webhooks::webhook_list,
+        routes::webhooks::webhook_create,
+        routes::webhooks::webhook_delete
     ),
     components(schemas(
         error::ErrorBody,
@@ -42,11 +45,15 @@ use crate::{dto, error, routes};
         dto::MergeRecordDto,
         dto::MergeRecordListResponse,
         dto::MergeRecordResponse,
-        dto::MetaDto
+        dto::MetaDto,
+        routes::webhooks::CreateWebhookRequest,
+        routes::webhooks::WebhookDto,
+        routes::webhooks::WebhookStatusDto
     )),
     modifiers(&SecuritySchemes),
     tags(
         (name = "Contacts", description = "Contacts and the merge action"),
+        (name = "Webhooks", description = "Signed deliveries of contact events"),
         (name = "Health", description = "Liveness and readiness probes")
     )
 )]

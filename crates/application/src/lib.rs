@@ -16,5 +16,6 @@ pub mod merge_history;
 pub mod merge_preview;
 pub mod ports;
 pub mod snapshot;
+pub mod webhooks;
 
 pub use ports::{Database, Session, StoreError};

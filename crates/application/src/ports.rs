@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, UserId};
 
 pub use crate::idempotency::IdempotencyStore;
+pub use crate::webhooks::WebhookStore;
 
 /// What can go wrong in storage, in terms a use case can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,7 +47,9 @@ pub trait Database: Send + Sync {
 }
 
 /// One connection with every store on it.
-pub trait Session: AuthStore + AdminStore + ContactStore + MergeStore + OutboxStore + IdempotencyStore {
+pub trait Session:
+    AuthStore + AdminStore + ContactStore + MergeStore + OutboxStore + IdempotencyStore + WebhookStore
+{
     /// Commits the transaction (a no-op in autocommit mode).
     ///
     /// # Errors

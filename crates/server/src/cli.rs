@@ -68,6 +68,21 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "COALESCE_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
+    /// Run the webhook delivery worker in this process.
+    #[arg(long, env = "COALESCE_WEBHOOK_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhook_worker: bool,
+    /// Pause of the webhook worker when idle, in milliseconds.
+    #[arg(long, env = "COALESCE_WEBHOOK_POLL_MS", default_value_t = 500)]
+    pub webhook_poll_ms: u64,
+    /// Attempts before a webhook delivery is given up.
+    #[arg(long, env = "COALESCE_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub webhook_max_attempts: u32,
+    /// Wait after a delivery's first failure, doubled after each further one, in milliseconds.
+    #[arg(long, env = "COALESCE_WEBHOOK_BACKOFF_MS", default_value_t = 1000)]
+    pub webhook_backoff_ms: u64,
+    /// Longest wait for a webhook receiver's answer, in milliseconds.
+    #[arg(long, env = "COALESCE_WEBHOOK_TIMEOUT_MS", default_value_t = 5000)]
+    pub webhook_timeout_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,7 +208,25 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let listener = TcpListener::bind(&args.bind).map_err(|e| format!("cannot bind {}: {e}", args.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     log::info!("listening on http://{address} (Swagger UI at http://{address}/swagger-ui/)");
-    actix_web::rt::System::new().block_on(async move {
+    let worker = args.webhook_worker.then(|| {
+        crate::webhook_worker::spawn(
+            db.clone(),
+            crate::webhook_worker::WebhookSettings {
+                poll_interval: Duration::from_millis(args.webhook_poll_ms),
+                retry: application::webhooks::RetryPolicy {
+                    max_attempts: args.webhook_max_attempts.max(1),
+                    base_backoff: Duration::from_millis(args.webhook_backoff_ms),
+                    max_backoff: Duration::from_secs(3600),
+                },
+                timeout: Duration::from_millis(args.webhook_timeout_ms.max(1)),
+            },
+        )
+    });
+    let served = actix_web::rt::System::new().block_on(async move {
         crate::http_server(listener, db, &settings).map_err(|e| e.to_string())?.await.map_err(|e| e.to_string())
-    })
+    });
+    if let Some(worker) = worker {
+        worker.stop();
+    }
+    served
 }

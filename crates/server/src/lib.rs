@@ -3,6 +3,7 @@
 //! also use to start the real server in-process.
 
 pub mod cli;
+pub mod webhook_worker;
 
 use std::net::TcpListener;
 use std::sync::Arc;

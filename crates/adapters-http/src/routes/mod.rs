@@ -3,6 +3,7 @@
 pub mod health;
 pub mod merge;
 pub mod merge_history;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -13,5 +14,8 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         .service(merge::contact_merge)
         .service(merge_history::contact_merge_preview)
         .service(merge_history::contact_merge_list)
-        .service(merge_history::contact_merge_details);
+        .service(merge_history::contact_merge_details)
+        .service(webhooks::webhook_list)
+        .service(webhooks::webhook_create)
+        .service(webhooks::webhook_delete);
 }
