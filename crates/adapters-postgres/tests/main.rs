@@ -32,7 +32,7 @@ fn tables(conn: &mut PgConnection) -> Vec<String> {
     .collect()
 }
 
-const ALL_TABLES: [&str; 14] = [
+const ALL_TABLES: [&str; 17] = [
     "access_tokens",
     "account_users",
     "accounts",
@@ -41,12 +41,15 @@ const ALL_TABLES: [&str; 14] = [
     "contact_merges",
     "contacts",
     "conversations",
+    "idempotency_keys",
     "inboxes",
     "messages",
     "notes",
     "outbox_events",
     "platform_apps",
     "users",
+    "webhook_deliveries",
+    "webhooks",
 ];
 
 #[test]
