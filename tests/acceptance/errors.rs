@@ -102,3 +102,29 @@ fn swagger_ui_and_document_are_served() {
     let r = app.request_with_headers("GET", "/swagger-ui/swagger-ui-bundle.js", &[], None);
     assert_eq!(r.status, 200, "assets come from our own binary");
 }
+
+#[test]
+fn each_token_is_rate_limited_with_retry_after() {
+    use adapters_postgres::testing::TestDatabase;
+    let db = TestDatabase::new();
+    let pg = db.pool(4);
+    let mut settings = server::ServerSettings { workers: 2, ..server::ServerSettings::default() };
+    settings.limits.rate = adapters_http::rate_limit::RateLimitConfig { per_second: 0.5, burst: 3.0 };
+    let app = TestApp::spawn_with(db, pg, &settings);
+    let (account, token) = app.account_with_admin();
+    let other = app.create_member(account, application::ports::Role::Agent);
+    let path = format!("/api/v1/accounts/{account}/contact_merges");
+    for _ in 0..3 {
+        assert_eq!(app.get(&path, &token).status, 200);
+    }
+    let limited = app.get(&path, &token);
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    limited.assert_envelope();
+    assert_eq!(limited.error_codes(), ["rate_limited"]);
+    let retry_after: u64 = limited.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(app.get(&path, &other).status, 200, "another token has its own budget");
+    let bearer = format!("Bearer {token}");
+    let r = app.request_with_headers("GET", &path, &[("Authorization", bearer.as_str())], None);
+    assert_eq!(r.status, 429, "the same token in another header shares the budget");
+}

@@ -79,12 +79,19 @@ impl TestApp {
         Self::spawn_on(db, pg)
     }
 
-    /// Starts the server with a given pool (e.g. one pointing at a database that is down).
+    /// Starts the server with a given pool (e.g. one pointing at a database that is down). The rate limit is
+    /// off: tests that hammer the API from one token are not about it.
     pub fn spawn_on(db: TestDatabase, pg: PgDatabase) -> Self {
+        let mut settings = server::ServerSettings { workers: 2, ..server::ServerSettings::default() };
+        settings.limits.rate.per_second = 0.0;
+        Self::spawn_with(db, pg, &settings)
+    }
+
+    /// Starts the server with the given settings.
+    pub fn spawn_with(db: TestDatabase, pg: PgDatabase, settings: &server::ServerSettings) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
         let address = format!("http://{}", listener.local_addr().expect("local address"));
-        let settings = server::ServerSettings { workers: 2, ..server::ServerSettings::default() };
-        let server = server::http_server(listener, pg.clone(), &settings).expect("build server");
+        let server = server::http_server(listener, pg.clone(), settings).expect("build server");
         let handle = server.handle();
         std::thread::spawn(move || actix_web::rt::System::new().block_on(server));
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();

@@ -17,7 +17,11 @@ use crate::AppState;
 
 /// The token sent with the request, if any.
 fn token(req: &HttpRequest) -> Option<String> {
-    let headers = req.headers();
+    token_from_headers(req.headers())
+}
+
+/// The token in `api_access_token` (or `api-access-token`), else in `Authorization: Bearer`.
+pub fn token_from_headers(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
     let direct = ["api_access_token", "api-access-token"]
         .iter()
         .filter_map(|name| headers.get(*name))

@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod idempotency;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 
 use std::sync::Arc;
@@ -27,18 +28,26 @@ pub struct AppState {
 pub struct HttpLimits {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Requests per access token.
+    pub rate: rate_limit::RateLimitConfig,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024 }
+        Self { max_body_bytes: 1024 * 1024, rate: rate_limit::RateLimitConfig::default() }
     }
 }
 
-/// Registers the whole API, the OpenAPI document and Swagger UI on an actix `App`.
-pub fn configure(state: AppState, limits: HttpLimits) -> impl FnOnce(&mut web::ServiceConfig) {
+/// Registers the whole API, the OpenAPI document and Swagger UI on an actix `App`. The rate limiter is shared
+/// by every worker of the process; wrap the `App` with [`rate_limit::limit_per_token`] to enforce it.
+pub fn configure(
+    state: AppState,
+    limits: HttpLimits,
+    limiter: web::Data<rate_limit::RateLimiter>,
+) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(state))
+            .app_data(limiter)
             .app_data(error::json_config(limits.max_body_bytes))
             .app_data(error::path_config())
             .app_data(error::query_config())

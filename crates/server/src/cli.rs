@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
+use adapters_http::rate_limit::RateLimitConfig;
 use adapters_http::HttpLimits;
 use adapters_postgres::{PgDatabase, PoolConfig};
 use application::admin::{self, AdminError};
@@ -62,6 +63,12 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "COALESCE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Sustained requests per second allowed per access token (429 above); 0 turns the limit off.
+    #[arg(long, env = "COALESCE_RATE_LIMIT_PER_SECOND", default_value_t = 100.0)]
+    pub rate_limit_per_second: f64,
+    /// Requests per access token allowed in a burst above the sustained rate.
+    #[arg(long, env = "COALESCE_RATE_LIMIT_BURST", default_value_t = 200.0)]
+    pub rate_limit_burst: f64,
     /// HTTP worker threads; 0 means one per core.
     #[arg(long, env = "COALESCE_WORKERS", default_value_t = 0)]
     pub workers: usize,
@@ -201,7 +208,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     pool.connection_timeout = Duration::from_millis(args.pool_timeout_ms.max(1));
     let db = PgDatabase::new(&pool);
     let settings = ServerSettings {
-        limits: HttpLimits { max_body_bytes: args.max_body_bytes },
+        limits: HttpLimits {
+            max_body_bytes: args.max_body_bytes,
+            rate: RateLimitConfig { per_second: args.rate_limit_per_second, burst: args.rate_limit_burst },
+        },
         workers: args.workers,
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
     };

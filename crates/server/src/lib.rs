@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::Logger;
-use actix_web::{App, HttpServer};
+use actix_web::middleware::{from_fn, Logger};
+use actix_web::{web, App, HttpServer};
+use adapters_http::rate_limit::{limit_per_token, RateLimiter};
 use adapters_http::{AppState, HttpLimits};
 use adapters_postgres::PgDatabase;
 
@@ -39,12 +40,14 @@ impl Default for ServerSettings {
 pub fn http_server(listener: TcpListener, db: PgDatabase, settings: &ServerSettings) -> std::io::Result<Server> {
     let state = AppState { db: Arc::new(db) };
     let limits = settings.limits;
+    let limiter = web::Data::new(RateLimiter::new(limits.rate));
     let mut server = HttpServer::new(move || {
         App::new()
-            // the request line and status only: headers, and so tokens, are never logged
+            .wrap(from_fn(limit_per_token))
             .wrap(adapters_http::error::envelope_errors())
+            // the request line and status only: headers, and so tokens, are never logged
             .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
-            .configure(adapters_http::configure(state.clone(), limits))
+            .configure(adapters_http::configure(state.clone(), limits, limiter.clone()))
     })
     .shutdown_timeout(settings.shutdown_timeout.as_secs())
     .listen(listener)?;
