@@ -1,8 +1,6 @@
 //! The `coalesce` binary end to end: admin commands, migrate, openapi, serve with graceful shutdown, and the
 //! project-local database script.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};

@@ -1,11 +1,8 @@
 //! Webhooks end to end against the real binary: subscription management, signed delivery to a local receiver,
 //! retries, exactly-once delivery across two server processes, and no event for a rolled-back merge.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,9 +10,9 @@ use adapters_postgres::testing::TestDatabase;
 use application::admin;
 use application::ports::Role;
 use application::webhooks::signature;
-use diesel::sql_types::BigInt;
-use diesel::{sql_query, QueryableByName, RunQueryDsl};
 use serde_json::{json, Value};
+
+use crate::common::{self, Server};
 
 /// A delivery as the receiver saw it.
 #[derive(Debug, Clone)]
@@ -108,66 +105,8 @@ fn serve_one(stream: TcpStream, log: &Mutex<Vec<Received>>, script: &Mutex<Vec<u
     let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
 
-/// A running `coalesce serve` with a fast webhook worker.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(db: &TestDatabase) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_coalesce"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", db.url())
-            .env("RUST_LOG", "warn")
-            .env("COALESCE_WEBHOOK_POLL_MS", "50")
-            .env("COALESCE_WEBHOOK_BACKOFF_MS", "100")
-            .env("COALESCE_WEBHOOK_MAX_ATTEMPTS", "4")
-            .env("COALESCE_WEBHOOK_TIMEOUT_MS", "2000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Self { child, base: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while ureq::get(&format!("{}/ready", server.base)).call().is_err() {
-            assert!(Instant::now() < deadline, "server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-        let req = ureq::request(method, &format!("{}{path}", self.base)).set("api_access_token", token);
-        let result = match body {
-            Some(b) => req.send_json(b),
-            None => req.call(),
-        };
-        let response = match result {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{e}"),
-        };
-        let status = response.status();
-        (status, response.into_json().unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[derive(QueryableByName)]
-struct N {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 fn scalar(db: &TestDatabase, query: &str) -> i64 {
-    sql_query(query).get_result::<N>(&mut db.connection()).unwrap().n
+    common::scalar(db.url(), query)
 }
 
 struct Setup {
@@ -193,7 +132,7 @@ fn contact(db: &TestDatabase, account: i64, email: &str) -> i64 {
 #[test]
 fn subscriptions_are_managed_by_administrators() {
     let s = setup();
-    let server = Server::start(&s.db);
+    let server = Server::start(s.db.url(), &[]);
     let path = format!("/api/v1/accounts/{}/webhooks", s.account);
     let body = json!({"url": "https://crm.example.com/hook", "subscriptions": ["contact_merged", "contact_created"]});
 
@@ -233,7 +172,7 @@ fn subscriptions_are_managed_by_administrators() {
 #[test]
 fn merges_are_delivered_signed_and_retried_until_the_receiver_answers() {
     let s = setup();
-    let server = Server::start(&s.db);
+    let server = Server::start(s.db.url(), &[]);
     // The receiver fails twice, then accepts.
     let receiver = Receiver::start(vec![500, 503]);
     let path = format!("/api/v1/accounts/{}/webhooks", s.account);
@@ -294,7 +233,7 @@ fn merges_are_delivered_signed_and_retried_until_the_receiver_answers() {
 #[test]
 fn a_receiver_that_never_answers_well_is_given_up_after_the_last_attempt() {
     let s = setup();
-    let server = Server::start(&s.db);
+    let server = Server::start(s.db.url(), &[]);
     let receiver = Receiver::start(vec![500; 10]);
     let path = format!("/api/v1/accounts/{}/webhooks", s.account);
     server.call("POST", &path, &s.admin_token, Some(json!({"url": receiver.url, "subscriptions": ["contact_merged"]})));
@@ -325,8 +264,8 @@ fn a_receiver_that_never_answers_well_is_given_up_after_the_last_attempt() {
 fn two_processes_deliver_each_event_exactly_once() {
     let s = setup();
     let receiver = Receiver::start(Vec::new());
-    let first = Server::start(&s.db);
-    let second = Server::start(&s.db);
+    let first = Server::start(s.db.url(), &[]);
+    let second = Server::start(s.db.url(), &[]);
     let path = format!("/api/v1/accounts/{}/webhooks", s.account);
     first.call("POST", &path, &s.admin_token, Some(json!({"url": receiver.url, "subscriptions": ["contact_merged"]})));
 
@@ -370,7 +309,7 @@ fn two_processes_deliver_each_event_exactly_once() {
 #[test]
 fn a_rolled_back_merge_sends_nothing() {
     let s = setup();
-    let server = Server::start(&s.db);
+    let server = Server::start(s.db.url(), &[]);
     let receiver = Receiver::start(Vec::new());
     let path = format!("/api/v1/accounts/{}/webhooks", s.account);
     server.call("POST", &path, &s.admin_token, Some(json!({"url": receiver.url, "subscriptions": ["contact_merged"]})));

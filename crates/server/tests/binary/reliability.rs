@@ -1,0 +1,213 @@
+//! Faults: the database going away and coming back, a process killed mid-merge, a graceful stop with a merge in
+//! flight, and tokens kept out of the logs.
+
+use std::time::{Duration, Instant};
+
+use adapters_postgres::testing::TestDatabase;
+use adapters_postgres::{PgDatabase, PoolConfig};
+use application::admin;
+use application::ports::Role;
+use serde_json::json;
+
+use crate::common::{execute, scalar, Cluster, Server};
+
+struct Seeded {
+    account: i64,
+    token: String,
+    base: i64,
+    mergee: i64,
+}
+
+/// An account with an administrator, a base with 10 conversations and a mergee with `n` conversations (one
+/// message each), seeded set-based.
+fn seed(url: &str, n: i64) -> Seeded {
+    adapters_postgres::migrations::run_pending(url).unwrap();
+    let pg = PgDatabase::new(&PoolConfig::new(url));
+    let account = admin::create_account(&pg, "Acme").unwrap().id.get();
+    let token = admin::create_user(
+        &pg,
+        "Admin",
+        &format!("a{n}@x.io"),
+        Some((domain::AccountId::new(account), Role::Administrator)),
+    )
+    .unwrap()
+    .access_token;
+    let inbox =
+        scalar(url, &format!("INSERT INTO inboxes (account_id, name) VALUES ({account}, 'Bulk') RETURNING id AS n"));
+    let base =
+        scalar(url, &format!("INSERT INTO contacts (account_id, name) VALUES ({account}, 'Base') RETURNING id AS n"));
+    let mergee = scalar(
+        url,
+        &format!("INSERT INTO contacts (account_id, email) VALUES ({account}, 'big@x.io') RETURNING id AS n"),
+    );
+    for (contact, count, offset) in [(base, 10, 0), (mergee, n, 10)] {
+        execute(
+            url,
+            &format!(
+                "INSERT INTO conversations (account_id, display_id, inbox_id, contact_id) \
+                 SELECT {account}, {offset} + g, {inbox}, {contact} FROM generate_series(1, {count}) g"
+            ),
+        );
+        execute(
+            url,
+            &format!(
+                "INSERT INTO messages (account_id, conversation_id, message_type, content, sender_contact_id) \
+                 SELECT account_id, id, 'incoming', 'hi', contact_id FROM conversations WHERE contact_id = {contact}"
+            ),
+        );
+    }
+    execute(url, "ANALYZE");
+    Seeded { account, token, base, mergee }
+}
+
+fn owned(url: &str, contact: i64) -> (i64, i64) {
+    (
+        scalar(url, &format!("SELECT count(*) AS n FROM conversations WHERE contact_id = {contact}")),
+        scalar(url, &format!("SELECT count(*) AS n FROM messages WHERE sender_contact_id = {contact}")),
+    )
+}
+
+/// Waits until a server session is inside the merge's transaction, moving conversations.
+fn wait_for_merge_in_flight(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while scalar(
+        url,
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND xact_start IS NOT NULL AND query ILIKE '%UPDATE \"conversations\"%'",
+    ) == 0
+    {
+        assert!(Instant::now() < deadline, "the merge never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Waits until no other session is connected to the database (the killed server's backend has finished).
+fn wait_for_no_sessions(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while scalar(
+        url,
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    ) > 0
+    {
+        assert!(Instant::now() < deadline, "sessions linger");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn database_down_fails_fast_and_recovers_without_restart() {
+    let cluster = Cluster::new();
+    let url = cluster.url();
+    let s = seed(&url, 3);
+    let server = Server::start(&url, &[("COALESCE_POOL_TIMEOUT_MS", "500")]);
+    let merge = format!("/api/v1/accounts/{}/actions/contact_merge", s.account);
+    let self_merge = json!({"base_contact_id": s.base, "mergee_contact_id": s.base});
+    assert_eq!(server.call("POST", &merge, &s.token, Some(self_merge.clone())).0, 200);
+    assert_eq!(server.status_of("/ready"), Some(200));
+
+    cluster.stop();
+    let (status, body) = server.call("POST", &merge, &s.token, Some(self_merge.clone()));
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["errors"][0]["code"], "service_unavailable");
+    assert_eq!(server.status_of("/ready"), Some(503));
+    assert_eq!(server.status_of("/health"), Some(200), "the process itself is fine");
+
+    cluster.start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.status_of("/ready") != Some(200) {
+        assert!(Instant::now() < deadline, "never ready again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, body) =
+        server.call("POST", &merge, &s.token, Some(json!({"base_contact_id": s.base, "mergee_contact_id": s.mergee})));
+    assert_eq!(status, 200, "the same process serves again: {body}");
+    assert_eq!(owned(&url, s.base), (13, 13));
+}
+
+#[test]
+fn a_process_killed_mid_merge_leaves_all_or_nothing() {
+    let db = TestDatabase::new();
+    let url = db.url().to_owned();
+    let s = seed(&url, 100_000);
+    let before = db_state(&url, &s);
+    let mut server = Server::start(&url, &[]);
+    let base_url = server.base.clone();
+    let (account, token, base, mergee) = (s.account, s.token.clone(), s.base, s.mergee);
+    let request = std::thread::spawn(move || {
+        ureq::post(&format!("{base_url}/api/v1/accounts/{account}/actions/contact_merge"))
+            .set("api_access_token", &token)
+            .send_json(json!({"base_contact_id": base, "mergee_contact_id": mergee}))
+            .is_ok()
+    });
+    wait_for_merge_in_flight(&url);
+    server.signal("-KILL");
+    server.wait_exit(10);
+    assert!(!request.join().unwrap(), "the client saw the connection die, not a response");
+    wait_for_no_sessions(&url);
+
+    let after = db_state(&url, &s);
+    let complete = (0, 1, (100_010, 100_010), (0, 0), scalar(&url, "SELECT count(*) AS n FROM conversations"), 1);
+    assert!(after == before || after == complete, "never half a merge: before {before:?}, after {after:?}");
+
+    // A new process serves the same data.
+    let again = Server::start(&url, &[]);
+    assert_eq!(again.status_of("/ready"), Some(200));
+    let (status, _) = again.call("GET", &format!("/api/v1/accounts/{}/contact_merges", s.account), &s.token, None);
+    assert_eq!(status, 200);
+}
+
+/// (merge records, base exists, base's rows, mergee's rows, all conversations, contacts)
+fn db_state(url: &str, s: &Seeded) -> (i64, i64, (i64, i64), (i64, i64), i64, i64) {
+    (
+        scalar(url, "SELECT count(*) AS n FROM contact_merges"),
+        scalar(url, &format!("SELECT count(*) AS n FROM contacts WHERE id = {}", s.base)),
+        owned(url, s.base),
+        owned(url, s.mergee),
+        scalar(url, "SELECT count(*) AS n FROM conversations"),
+        scalar(url, "SELECT count(*) AS n FROM contacts"),
+    )
+}
+
+#[test]
+fn sigterm_lets_the_merge_in_flight_finish_and_refuses_new_connections() {
+    let db = TestDatabase::new();
+    let url = db.url().to_owned();
+    let s = seed(&url, 100_000);
+    let mut server = Server::start(&url, &[("COALESCE_SHUTDOWN_TIMEOUT", "60")]);
+    let base_url = server.base.clone();
+    let (account, token, base, mergee) = (s.account, s.token.clone(), s.base, s.mergee);
+    let request = std::thread::spawn(move || {
+        match ureq::post(&format!("{base_url}/api/v1/accounts/{account}/actions/contact_merge"))
+            .timeout(Duration::from_secs(120))
+            .set("api_access_token", &token)
+            .send_json(json!({"base_contact_id": base, "mergee_contact_id": mergee}))
+        {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("the in-flight request was cut: {e}"),
+        }
+    });
+    wait_for_merge_in_flight(&url);
+    server.signal("-TERM");
+    std::thread::sleep(Duration::from_millis(100));
+    let refused = ureq::get(&format!("{}/health", server.base)).timeout(Duration::from_secs(2)).call();
+    assert!(refused.is_err(), "no new connections once stopping");
+    assert_eq!(request.join().unwrap(), 200, "the merge in flight finished");
+    assert!(server.wait_exit(60).success());
+    assert_eq!(owned(&url, s.base), (100_010, 100_010));
+}
+
+#[test]
+fn tokens_never_reach_the_log() {
+    let db = TestDatabase::new();
+    let url = db.url().to_owned();
+    let s = seed(&url, 1);
+    let server = Server::start(&url, &[("RUST_LOG", "debug")]);
+    let merge = format!("/api/v1/accounts/{}/actions/contact_merge", s.account);
+    server.call("POST", &merge, &s.token, Some(json!({"base_contact_id": s.base, "mergee_contact_id": s.base})));
+    server.call("POST", &merge, "some-wrong-token-value", Some(json!({})));
+    let log = server.log();
+    assert!(log.contains(&merge), "requests are logged: {log}");
+    assert!(!log.contains(&s.token), "a valid token is never logged");
+    assert!(!log.contains("some-wrong-token-value"), "nor an invalid one");
+}
