@@ -16,7 +16,7 @@ CARGO ?= cargo
 COALESCE := target/debug/coalesce
 COALESCE_BIND ?= 127.0.0.1:3000
 
-.PHONY: help db db-stop build run test lint fmt layering openapi openapi-check schema schema-check ci clean-db
+.PHONY: help db db-stop build run test lint fmt layering deny audit fuzz openapi openapi-check schema schema-check ci
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -44,10 +44,21 @@ test: db ## Run every test against real PostgreSQL
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## fmt check, clippy -D warnings, layering check
+lint: ## fmt check, clippy -D warnings, layering check, cargo-deny (licenses, bans, sources)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	scripts/check-layering.sh
+	scripts/deny.sh
+
+deny: ## cargo-deny: licenses, bans, sources (installs cargo-deny under target/tools once)
+	scripts/deny.sh
+
+audit: ## cargo-deny: RustSec advisories (needs the advisory database's git host; not in CI)
+	scripts/deny.sh advisories
+
+FUZZ_EXAMPLES ?= 25
+fuzz: db ## Fuzz the API with schemathesis from openapi/openapi.json: no 5xx, responses match the schema
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) scripts/fuzz.sh
 
 layering: ## Only the layering check
 	scripts/check-layering.sh
@@ -65,4 +76,4 @@ schema: db ## Regenerate schema.rs from the migrations (diesel CLI)
 schema-check: db ## Fail when schema.rs differs from the migrations
 	scripts/schema-check.sh
 
-ci: lint test openapi-check schema-check ## What .ci/run runs
+ci: lint test openapi-check schema-check fuzz ## What .ci/run runs

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::ids::{AccountId, ContactId, InboxId};
-use crate::validation::{validate_email, validate_phone_number, Violations};
+use crate::validation::{validate_email, validate_phone_number, ValueViolation, Violations};
 use crate::JsonObject;
 
 /// A contact as stored.
@@ -67,8 +67,50 @@ impl ContactAttributes {
                 violations.push("identifier", "too_long", format!("must be at most {MAX_IDENTIFIER_LEN} characters"));
             }
         }
+        for (field, object) in
+            [("additional_attributes", &self.additional_attributes), ("custom_attributes", &self.custom_attributes)]
+        {
+            if let Err(v) = validate_json_object(object) {
+                violations.push_violation(field, v);
+            }
+        }
         violations.into_result()
     }
+}
+
+/// Largest accepted `additional_attributes` or `custom_attributes`, serialized, in bytes.
+pub const MAX_ATTRIBUTES_BYTES: usize = 64 * 1024;
+/// Deepest accepted nesting of objects and arrays inside an attributes object (the object itself is level 1).
+pub const MAX_ATTRIBUTES_DEPTH: usize = 8;
+
+/// Attribute objects are bounded in size and depth, so that no client can store (or make a merge produce)
+/// documents that are expensive to read back for everyone.
+///
+/// # Errors
+/// `too_large` or `too_deep`.
+pub fn validate_json_object(object: &JsonObject) -> Result<(), ValueViolation> {
+    fn depth(value: &serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+            serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    let levels = 1 + object.values().map(depth).max().unwrap_or(0);
+    if levels > MAX_ATTRIBUTES_DEPTH {
+        return Err(ValueViolation {
+            code: "too_deep",
+            message: format!("must not nest objects or arrays more than {MAX_ATTRIBUTES_DEPTH} levels deep"),
+        });
+    }
+    let size = serde_json::to_vec(object).map_or(usize::MAX, |bytes| bytes.len());
+    if size > MAX_ATTRIBUTES_BYTES {
+        return Err(ValueViolation {
+            code: "too_large",
+            message: format!("must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON"),
+        });
+    }
+    Ok(())
 }
 
 /// Longest accepted contact name, in characters.
@@ -78,6 +120,38 @@ pub const MAX_IDENTIFIER_LEN: usize = 255;
 
 fn non_blank(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(v: serde_json::Value) -> JsonObject {
+        match v {
+            serde_json::Value::Object(m) => m,
+            _ => JsonObject::new(),
+        }
+    }
+
+    #[test]
+    fn attribute_objects_are_bounded() {
+        assert_eq!(validate_json_object(&object(json!({"a": {"b": [1, {"c": 2}]}}))), Ok(()));
+        let mut deep = json!(1);
+        for _ in 0..=MAX_ATTRIBUTES_DEPTH {
+            deep = json!({ "k": deep });
+        }
+        assert_eq!(validate_json_object(&object(deep.clone())).map_err(|v| v.code), Err("too_deep"));
+        if let serde_json::Value::Object(inner) = &deep["k"] {
+            assert_eq!(validate_json_object(inner), Ok(()), "exactly the limit is fine");
+        }
+        let big = object(json!({"blob": "x".repeat(MAX_ATTRIBUTES_BYTES)}));
+        assert_eq!(validate_json_object(&big).map_err(|v| v.code), Err("too_large"));
+        let attributes = ContactAttributes { custom_attributes: big, ..ContactAttributes::default() };
+        let v = attributes.validate().unwrap_err();
+        assert_eq!(v.as_slice()[0].field, "custom_attributes");
+    }
 }
 
 /// An inbox as shown inside a contact's `contact_inboxes`.

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Fuzzes the running API from the committed OpenAPI document with schemathesis: no 5xx, and every response
+# conforms to the documented schema. Installs schemathesis into target/fuzz-venv (from PyPI) on first use.
+#
+#   FUZZ_EXAMPLES=25 scripts/fuzz.sh     examples per operation (default 25; CI keeps it small)
+#
+# Needs DATABASE_URL (the Makefile sets it). Runs against a fresh database on the same server.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+: "${DATABASE_URL:?DATABASE_URL must be set}"
+examples="${FUZZ_EXAMPLES:-25}"
+venv="$root/target/fuzz-venv"
+if [ ! -x "$venv/bin/st" ]; then
+  echo "fuzz: installing schemathesis into target/fuzz-venv (once)" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet 'schemathesis==4.32.5'
+fi
+
+cargo build --quiet --bin coalesce
+bin="$root/target/debug/coalesce"
+
+# a fresh database on the same server
+server_url="${DATABASE_URL%%\?*}"; server_url="${server_url%/*}"
+query=""; case "$DATABASE_URL" in *\?*) query="?${DATABASE_URL#*\?}";; esac
+db="coalesce_fuzz_$$"
+psql -X -q "$server_url/postgres$query" -c "CREATE DATABASE $db" >/dev/null
+fuzz_url="$server_url/$db$query"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+log="$root/target/fuzz-server.log"
+cleanup() {
+  [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  psql -X -q "$server_url/postgres$query" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null || true
+}
+trap cleanup EXIT
+
+demo=$(DATABASE_URL="$fuzz_url" "$bin" admin demo)
+token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["access_token"])' "$demo")
+export COALESCE_FUZZ_ACCOUNT_ID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["account_id"])' "$demo")
+# some contacts and a conversation so that ids the fuzzer tries sometimes exist
+psql -X -q "$fuzz_url" -c "INSERT INTO contacts (account_id, name, email) SELECT $COALESCE_FUZZ_ACCOUNT_ID, 'Fuzz ' || g, 'fuzz' || g || '@example.com' FROM generate_series(1, 20) g" >/dev/null
+
+DATABASE_URL="$fuzz_url" RUST_LOG=warn COALESCE_RATE_LIMIT_PER_SECOND=0 COALESCE_WEBHOOK_WORKER=false \
+  "$bin" serve --bind "127.0.0.1:$port" >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+echo "fuzz: $examples examples per operation against http://127.0.0.1:$port" >&2
+status=0
+"$venv/bin/st" run "$root/openapi/openapi.json" \
+  --url "http://127.0.0.1:$port" \
+  --header "api_access_token: $token" \
+  --checks not_a_server_error,response_schema_conformance \
+  --max-examples "$examples" \
+  --seed 20261129 \
+  --generation-deterministic \
+  --no-color \
+  --request-timeout 30 || status=$?
+if grep -q " 500 " "$log"; then
+  echo "fuzz: the server answered 500 (see $log)" >&2
+  status=1
+fi
+exit $status
