@@ -147,6 +147,18 @@ pub struct MergeContactsRequest {
     pub mergee_contact_id: RawId,
 }
 
+impl MergeContactsRequest {
+    /// The merge this (validated) request asks `member` to run.
+    pub fn command(&self, member: &application::auth::Member) -> application::merge_contacts::MergeContacts {
+        application::merge_contacts::MergeContacts {
+            account_id: member.account_id,
+            actor: member.user_id,
+            base_contact_id: domain::ContactId::new(self.base_contact_id.value()),
+            mergee_contact_id: domain::ContactId::new(self.mergee_contact_id.value()),
+        }
+    }
+}
+
 /// Response of `POST …/actions/contact_merge`: the base contact after the merge.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MergeContactsResponse {

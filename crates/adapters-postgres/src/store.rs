@@ -419,7 +419,7 @@ impl MergeStore for PgSession {
             .order(contact_merges::id.desc())
             .offset(i64::try_from(page.offset()).unwrap_or(i64::MAX))
             .limit(i64::from(page.size))
-            .select(MERGE_COLUMNS)
+            .select(MergeRow::as_select())
             .load(self.conn())
             .store()?;
         Ok((rows.into_iter().map(merge_entry).collect(), total))
@@ -429,7 +429,7 @@ impl MergeStore for PgSession {
         let row: Option<MergeRow> = contact_merges::table
             .filter(contact_merges::account_id.eq(account.get()))
             .filter(contact_merges::id.eq(id))
-            .select(MERGE_COLUMNS)
+            .select(MergeRow::as_select())
             .first(self.conn())
             .optional()
             .store()?;
@@ -467,55 +467,41 @@ struct MergedInto {
     id: Option<i64>,
 }
 
-type MergeColumns = (
-    contact_merges::id,
-    contact_merges::account_id,
-    contact_merges::actor_user_id,
-    contact_merges::base_contact_id,
-    contact_merges::mergee_contact_id,
-    contact_merges::mergee_snapshot,
-    contact_merges::moved_conversations,
-    contact_merges::moved_messages,
-    contact_merges::moved_contact_inboxes,
-    contact_merges::moved_notes,
-    contact_merges::moved_labels,
-    contact_merges::created_at,
-);
-
-const MERGE_COLUMNS: MergeColumns = (
-    contact_merges::id,
-    contact_merges::account_id,
-    contact_merges::actor_user_id,
-    contact_merges::base_contact_id,
-    contact_merges::mergee_contact_id,
-    contact_merges::mergee_snapshot,
-    contact_merges::moved_conversations,
-    contact_merges::moved_messages,
-    contact_merges::moved_contact_inboxes,
-    contact_merges::moved_notes,
-    contact_merges::moved_labels,
-    contact_merges::created_at,
-);
-
-type MergeRow = (i64, i64, Option<i64>, i64, i64, serde_json::Value, i64, i64, i64, i64, i64, DateTime<Utc>);
+/// A `contact_merges` row.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = contact_merges, check_for_backend(diesel::pg::Pg))]
+struct MergeRow {
+    id: i64,
+    account_id: i64,
+    actor_user_id: Option<i64>,
+    base_contact_id: i64,
+    mergee_contact_id: i64,
+    mergee_snapshot: serde_json::Value,
+    moved_conversations: i64,
+    moved_messages: i64,
+    moved_contact_inboxes: i64,
+    moved_notes: i64,
+    moved_labels: i64,
+    created_at: DateTime<Utc>,
+}
 
 fn merge_entry(r: MergeRow) -> MergeEntry {
     let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
     MergeEntry {
-        id: r.0,
-        account_id: AccountId::new(r.1),
-        actor: r.2.map(UserId::new),
-        base_contact_id: ContactId::new(r.3),
-        mergee_contact_id: ContactId::new(r.4),
-        mergee_snapshot: r.5,
+        id: r.id,
+        account_id: AccountId::new(r.account_id),
+        actor: r.actor_user_id.map(UserId::new),
+        base_contact_id: ContactId::new(r.base_contact_id),
+        mergee_contact_id: ContactId::new(r.mergee_contact_id),
+        mergee_snapshot: r.mergee_snapshot,
         moved: MovedCounts {
-            conversations: unsigned(r.6),
-            messages: unsigned(r.7),
-            contact_inboxes: unsigned(r.8),
-            notes: unsigned(r.9),
-            labels: unsigned(r.10),
+            conversations: unsigned(r.moved_conversations),
+            messages: unsigned(r.moved_messages),
+            contact_inboxes: unsigned(r.moved_contact_inboxes),
+            notes: unsigned(r.moved_notes),
+            labels: unsigned(r.moved_labels),
         },
-        created_at: r.11,
+        created_at: r.created_at,
     }
 }
 

@@ -3,8 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use application::idempotency::execute;
-use application::merge_contacts::{merge_in, MergeContacts};
-use domain::ContactId;
+use application::merge_contacts::merge_in;
 
 use crate::auth::AccountMember;
 use crate::dto::{parse_body, ContactDto, MergeContactsRequest, MergeContactsResponse};
@@ -49,12 +48,7 @@ pub async fn contact_merge(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: MergeContactsRequest = parse_body(&req, &body)?;
-    let command = MergeContacts {
-        account_id: member.0.account_id,
-        actor: member.0.user_id,
-        base_contact_id: ContactId::new(request.base_contact_id.value()),
-        mergee_contact_id: ContactId::new(request.mergee_contact_id.value()),
-    };
+    let command = request.command(&member.0);
     let idempotency = idempotency_request(&req, &body)?;
     let executed = web::block(move || {
         execute(

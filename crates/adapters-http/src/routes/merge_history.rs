@@ -2,7 +2,6 @@
 //! `GET …/contact_merges/{id}`.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use application::merge_contacts::MergeContacts;
 use application::merge_history::{get_merge, list_merges, MergeHistoryError};
 use application::merge_preview::preview_merge;
 use domain::ContactId;
@@ -54,12 +53,7 @@ pub async fn contact_merge_preview(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: MergeContactsRequest = parse_body(&req, &body)?;
-    let command = MergeContacts {
-        account_id: member.0.account_id,
-        actor: member.0.user_id,
-        base_contact_id: ContactId::new(request.base_contact_id.value()),
-        mergee_contact_id: ContactId::new(request.mergee_contact_id.value()),
-    };
+    let command = request.command(&member.0);
     let preview = web::block(move || preview_merge(state.db.as_ref(), command)).await??;
     Ok(HttpResponse::Ok().json(MergePreviewResponse::new(&preview)))
 }
