@@ -151,7 +151,14 @@ impl TestApp {
     }
 
     /// Sends a raw body with the given content type.
-    pub fn request_raw(&self, method: &str, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Response {
+    pub fn request_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> Response {
         let mut req = self.agent.request(method, &self.url(path)).set("content-type", content_type);
         if let Some(t) = token {
             req = req.set("api_access_token", t);
@@ -160,7 +167,13 @@ impl TestApp {
     }
 
     /// Sends a request with arbitrary headers.
-    pub fn request_with_headers(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Response {
+    pub fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Response {
         let mut req = self.agent.request(method, &self.url(path));
         for (name, value) in headers {
             req = req.set(name, value);

@@ -59,8 +59,7 @@ impl FromRequest for AccountMember {
             // Ids start at 1, so an id that does not parse becomes 0 and is simply an account that does not
             // exist, found after the token checks like any other.
             let account = AccountId::new(account.and_then(|a| a.parse::<i64>().ok()).filter(|a| *a > 0).unwrap_or(0));
-            let member = web::block(move || authenticate_member(state.db.as_ref(), Some(&token), account))
-            .await??;
+            let member = web::block(move || authenticate_member(state.db.as_ref(), Some(&token), account)).await??;
             Ok(Self(member))
         })
     }

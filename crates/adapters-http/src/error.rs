@@ -54,7 +54,11 @@ impl ApiError {
             status,
             body: ErrorBody {
                 description: description.to_owned(),
-                errors: vec![FieldError { field: field.to_owned(), message: message.to_owned(), code: code.to_owned() }],
+                errors: vec![FieldError {
+                    field: field.to_owned(),
+                    message: message.to_owned(),
+                    code: code.to_owned(),
+                }],
             },
         }
     }
@@ -188,7 +192,9 @@ impl From<MergeContactsError> for ApiError {
 impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         match e {
-            AdminError::Invalid(v) => Self::from_violations(StatusCode::UNPROCESSABLE_ENTITY, "The request is invalid", v),
+            AdminError::Invalid(v) => {
+                Self::from_violations(StatusCode::UNPROCESSABLE_ENTITY, "The request is invalid", v)
+            }
             AdminError::NotFound(what) => Self::not_found(&format!("{what}_id"), &format!("{what} could not be found")),
             AdminError::Unavailable => Self::unavailable(),
             AdminError::Internal(cause) => Self::internal(&cause),
@@ -233,7 +239,13 @@ fn unsupported_media_type() -> ApiError {
 }
 
 fn malformed_json() -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "The request body is not valid JSON", "body", "malformed_json", "could not parse the body as JSON")
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "The request body is not valid JSON",
+        "body",
+        "malformed_json",
+        "could not parse the body as JSON",
+    )
 }
 
 /// 413 for a body over the configured limit.
@@ -250,15 +262,22 @@ pub fn payload_too_large() -> ApiError {
 /// Path parameters that do not parse (e.g. a non-numeric id): the resource cannot exist.
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err: PathError, _req| {
-        ApiError::new(StatusCode::NOT_FOUND, "Resource could not be found", "path", "not_found", &err.to_string()).into()
+        ApiError::new(StatusCode::NOT_FOUND, "Resource could not be found", "path", "not_found", &err.to_string())
+            .into()
     })
 }
 
 /// Query strings that do not parse.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
-        ApiError::new(StatusCode::BAD_REQUEST, "The query string is invalid", "query", "invalid_query", &err.to_string())
-            .into()
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The query string is invalid",
+            "query",
+            "invalid_query",
+            &err.to_string(),
+        )
+        .into()
     })
 }
 
@@ -266,8 +285,14 @@ pub fn query_config() -> web::QueryConfig {
 pub async fn unmatched_route(req: HttpRequest) -> HttpResponse {
     let allowed = crate::openapi::methods_for_path(req.path());
     if allowed.is_empty() {
-        return ApiError::new(StatusCode::NOT_FOUND, "Route not found", "path", "route_not_found", "no route matches this path")
-            .error_response();
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Route not found",
+            "path",
+            "route_not_found",
+            "no route matches this path",
+        )
+        .error_response();
     }
     let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
     let mut response = ApiError::new(

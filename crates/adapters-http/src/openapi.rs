@@ -84,7 +84,8 @@ pub fn register(cfg: &mut web::ServiceConfig) {
     )
     .route(
         "/swagger-ui",
-        web::get().to(|| async { HttpResponse::MovedPermanently().insert_header(("Location", "/swagger-ui/")).finish() }),
+        web::get()
+            .to(|| async { HttpResponse::MovedPermanently().insert_header(("Location", "/swagger-ui/")).finish() }),
     );
 }
 

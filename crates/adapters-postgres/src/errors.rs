@@ -17,8 +17,23 @@ fn unique_field(constraint: &str) -> &'static str {
     }
 }
 
-/// The entity a foreign key points at.
+/// The entity a foreign key points at. Named explicitly where the table's own name would mislead the
+/// heuristic below (`contact_inboxes_inbox_fkey` points at an inbox, `account_users_account_id_fkey` at an
+/// account).
 fn referenced_entity(constraint: &str) -> &'static str {
+    match constraint {
+        "contact_inboxes_contact_fkey"
+        | "conversations_contact_fkey"
+        | "messages_sender_contact_fkey"
+        | "notes_contact_fkey"
+        | "contact_labels_contact_fkey" => return "contact",
+        "contact_inboxes_inbox_fkey" | "conversations_inbox_fkey" => return "inbox",
+        "conversations_contact_inbox_fkey" => return "contact_inbox",
+        "messages_conversation_fkey" => return "conversation",
+        "account_users_user_id_fkey" | "messages_sender_user_id_fkey" | "notes_user_id_fkey" => return "user",
+        _ if constraint.ends_with("_account_id_fkey") => return "account",
+        _ => {}
+    }
     if constraint.contains("contact_inbox") {
         "contact_inbox"
     } else if constraint.contains("contact") {
@@ -72,5 +87,25 @@ pub trait StoreResult<T> {
 impl<T> StoreResult<T> for Result<T, DieselError> {
     fn store(self) -> Result<T, StoreError> {
         self.map_err(from_diesel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::referenced_entity;
+
+    #[test]
+    fn foreign_keys_name_what_they_point_at() {
+        for (constraint, entity) in [
+            ("contact_inboxes_inbox_fkey", "inbox"),
+            ("contact_inboxes_contact_fkey", "contact"),
+            ("conversations_contact_inbox_fkey", "contact_inbox"),
+            ("account_users_account_id_fkey", "account"),
+            ("account_users_user_id_fkey", "user"),
+            ("messages_conversation_fkey", "conversation"),
+            ("contacts_account_id_fkey", "account"),
+        ] {
+            assert_eq!(referenced_entity(constraint), entity, "{constraint}");
+        }
     }
 }

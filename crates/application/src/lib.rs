@@ -8,9 +8,13 @@
 
 pub mod admin;
 pub mod auth;
-pub mod merge_contacts;
+pub mod contacts;
+pub mod conversations;
+pub mod inboxes;
 #[cfg(test)]
 mod memory;
+pub mod merge_contacts;
+pub mod notes;
 pub mod ports;
 pub mod snapshot;
 

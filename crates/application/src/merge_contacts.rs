@@ -105,12 +105,7 @@ pub fn merge_contacts(db: &dyn Database, cmd: MergeContacts) -> Result<MergeOutc
 }
 
 /// Writes the audit row and the outbox event, with the same facts.
-fn record(
-    tx: &mut dyn Session,
-    cmd: &MergeContacts,
-    mergee: &Contact,
-    moved: MovedCounts,
-) -> Result<i64, StoreError> {
+fn record(tx: &mut dyn Session, cmd: &MergeContacts, mergee: &Contact, moved: MovedCounts) -> Result<i64, StoreError> {
     let snapshot = contact_snapshot(mergee);
     let stored = tx.insert_merge_record(&crate::ports::MergeRecord {
         account_id: cmd.account_id,

@@ -64,11 +64,7 @@ impl ContactAttributes {
         }
         if let Some(identifier) = &self.identifier {
             if identifier.chars().count() > MAX_IDENTIFIER_LEN {
-                violations.push(
-                    "identifier",
-                    "too_long",
-                    format!("must be at most {MAX_IDENTIFIER_LEN} characters"),
-                );
+                violations.push("identifier", "too_long", format!("must be at most {MAX_IDENTIFIER_LEN} characters"));
             }
         }
         violations.into_result()

@@ -66,7 +66,14 @@ mod tests {
         }
     }
 
-    fn attrs(name: &str, email: &str, phone: &str, identifier: &str, additional: Value, custom: Value) -> ContactAttributes {
+    fn attrs(
+        name: &str,
+        email: &str,
+        phone: &str,
+        identifier: &str,
+        additional: Value,
+        custom: Value,
+    ) -> ContactAttributes {
         let opt = |s: &str| Some(s.to_owned());
         ContactAttributes {
             name: name.to_owned(),
@@ -81,9 +88,16 @@ mod tests {
     /// Chatwoot's own spec for its merge action, verbatim.
     #[test]
     fn reference_worked_example() {
-        let base = attrs("", "old@old.com", "", "base_contact", json!({}), json!({"val_test": "old", "val_empty_old": ""}));
-        let mergee =
-            attrs("", "new@new.com", "+12212345", "", json!({}), json!({"val_test": "new", "val_new": "new", "val_empty_new": ""}));
+        let base =
+            attrs("", "old@old.com", "", "base_contact", json!({}), json!({"val_test": "old", "val_empty_old": ""}));
+        let mergee = attrs(
+            "",
+            "new@new.com",
+            "+12212345",
+            "",
+            json!({}),
+            json!({"val_test": "new", "val_new": "new", "val_empty_new": ""}),
+        );
         let merged = merge_attributes(&base, &mergee);
         assert_eq!(merged.identifier.as_deref(), Some("base_contact"));
         assert_eq!(merged.email.as_deref(), Some("old@old.com"));

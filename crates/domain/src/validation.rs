@@ -27,11 +27,7 @@ pub struct Violations(Vec<FieldViolation>);
 impl Violations {
     /// Records that `field` broke the rule `code`.
     pub fn push(&mut self, field: &str, code: &str, message: impl Into<String>) {
-        self.0.push(FieldViolation {
-            field: field.to_owned(),
-            code: code.to_owned(),
-            message: message.into(),
-        });
+        self.0.push(FieldViolation { field: field.to_owned(), code: code.to_owned(), message: message.into() });
     }
 
     /// Records a value rule's violation against `field`.
@@ -89,7 +85,10 @@ pub const MAX_EMAIL_LEN: usize = 254;
 /// `invalid_format` or `too_long`.
 pub fn validate_email(email: &str) -> Result<(), ValueViolation> {
     if email.chars().count() > MAX_EMAIL_LEN {
-        return Err(ValueViolation { code: "too_long", message: format!("must be at most {MAX_EMAIL_LEN} characters") });
+        return Err(ValueViolation {
+            code: "too_long",
+            message: format!("must be at most {MAX_EMAIL_LEN} characters"),
+        });
     }
     let invalid = || ValueViolation { code: "invalid_format", message: "is not a valid email address".to_owned() };
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
@@ -97,7 +96,10 @@ pub fn validate_email(email: &str) -> Result<(), ValueViolation> {
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
-            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
     if local_ok && domain_ok {
         Ok(())
@@ -112,14 +114,41 @@ pub fn validate_email(email: &str) -> Result<(), ValueViolation> {
 /// `invalid_format` when the number is not in E.164 form.
 pub fn validate_phone_number(phone: &str) -> Result<(), ValueViolation> {
     let digits = phone.strip_prefix('+').unwrap_or("");
-    let ok = (2..=15).contains(&digits.len())
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && !digits.starts_with('0');
+    let ok = (2..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
     if ok {
         Ok(())
     } else {
         Err(ValueViolation { code: "invalid_format", message: "should be in e164 format".to_owned() })
     }
+}
+
+/// Longest accepted label, in characters.
+pub const MAX_LABEL_LEN: usize = 255;
+
+/// A label in its stored form: trimmed and lower-cased, so that `VIP` and `vip ` are one label (labels of two
+/// contacts are united on merge, and case variants would otherwise survive as duplicates).
+///
+/// # Errors
+/// `blank`, `too_long`, or `invalid_format` for commas (the reference keeps labels as a comma-separated list,
+/// so a comma would split one label into two there) and control characters.
+pub fn normalize_label(label: &str) -> Result<String, ValueViolation> {
+    let label = label.trim().to_lowercase();
+    if label.is_empty() {
+        return Err(ValueViolation { code: "blank", message: "can't be blank".to_owned() });
+    }
+    if label.chars().count() > MAX_LABEL_LEN {
+        return Err(ValueViolation {
+            code: "too_long",
+            message: format!("must be at most {MAX_LABEL_LEN} characters"),
+        });
+    }
+    if label.chars().any(|c| c == ',' || c.is_control()) {
+        return Err(ValueViolation {
+            code: "invalid_format",
+            message: "must not contain commas or control characters".to_owned(),
+        });
+    }
+    Ok(label)
 }
 
 #[cfg(test)]
@@ -145,5 +174,15 @@ mod tests {
         for bad in ["", "12212345", "+", "+1", "+0123", "+1234567890123456", "+1 221", "+12a", "++12"] {
             assert!(validate_phone_number(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(normalize_label("  VIP "), Ok("vip".to_owned()));
+        assert_eq!(normalize_label("Früh-Kunde_2"), Ok("früh-kunde_2".to_owned()));
+        assert_eq!(normalize_label(" ").map_err(|v| v.code), Err("blank"));
+        assert_eq!(normalize_label("a,b").map_err(|v| v.code), Err("invalid_format"));
+        assert_eq!(normalize_label("a\nb").map_err(|v| v.code), Err("invalid_format"));
+        assert_eq!(normalize_label(&"x".repeat(256)).map_err(|v| v.code), Err("too_long"));
     }
 }

@@ -58,9 +58,9 @@ fn merge_moves_everything_and_records_it() {
     assert_eq!(out.moved, MovedCounts { conversations: 2, messages: 2, contact_inboxes: 2, notes: 2, labels: 2 });
 
     assert!(s.contacts.iter().all(|c| c.id != w.mergee), "the mergee is deleted");
-    assert!(s.conversations.iter().all(|r| r.1 == w.base));
-    assert!(s.messages.iter().all(|r| r.1 == Some(w.base)));
-    assert!(s.notes.iter().all(|r| r.1 == w.base));
+    assert!(s.conversations.iter().all(|r| r.contact_id == w.base));
+    assert!(s.messages.iter().all(|r| r.sender == crate::ports::Sender::Contact(w.base)));
+    assert!(s.notes.iter().all(|r| r.contact_id == w.base));
     let mut labels: Vec<&str> = s.labels.iter().map(|l| l.2.as_str()).collect();
     labels.sort_unstable();
     assert_eq!(labels, ["lead", "vip"], "labels are a union without duplicates");
@@ -140,6 +140,9 @@ fn uniqueness_failure_after_the_moves_rolls_everything_back() {
     };
     let before = w.db.snapshot();
     let err = merge_contacts(&w.db, cmd(w.base, mergee)).unwrap_err();
-    assert_eq!(err, MergeContactsError::Invalid(Violations::one("email", "taken", "has already been taken by another contact")));
+    assert_eq!(
+        err,
+        MergeContactsError::Invalid(Violations::one("email", "taken", "has already been taken by another contact"))
+    );
     assert_eq!(w.db.snapshot(), before, "moves made before the failure are rolled back");
 }
