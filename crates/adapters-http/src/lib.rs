@@ -8,6 +8,7 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod openapi;
+pub mod params;
 pub mod routes;
 
 use std::sync::Arc;
