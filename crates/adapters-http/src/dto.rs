@@ -209,25 +209,30 @@ pub fn parse_body<T: DeserializeOwned + Validate>(req: &HttpRequest, body: &[u8]
             ));
         }
     }
-    let value: T = serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "The request body does not have the expected shape",
-                "body",
-                "invalid_body",
-                &e.to_string(),
-            )
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "The request body is not valid JSON",
-                "body",
-                "malformed_json",
-                &e.to_string(),
-            )
-        }
+    let shape_error = |message: &str| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The request body does not have the expected shape",
+            "body",
+            "invalid_body",
+            message,
+        )
+    };
+    let json: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The request body is not valid JSON",
+            "body",
+            "malformed_json",
+            &e.to_string(),
+        )
     })?;
+    // Every body is a JSON object. serde would otherwise read an array positionally into the struct's fields
+    // (`[12, 13]` as a merge of 12 and 13), which no client means.
+    if !json.is_object() {
+        return Err(shape_error("the body must be a JSON object"));
+    }
+    let value: T = serde_json::from_value(json).map_err(|e| shape_error(&e.to_string()))?;
     value
         .validate()
         .map_err(|e| ApiError::from_violations(StatusCode::BAD_REQUEST, "The request is invalid", violations(&e)))?;

@@ -374,3 +374,92 @@ impl From<&StoredContactInbox> for ContactInboxCreatedDto {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use domain::{AccountId, Contact, ContactAttributes, ContactId};
+
+    use super::*;
+
+    fn contact(last_activity: Option<i64>) -> Contact {
+        let at = Utc.timestamp_opt(1_700_000_000, 0).single().unwrap_or_default();
+        Contact {
+            id: ContactId::new(7),
+            account_id: AccountId::new(1),
+            attributes: ContactAttributes { name: "Ann".into(), ..ContactAttributes::default() },
+            blocked: false,
+            thumbnail: String::new(),
+            last_activity_at: last_activity.and_then(|s| Utc.timestamp_opt(s, 0).single()),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// The keys of the serialized object in the order they are written.
+    fn key_order(json: &str) -> Vec<String> {
+        let keys = [
+            "additional_attributes",
+            "availability_status",
+            "email",
+            "\"id\"",
+            "\"name\"",
+            "phone_number",
+            "blocked",
+            "identifier",
+            "thumbnail",
+            "custom_attributes",
+            "last_activity_at",
+            "created_at",
+            "contact_inboxes",
+        ];
+        let mut found: Vec<(usize, String)> =
+            keys.iter().filter_map(|k| json.find(k).map(|i| (i, k.trim_matches('"').to_owned()))).collect();
+        found.sort();
+        found.into_iter().map(|(_, k)| k).collect()
+    }
+
+    #[test]
+    fn contacts_are_written_in_the_reference_order() {
+        let with_activity =
+            serde_json::to_string(&ContactDto::new(&contact(Some(1_700_000_100)), &[])).unwrap_or_default();
+        assert_eq!(
+            key_order(&with_activity),
+            [
+                "additional_attributes",
+                "availability_status",
+                "email",
+                "id",
+                "name",
+                "phone_number",
+                "blocked",
+                "identifier",
+                "thumbnail",
+                "custom_attributes",
+                "last_activity_at",
+                "created_at",
+                "contact_inboxes"
+            ]
+        );
+        let idle = serde_json::to_string(&ContactDto::new(&contact(None), &[])).unwrap_or_default();
+        assert!(!idle.contains("last_activity_at"), "omitted while there was no activity: {idle}");
+        let sender = serde_json::to_string(&ContactDto::sender(&contact(None))).unwrap_or_default();
+        assert!(!sender.contains("contact_inboxes"), "senders carry no contact inboxes: {sender}");
+    }
+
+    #[test]
+    fn sort_parameters_map_to_keys_and_directions() {
+        for (raw, key, descending) in [
+            ("name", ContactSortKey::Name, false),
+            ("-email", ContactSortKey::Email, true),
+            ("phone_number", ContactSortKey::PhoneNumber, false),
+            ("-last_activity_at", ContactSortKey::LastActivityAt, true),
+            ("created_at", ContactSortKey::CreatedAt, false),
+        ] {
+            let param: ContactSortParam =
+                serde_json::from_value(Value::String(raw.into())).unwrap_or(ContactSortParam::Name);
+            assert_eq!(ContactSort::from(param), ContactSort { key, descending }, "{raw}");
+        }
+        assert!(serde_json::from_value::<ContactSortParam>(Value::String("age".into())).is_err());
+    }
+}
