@@ -120,4 +120,7 @@ fn a_missing_or_blank_term_and_bad_paging_are_refused() {
     }
     let r = app.request("GET", &format!("/api/v1/accounts/{account}/contacts/search?q=a"), None, None);
     assert_eq!(r.status, 401);
+    // the path also matches /contacts/{id}: the Allow header still lists each method once
+    let r = app.request("POST", &format!("/api/v1/accounts/{account}/contacts/search"), Some(&token), Some(&json!({})));
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET, PUT, PATCH, DELETE")), "{}", r.body);
 }

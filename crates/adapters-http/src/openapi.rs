@@ -180,5 +180,12 @@ pub fn methods_for_path(path: &str) -> Vec<Method> {
             })
             .collect()
     });
-    table.iter().filter(|(def, _)| def.is_match(path)).flat_map(|(_, m)| m.iter().cloned()).collect()
+    // `/contacts/search` also matches `/contacts/{id}`: list each method once
+    let mut methods: Vec<Method> = Vec::new();
+    for method in table.iter().filter(|(def, _)| def.is_match(path)).flat_map(|(_, m)| m.iter()) {
+        if !methods.contains(method) {
+            methods.push(method.clone());
+        }
+    }
+    methods
 }

@@ -75,3 +75,25 @@ pub fn create_inbox(
     tx.commit()?;
     Ok(inbox)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryDb;
+
+    const ACCOUNT: AccountId = AccountId::new(1);
+
+    #[test]
+    fn only_api_inboxes_are_created_and_inboxes_stay_in_their_account() {
+        let db = MemoryDb::default();
+        let inbox = create_inbox(&db, ACCOUNT, " Website ", "api").unwrap();
+        assert_eq!((inbox.name.as_str(), inbox.channel_type.as_str()), ("Website", API_CHANNEL_TYPE));
+        let Err(InboxesError::Invalid(v)) = create_inbox(&db, ACCOUNT, "", "web_widget") else {
+            panic!("expected Invalid")
+        };
+        let fields: Vec<&str> = v.as_slice().iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["name", "channel.type"]);
+        assert_eq!(list_inboxes(&db, ACCOUNT).unwrap(), std::slice::from_ref(&inbox));
+        assert_eq!(show_inbox(&db, AccountId::new(2), inbox.id), Err(InboxesError::NotFound));
+    }
+}

@@ -129,3 +129,35 @@ pub fn delete_note(db: &dyn Database, account: AccountId, contact: ContactId, id
     tx.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use domain::ContactAttributes;
+
+    use super::*;
+    use crate::memory::MemoryDb;
+    use crate::ports::{Role, User};
+
+    const ACCOUNT: AccountId = AccountId::new(1);
+
+    #[test]
+    fn notes_are_signed_trimmed_and_only_reachable_through_their_contact() {
+        let db = MemoryDb::default();
+        let author = User { id: domain::UserId::new(7), name: "Agent".into(), email: "a@example.com".into() };
+        let (mine, other) = {
+            let mut s = db.lock();
+            s.users.push(author.clone());
+            (s.add_contact(ACCOUNT, ContactAttributes::default()), s.add_contact(ACCOUNT, ContactAttributes::default()))
+        };
+        let member = Member { user_id: author.id, account_id: ACCOUNT, role: Role::Agent };
+        let note = create_note(&db, member, mine, "  call back  ").unwrap();
+        assert_eq!((note.content.as_str(), note.author.as_ref()), ("call back", Some(&author)));
+        assert_eq!(show_note(&db, ACCOUNT, other, note.id), Err(note_not_found()));
+        assert_eq!(delete_note(&db, ACCOUNT, other, note.id), Err(note_not_found()));
+        assert_eq!(update_note(&db, ACCOUNT, mine, note.id, "done").unwrap().content, "done");
+        assert!(matches!(create_note(&db, member, mine, " "), Err(NotesError::Invalid(_))));
+        assert_eq!(create_note(&db, member, ContactId::new(999), "x"), Err(contact_not_found()));
+        delete_note(&db, ACCOUNT, mine, note.id).unwrap();
+        assert_eq!(list_notes(&db, ACCOUNT, mine).unwrap(), []);
+    }
+}
