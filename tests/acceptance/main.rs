@@ -4,8 +4,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth;
+mod concurrency;
+mod contact_children;
+mod contacts;
+mod conversations;
 mod errors;
 mod idempotency;
+mod inboxes;
+mod isolation;
 mod merge;
 mod merge_concurrency;
 mod merge_history;
+mod platform;
+mod search;
+mod story;

@@ -341,3 +341,50 @@ pub fn unique() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed) + u64::from(std::process::id()) * 1_000_000
 }
+
+/// Helpers for the Application API (contacts, inboxes, conversations): each calls the real endpoint and
+/// panics unless it succeeds, so a test can arrange its world over HTTP in a line per row.
+impl TestApp {
+    pub fn put(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request("PUT", path, Some(token), Some(body))
+    }
+
+    pub fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request("PATCH", path, Some(token), Some(body))
+    }
+
+    pub fn delete(&self, path: &str, token: &str) -> Response {
+        self.request("DELETE", path, Some(token), None)
+    }
+
+    /// `POST /contacts` with `body`; returns the new contact's id.
+    pub fn api_contact(&self, account: AccountId, token: &str, body: &Value) -> i64 {
+        let r = self.post(&format!("/api/v1/accounts/{account}/contacts"), token, body);
+        assert_eq!(r.status, 200, "create contact {body}: {}", r.body);
+        r.body["payload"]["contact"]["id"].as_i64().expect("contact id")
+    }
+
+    /// `POST /inboxes` (API channel); returns the new inbox's id.
+    pub fn api_inbox(&self, account: AccountId, token: &str, name: &str) -> i64 {
+        let body = serde_json::json!({"name": name, "channel": {"type": "api"}});
+        let r = self.post(&format!("/api/v1/accounts/{account}/inboxes"), token, &body);
+        assert_eq!(r.status, 200, "create inbox: {}", r.body);
+        r.body["id"].as_i64().expect("inbox id")
+    }
+
+    /// `POST /conversations` for the contact in the inbox; returns the conversation's number (`id`).
+    pub fn api_conversation(&self, account: AccountId, token: &str, inbox: i64, contact: i64) -> i64 {
+        let body = serde_json::json!({"inbox_id": inbox, "contact_id": contact});
+        let r = self.post(&format!("/api/v1/accounts/{account}/conversations"), token, &body);
+        assert_eq!(r.status, 200, "create conversation: {}", r.body);
+        r.body["id"].as_i64().expect("conversation id")
+    }
+
+    /// `POST /conversations/{id}/messages`; returns the message JSON.
+    pub fn api_message(&self, account: AccountId, token: &str, conversation: i64, content: &str, kind: &str) -> Value {
+        let body = serde_json::json!({"content": content, "message_type": kind});
+        let r = self.post(&format!("/api/v1/accounts/{account}/conversations/{conversation}/messages"), token, &body);
+        assert_eq!(r.status, 200, "create message: {}", r.body);
+        r.body
+    }
+}

@@ -1,10 +1,17 @@
 //! Request and response bodies: the wire format, typed as the reference sends it, with their OpenAPI schemas.
-//! The contact serializer lives here once and serves every endpoint that returns a contact.
+//! The contact serializer lives here once and serves every endpoint that returns a contact; the bodies of
+//! each resource family live in the submodules.
+
+pub mod contacts;
+pub mod conversations;
+pub mod fields;
+pub mod inboxes;
+pub mod platform;
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
-use domain::{Contact, ContactInbox, Violations};
+use domain::{Contact, ContactInbox, InboxSummary, Violations};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,7 +20,7 @@ use validator::{Validate, ValidationError, ValidationErrors};
 
 use crate::error::ApiError;
 
-/// An inbox as shown inside a contact.
+/// An inbox, as listed and as shown inside a contact.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct InboxDto {
     pub id: i64,
@@ -34,21 +41,23 @@ pub struct ContactInboxDto {
     pub inbox: InboxDto,
 }
 
+impl From<&InboxSummary> for InboxDto {
+    fn from(inbox: &InboxSummary) -> Self {
+        Self {
+            id: inbox.id.get(),
+            avatar_url: inbox.avatar_url.clone(),
+            // API inboxes have no separate channel row; the inbox id stands in for it.
+            channel_id: inbox.id.get(),
+            name: inbox.name.clone(),
+            channel_type: inbox.channel_type.clone(),
+            provider: inbox.provider.clone(),
+        }
+    }
+}
+
 impl From<&ContactInbox> for ContactInboxDto {
     fn from(ci: &ContactInbox) -> Self {
-        let inbox = &ci.inbox;
-        Self {
-            source_id: ci.source_id.clone(),
-            inbox: InboxDto {
-                id: inbox.id.get(),
-                avatar_url: inbox.avatar_url.clone(),
-                // API inboxes have no separate channel row; the inbox id stands in for it.
-                channel_id: inbox.id.get(),
-                name: inbox.name.clone(),
-                channel_type: inbox.channel_type.clone(),
-                provider: inbox.provider.clone(),
-            },
-        }
+        Self { source_id: ci.source_id.clone(), inbox: InboxDto::from(&ci.inbox) }
     }
 }
 
@@ -77,10 +86,19 @@ pub struct ContactDto {
     pub last_activity_at: Option<i64>,
     /// Unix seconds.
     pub created_at: i64,
-    pub contact_inboxes: Vec<ContactInboxDto>,
+    /// The contact's channel addresses; sent by the `/contacts` endpoints and the merge, omitted where the
+    /// contact appears as a conversation's or message's sender.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub contact_inboxes: Option<Vec<ContactInboxDto>>,
 }
 
 impl ContactDto {
+    /// A contact as a message's or conversation's sender: without its channel addresses.
+    pub fn sender(contact: &Contact) -> Self {
+        Self { contact_inboxes: None, ..Self::new(contact, &[]) }
+    }
+
     pub fn new(contact: &Contact, inboxes: &[ContactInbox]) -> Self {
         let a = &contact.attributes;
         Self {
@@ -96,7 +114,7 @@ impl ContactDto {
             custom_attributes: Value::Object(a.custom_attributes.clone()),
             last_activity_at: contact.last_activity_at.map(|t| t.timestamp()),
             created_at: contact.created_at.timestamp(),
-            contact_inboxes: inboxes.iter().map(ContactInboxDto::from).collect(),
+            contact_inboxes: Some(inboxes.iter().map(ContactInboxDto::from).collect()),
         }
     }
 }
@@ -221,7 +239,8 @@ pub fn parse_body<T: DeserializeOwned + Validate>(req: &HttpRequest, body: &[u8]
             &e.to_string(),
         )
     })?;
-    // Only an object is a body; serde would otherwise read a struct from an array by position.
+    // Every body is a JSON object. serde would otherwise read an array positionally into the struct's fields
+    // (`[12, 13]` as a merge of 12 and 13), which no client means.
     if !json.is_object() {
         return Err(shape_error("the body must be a JSON object"));
     }

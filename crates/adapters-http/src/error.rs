@@ -13,7 +13,11 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use application::admin::AdminError;
 use application::auth::AuthError;
+use application::contacts::ContactsError;
+use application::conversations::ConversationsError;
+use application::inboxes::InboxesError;
 use application::merge_contacts::MergeContactsError;
+use application::notes::NotesError;
 use domain::{ContactId, Violations};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -238,6 +242,72 @@ impl From<AdminError> for ApiError {
             AdminError::NotFound(what) => Self::not_found(&format!("{what}_id"), &format!("{what} could not be found")),
             AdminError::Unavailable => Self::unavailable(),
             AdminError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+/// 404 for an input that names no `entity` in the account. Another account's id lands here too: it is never
+/// told apart from an id that does not exist.
+fn entity_not_found(field: &str, entity: &str) -> ApiError {
+    ApiError::not_found(field, &format!("no {} with this id in the account", entity.replace('_', " ")))
+}
+
+/// 422: the input is well-formed but breaks a rule (format, length, uniqueness); nothing was changed.
+fn unprocessable(violations: Violations) -> ApiError {
+    ApiError::from_violations(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "The request could not be processed; nothing was changed",
+        violations,
+    )
+}
+
+impl From<ContactsError> for ApiError {
+    fn from(e: ContactsError) -> Self {
+        match e {
+            ContactsError::NotFound { field, entity } => entity_not_found(field, entity),
+            ContactsError::Invalid(v) => unprocessable(v),
+            ContactsError::AdministratorRequired => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "api_access_token",
+                "administrator_required",
+                "Only administrators of this account may do this",
+            ),
+            ContactsError::Unavailable => Self::unavailable(),
+            ContactsError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+impl From<NotesError> for ApiError {
+    fn from(e: NotesError) -> Self {
+        match e {
+            NotesError::NotFound { field, entity } => entity_not_found(field, entity),
+            NotesError::Invalid(v) => unprocessable(v),
+            NotesError::Unavailable => Self::unavailable(),
+            NotesError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+impl From<InboxesError> for ApiError {
+    fn from(e: InboxesError) -> Self {
+        match e {
+            InboxesError::NotFound => entity_not_found("id", "inbox"),
+            InboxesError::Invalid(v) => unprocessable(v),
+            InboxesError::Unavailable => Self::unavailable(),
+            InboxesError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+impl From<ConversationsError> for ApiError {
+    fn from(e: ConversationsError) -> Self {
+        match e {
+            ConversationsError::NotFound { field, entity } => entity_not_found(field, entity),
+            ConversationsError::Invalid(v) => unprocessable(v),
+            ConversationsError::Unavailable => Self::unavailable(),
+            ConversationsError::Internal(cause) => Self::internal(&cause),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod idempotency;
 pub mod openapi;
+pub mod params;
 pub mod rate_limit;
 pub mod routes;
 

@@ -29,7 +29,33 @@ use crate::{dto, error, routes};
         routes::merge_history::contact_merge_details,
         routes::webhooks::webhook_list,
         routes::webhooks::webhook_create,
-        routes::webhooks::webhook_delete
+        routes::webhooks::webhook_delete,
+        routes::contacts::contact_list,
+        routes::contacts::contact_search,
+        routes::contacts::contact_create,
+        routes::contacts::contact_details,
+        routes::contacts::contact_update,
+        routes::contacts::contact_patch,
+        routes::contacts::contact_delete,
+        routes::conversations::contact_conversation_list,
+        routes::labels::contact_labels_list,
+        routes::labels::contact_labels_set,
+        routes::notes::note_list,
+        routes::notes::note_create,
+        routes::notes::note_details,
+        routes::notes::note_update,
+        routes::notes::note_delete,
+        routes::contact_inboxes::contact_inbox_create,
+        routes::inboxes::inbox_list,
+        routes::inboxes::inbox_create,
+        routes::inboxes::inbox_details,
+        routes::conversations::conversation_create,
+        routes::conversations::conversation_details,
+        routes::conversations::message_create,
+        routes::conversations::message_list,
+        routes::platform::platform_account_create,
+        routes::platform::platform_user_create,
+        routes::platform::platform_account_user_create
     ),
     components(schemas(
         error::ErrorBody,
@@ -48,11 +74,49 @@ use crate::{dto, error, routes};
         dto::MetaDto,
         routes::webhooks::CreateWebhookRequest,
         routes::webhooks::WebhookDto,
-        routes::webhooks::WebhookStatusDto
+        routes::webhooks::WebhookStatusDto,
+        dto::contacts::ContactCreateRequest,
+        dto::contacts::ContactUpdateRequest,
+        dto::contacts::ContactCreatePayload,
+        dto::contacts::ContactCreateResponse,
+        dto::contacts::ContactResponse,
+        dto::contacts::ContactListResponse,
+        dto::contacts::ListMeta,
+        dto::contacts::ContactSortParam,
+        dto::contacts::LabelsRequest,
+        dto::contacts::LabelsResponse,
+        dto::contacts::NoteRequest,
+        dto::contacts::NoteDto,
+        dto::contacts::NoteAuthorDto,
+        dto::contacts::ContactInboxRequest,
+        dto::contacts::ContactInboxCreatedDto,
+        dto::inboxes::InboxCreateRequest,
+        dto::inboxes::ChannelRequest,
+        dto::inboxes::InboxListResponse,
+        dto::conversations::ConversationCreateRequest,
+        dto::conversations::FirstMessageRequest,
+        dto::conversations::ConversationDto,
+        dto::conversations::ConversationMetaDto,
+        dto::conversations::ConversationListResponse,
+        dto::conversations::MessageCreateRequest,
+        dto::conversations::MessageDto,
+        dto::conversations::MessageSenderDto,
+        dto::conversations::UserSenderDto,
+        dto::conversations::MessageListResponse,
+        dto::platform::PlatformAccountRequest,
+        dto::platform::PlatformAccountDto,
+        dto::platform::PlatformUserRequest,
+        dto::platform::PlatformUserDto,
+        dto::platform::AccountUserRequest,
+        dto::platform::AccountUserDto
     )),
     modifiers(&SecuritySchemes),
     tags(
-        (name = "Contacts", description = "Contacts and the merge action"),
+        (name = "Contacts", description = "Contacts, their labels, notes and contact inboxes, and the merge action"),
+        (name = "Inboxes", description = "Inboxes (API channels)"),
+        (name = "Conversations", description = "Conversations, addressed by their number in the account"),
+        (name = "Messages", description = "Messages of a conversation"),
+        (name = "Platform", description = "Provisioning with a platform app's token: accounts, users, memberships"),
         (name = "Webhooks", description = "Signed deliveries of contact events"),
         (name = "Health", description = "Liveness and readiness probes")
     )
@@ -133,7 +197,14 @@ pub fn methods_for_path(path: &str) -> Vec<Method> {
             })
             .collect()
     });
-    table.iter().filter(|(def, _)| def.is_match(path)).flat_map(|(_, m)| m.iter().cloned()).collect()
+    // `/contacts/search` also matches `/contacts/{id}`: list each method once
+    let mut methods: Vec<Method> = Vec::new();
+    for method in table.iter().filter(|(def, _)| def.is_match(path)).flat_map(|(_, m)| m.iter()) {
+        if !methods.contains(method) {
+            methods.push(method.clone());
+        }
+    }
+    methods
 }
 
 #[cfg(test)]

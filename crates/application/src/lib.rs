@@ -8,12 +8,16 @@
 
 pub mod admin;
 pub mod auth;
+pub mod contacts;
+pub mod conversations;
 pub mod idempotency;
+pub mod inboxes;
 #[cfg(test)]
 mod memory;
 pub mod merge_contacts;
 pub mod merge_history;
 pub mod merge_preview;
+pub mod notes;
 pub mod ports;
 pub mod snapshot;
 pub mod webhooks;

@@ -96,7 +96,7 @@ pub fn merge_in(tx: &mut dyn Session, cmd: MergeContacts) -> Result<MergeOutcome
 
     // Merging a contact into itself must never delete it (the reference once did): answer with it unchanged.
     if base.id == mergee.id {
-        let contact_inboxes = tx.contact_inboxes(account, &[base.id])?;
+        let contact_inboxes = tx.contact_inboxes(account, base.id)?;
         return Ok(MergeOutcome { contact: base, contact_inboxes, merge_id: None, moved: MovedCounts::default() });
     }
 
@@ -106,7 +106,7 @@ pub fn merge_in(tx: &mut dyn Session, cmd: MergeContacts) -> Result<MergeOutcome
     tx.delete_contact_row(account, mergee.id)?;
     let contact = tx.update_contact_attributes(account, base.id, &merged)?;
     let merge_id = record(tx, &cmd, &mergee, moved)?;
-    let contact_inboxes = tx.contact_inboxes(account, &[base.id])?;
+    let contact_inboxes = tx.contact_inboxes(account, base.id)?;
     Ok(MergeOutcome { contact, contact_inboxes, merge_id: Some(merge_id), moved })
 }
 

@@ -24,13 +24,10 @@ pub struct MergePreview {
 pub fn preview_merge(db: &dyn Database, cmd: MergeContacts) -> Result<MergePreview, MergeContactsError> {
     let account = cmd.account_id;
     let mut tx = db.begin()?;
-    let mut found = Vec::new();
-    for id in [cmd.base_contact_id, cmd.mergee_contact_id] {
-        found.extend(tx.find_contact(account, id)?);
-    }
+    let found = tx.find_contacts(account, &[cmd.base_contact_id, cmd.mergee_contact_id])?;
     let (base, mergee) = pick_pair(tx.as_mut(), &cmd, &found)?;
     if base.id == mergee.id {
-        let contact_inboxes = tx.contact_inboxes(account, &[base.id])?;
+        let contact_inboxes = tx.contact_inboxes(account, base.id)?;
         return Ok(MergePreview { contact: base, contact_inboxes, changes: Vec::new(), moves: MovedCounts::default() });
     }
     let merged = plan_merge(&base, &mergee).map_err(MergeContactsError::Invalid)?;
@@ -43,7 +40,8 @@ pub fn preview_merge(db: &dyn Database, cmd: MergeContacts) -> Result<MergePrevi
         return Err(MergeContactsError::Invalid(v));
     }
     let moves = tx.count_children(account, mergee.id)?;
-    let contact_inboxes = tx.contact_inboxes(account, &[base.id, mergee.id])?;
+    let contact_inboxes =
+        tx.contact_inboxes_of(account, &[base.id, mergee.id])?.into_iter().map(|(_, inbox)| inbox).collect();
     let changes = attribute_changes(&base.attributes, &merged);
     let contact = Contact { attributes: merged, ..base };
     Ok(MergePreview { contact, contact_inboxes, changes, moves })

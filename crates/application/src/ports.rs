@@ -6,7 +6,10 @@
 //! [`Session::commit`] rolls everything back, so an early `?` in a use case can never leave half a change.
 
 use chrono::{DateTime, Utc};
-use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, UserId};
+use domain::{
+    AccountId, Contact, ContactAttributes, ContactId, ContactInbox, ConversationId, InboxId, InboxSummary, NoteId,
+    UserId,
+};
 
 pub use crate::idempotency::IdempotencyStore;
 pub use crate::webhooks::WebhookStore;
@@ -48,7 +51,17 @@ pub trait Database: Send + Sync {
 
 /// One connection with every store on it.
 pub trait Session:
-    AuthStore + AdminStore + ContactStore + MergeStore + OutboxStore + IdempotencyStore + WebhookStore
+    AuthStore
+    + AdminStore
+    + ContactStore
+    + InboxStore
+    + ConversationStore
+    + NoteStore
+    + LabelStore
+    + MergeStore
+    + OutboxStore
+    + IdempotencyStore
+    + WebhookStore
 {
     /// Commits the transaction (a no-op in autocommit mode).
     ///
@@ -188,11 +201,11 @@ pub trait ContactStore {
     /// Storage failures.
     fn lock_contacts(&mut self, account: AccountId, ids: &[ContactId]) -> Result<Vec<Contact>, StoreError>;
 
-    /// The channel addresses of the given contacts, oldest first.
+    /// The contact's channel addresses, oldest first.
     ///
     /// # Errors
     /// Storage failures.
-    fn contact_inboxes(&mut self, account: AccountId, ids: &[ContactId]) -> Result<Vec<ContactInbox>, StoreError>;
+    fn contact_inboxes(&mut self, account: AccountId, id: ContactId) -> Result<Vec<ContactInbox>, StoreError>;
 
     /// Writes the six mergeable attributes (already normalized and validated) and returns the stored contact.
     ///
@@ -211,6 +224,412 @@ pub trait ContactStore {
     /// # Errors
     /// Storage failures, including children still pointing at the contact.
     fn delete_contact_row(&mut self, account: AccountId, id: ContactId) -> Result<(), StoreError>;
+
+    /// The contacts among `ids` that exist in the account, in no particular order.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn find_contacts(&mut self, account: AccountId, ids: &[ContactId]) -> Result<Vec<Contact>, StoreError>;
+
+    /// Inserts a contact (attributes already normalized and validated).
+    ///
+    /// # Errors
+    /// `Taken { field }` when email, identifier or phone number belongs to another contact of the account.
+    fn insert_contact(&mut self, account: AccountId, contact: &NewContact) -> Result<Contact, StoreError>;
+
+    /// Writes the six attributes and `blocked` and returns the stored contact.
+    ///
+    /// # Errors
+    /// `Taken { field }` as for [`ContactStore::insert_contact`].
+    fn update_contact(
+        &mut self,
+        account: AccountId,
+        id: ContactId,
+        attributes: &ContactAttributes,
+        blocked: bool,
+    ) -> Result<Contact, StoreError>;
+
+    /// Sets the contact's `last_activity_at`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn touch_contact(&mut self, account: AccountId, id: ContactId, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// One page of the account's contacts, optionally narrowed by a search term, and the number of contacts
+    /// that match in all. The search is a case-insensitive substring match on name, email, phone number and
+    /// identifier, in which every character of the term (`%`, `_` and `\` included) stands for itself.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn contacts_page(&mut self, account: AccountId, query: &ContactQuery) -> Result<ContactPage, StoreError>;
+
+    /// The channel addresses of several contacts at once (oldest first), each with its owner.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn contact_inboxes_of(
+        &mut self,
+        account: AccountId,
+        ids: &[ContactId],
+    ) -> Result<Vec<(ContactId, ContactInbox)>, StoreError>;
+
+    /// Adds a channel address to a contact.
+    ///
+    /// # Errors
+    /// `Taken { field: "source_id" }` when the inbox already has that source id; `MissingReference` when the
+    /// contact or the inbox is not in the account.
+    fn insert_contact_inbox(
+        &mut self,
+        account: AccountId,
+        contact: ContactId,
+        inbox: InboxId,
+        source_id: &str,
+    ) -> Result<StoredContactInbox, StoreError>;
+
+    /// The channel address with this source id in the inbox, `None` when there is none.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn find_contact_inbox_by_source(
+        &mut self,
+        account: AccountId,
+        inbox: InboxId,
+        source_id: &str,
+    ) -> Result<Option<StoredContactInbox>, StoreError>;
+
+    /// The contact's oldest channel address in the inbox, `None` when it has none there.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn find_contact_inbox_of(
+        &mut self,
+        account: AccountId,
+        contact: ContactId,
+        inbox: InboxId,
+    ) -> Result<Option<StoredContactInbox>, StoreError>;
+
+    /// Deletes everything that belongs to the contact, one set-based statement per table: the messages of its
+    /// conversations and the messages it sent elsewhere, its conversations, contact inboxes, notes and labels.
+    /// The contact row itself stays (see [`ContactStore::delete_contact_row`]).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn delete_contact_children(&mut self, account: AccountId, id: ContactId) -> Result<DeletedCounts, StoreError>;
+}
+
+/// A contact to insert.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewContact {
+    pub attributes: ContactAttributes,
+    pub blocked: bool,
+}
+
+/// What contacts can be sorted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactSortKey {
+    Name,
+    Email,
+    PhoneNumber,
+    LastActivityAt,
+    CreatedAt,
+}
+
+/// A sort order of contact lists. Contacts without a value for the key come last in both directions, and
+/// the id breaks ties (in the same direction), so pages never overlap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactSort {
+    pub key: ContactSortKey,
+    pub descending: bool,
+}
+
+impl Default for ContactSort {
+    /// Most recently active first, as the reference lists contacts.
+    fn default() -> Self {
+        Self { key: ContactSortKey::LastActivityAt, descending: true }
+    }
+}
+
+/// Which contacts to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactQuery {
+    /// A search term; `None` lists every contact.
+    pub search: Option<String>,
+    pub sort: ContactSort,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// One page of contacts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactPage {
+    /// How many contacts match in all pages together.
+    pub total: u64,
+    pub contacts: Vec<Contact>,
+}
+
+/// A stored channel address of a contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredContactInbox {
+    pub id: i64,
+    pub contact_id: ContactId,
+    pub contact_inbox: ContactInbox,
+}
+
+/// How many rows deleting a contact removed, per table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeletedCounts {
+    pub messages: u64,
+    pub conversations: u64,
+    pub contact_inboxes: u64,
+    pub notes: u64,
+    pub labels: u64,
+}
+
+/// Inboxes.
+pub trait InboxStore {
+    /// # Errors
+    /// Storage failures.
+    fn insert_inbox(&mut self, account: AccountId, name: &str, channel_type: &str) -> Result<InboxSummary, StoreError>;
+
+    /// The account's inboxes, oldest first.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn list_inboxes(&mut self, account: AccountId) -> Result<Vec<InboxSummary>, StoreError>;
+
+    /// The inbox, `None` when it is not in the account.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn find_inbox(&mut self, account: AccountId, id: InboxId) -> Result<Option<InboxSummary>, StoreError>;
+}
+
+/// A conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub account_id: AccountId,
+    /// The number clients know the conversation by, unique within the account.
+    pub display_id: i64,
+    pub inbox_id: InboxId,
+    pub contact_id: ContactId,
+    pub contact_inbox_id: Option<i64>,
+    /// `open`, `resolved`, `pending` or `snoozed`.
+    pub status: String,
+    pub last_activity_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A conversation to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewConversation {
+    pub display_id: i64,
+    pub inbox_id: InboxId,
+    pub contact_id: ContactId,
+    pub contact_inbox_id: Option<i64>,
+}
+
+/// The kind of a message, as stored (`incoming`, `outgoing`, `activity`, `template`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageType {
+    Incoming,
+    Outgoing,
+    Activity,
+    Template,
+}
+
+impl MessageType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Incoming => "incoming",
+            Self::Outgoing => "outgoing",
+            Self::Activity => "activity",
+            Self::Template => "template",
+        }
+    }
+
+    /// The reference's integer code (0 incoming, 1 outgoing, 2 activity, 3 template).
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Incoming => 0,
+            Self::Outgoing => 1,
+            Self::Activity => 2,
+            Self::Template => 3,
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "incoming" => Some(Self::Incoming),
+            "outgoing" => Some(Self::Outgoing),
+            "activity" => Some(Self::Activity),
+            "template" => Some(Self::Template),
+            _ => None,
+        }
+    }
+}
+
+/// Who sent a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    Contact(ContactId),
+    User(UserId),
+    /// Activity messages are sent by nobody.
+    Nobody,
+}
+
+/// A message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub conversation_id: ConversationId,
+    pub message_type: MessageType,
+    pub content: String,
+    pub sender: Sender,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Conversations and their messages.
+pub trait ConversationStore {
+    /// Hands out the account's next conversation number. The counter row stays locked until the transaction
+    /// ends, so numbers are never handed out twice and never skipped by a committed conversation.
+    ///
+    /// # Errors
+    /// `MissingReference` when the account does not exist.
+    fn next_display_id(&mut self, account: AccountId) -> Result<i64, StoreError>;
+
+    /// # Errors
+    /// `MissingReference` when the inbox, contact or contact inbox is not in the account.
+    fn insert_conversation(
+        &mut self,
+        account: AccountId,
+        conversation: &NewConversation,
+    ) -> Result<Conversation, StoreError>;
+
+    /// The conversation with this display id, `None` when it is not in the account.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn find_conversation(&mut self, account: AccountId, display_id: i64) -> Result<Option<Conversation>, StoreError>;
+
+    /// The contact's conversations, most recently active first.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn conversations_of_contact(
+        &mut self,
+        account: AccountId,
+        contact: ContactId,
+    ) -> Result<Vec<Conversation>, StoreError>;
+
+    /// Sets the conversation's `last_activity_at`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn touch_conversation(
+        &mut self,
+        account: AccountId,
+        id: ConversationId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// # Errors
+    /// `MissingReference` when the conversation or the sending contact no longer exists.
+    fn insert_message(
+        &mut self,
+        account: AccountId,
+        conversation: ConversationId,
+        message_type: MessageType,
+        content: &str,
+        sender: Sender,
+    ) -> Result<Message, StoreError>;
+
+    /// The conversation's messages, oldest first.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn messages(&mut self, account: AccountId, conversation: ConversationId) -> Result<Vec<Message>, StoreError>;
+
+    /// The users among `ids` (message senders, note authors).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn find_users(&mut self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
+}
+
+/// A note about a contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub id: NoteId,
+    pub account_id: AccountId,
+    pub contact_id: ContactId,
+    /// The user who wrote it; `None` when it was imported or its author is gone.
+    pub author: Option<User>,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Notes about contacts.
+pub trait NoteStore {
+    /// The contact's notes, newest first.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn notes(&mut self, account: AccountId, contact: ContactId) -> Result<Vec<Note>, StoreError>;
+
+    /// The note, `None` unless it belongs to that contact in that account.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn find_note(&mut self, account: AccountId, contact: ContactId, id: NoteId) -> Result<Option<Note>, StoreError>;
+
+    /// # Errors
+    /// `MissingReference` when the contact no longer exists.
+    fn insert_note(
+        &mut self,
+        account: AccountId,
+        contact: ContactId,
+        author: UserId,
+        content: &str,
+    ) -> Result<Note, StoreError>;
+
+    /// Rewrites the content; `None` unless the note belongs to that contact in that account.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn update_note(
+        &mut self,
+        account: AccountId,
+        contact: ContactId,
+        id: NoteId,
+        content: &str,
+    ) -> Result<Option<Note>, StoreError>;
+
+    /// Deletes the note; `false` unless it belonged to that contact in that account.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn delete_note(&mut self, account: AccountId, contact: ContactId, id: NoteId) -> Result<bool, StoreError>;
+}
+
+/// Labels of contacts.
+pub trait LabelStore {
+    /// The contact's labels, sorted.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn labels(&mut self, account: AccountId, contact: ContactId) -> Result<Vec<String>, StoreError>;
+
+    /// Makes `labels` (normalized, without duplicates) the contact's whole set: labels not in it are removed,
+    /// missing ones added, those already there left alone; set-based, whatever the number of labels.
+    ///
+    /// # Errors
+    /// `MissingReference` when the contact no longer exists.
+    fn replace_labels(&mut self, account: AccountId, contact: ContactId, labels: &[String]) -> Result<(), StoreError>;
 }
 
 /// How many rows of each kind a merge moved from the mergee to the base.

@@ -44,3 +44,11 @@ id_type!(
     /// An inbox inside an account.
     InboxId
 );
+id_type!(
+    /// A conversation inside an account (the internal id; clients see the per-account `display_id`).
+    ConversationId
+);
+id_type!(
+    /// A note about a contact.
+    NoteId
+);

@@ -8,7 +8,7 @@ pub mod merge;
 pub mod validation;
 
 pub use contact::{Contact, ContactAttributes, ContactInbox, InboxSummary};
-pub use ids::{AccountId, ContactId, InboxId, UserId};
+pub use ids::{AccountId, ContactId, ConversationId, InboxId, NoteId, UserId};
 pub use merge::{attribute_changes, merge_attributes, AttributeChange};
 pub use validation::{FieldViolation, Violations};
 

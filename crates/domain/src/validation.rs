@@ -122,6 +122,35 @@ pub fn validate_phone_number(phone: &str) -> Result<(), ValueViolation> {
     }
 }
 
+/// Longest accepted label, in characters.
+pub const MAX_LABEL_LEN: usize = 255;
+
+/// A label in its stored form: trimmed and lower-cased, so that `VIP` and `vip ` are one label (labels of two
+/// contacts are united on merge, and case variants would otherwise survive as duplicates).
+///
+/// # Errors
+/// `blank`, `too_long`, or `invalid_format` for commas (the reference keeps labels as a comma-separated list,
+/// so a comma would split one label into two there) and control characters.
+pub fn normalize_label(label: &str) -> Result<String, ValueViolation> {
+    let label = label.trim().to_lowercase();
+    if label.is_empty() {
+        return Err(ValueViolation { code: "blank", message: "can't be blank".to_owned() });
+    }
+    if label.chars().count() > MAX_LABEL_LEN {
+        return Err(ValueViolation {
+            code: "too_long",
+            message: format!("must be at most {MAX_LABEL_LEN} characters"),
+        });
+    }
+    if label.chars().any(|c| c == ',' || c.is_control()) {
+        return Err(ValueViolation {
+            code: "invalid_format",
+            message: "must not contain commas or control characters".to_owned(),
+        });
+    }
+    Ok(label)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +174,15 @@ mod tests {
         for bad in ["", "12212345", "+", "+1", "+0123", "+1234567890123456", "+1 221", "+12a", "++12"] {
             assert!(validate_phone_number(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(normalize_label("  VIP "), Ok("vip".to_owned()));
+        assert_eq!(normalize_label("Früh-Kunde_2"), Ok("früh-kunde_2".to_owned()));
+        assert_eq!(normalize_label(" ").map_err(|v| v.code), Err("blank"));
+        assert_eq!(normalize_label("a,b").map_err(|v| v.code), Err("invalid_format"));
+        assert_eq!(normalize_label("a\nb").map_err(|v| v.code), Err("invalid_format"));
+        assert_eq!(normalize_label(&"x".repeat(256)).map_err(|v| v.code), Err("too_long"));
     }
 }

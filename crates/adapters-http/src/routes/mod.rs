@@ -1,8 +1,15 @@
 //! Route registration: every handler of the API, one module per resource.
 
+pub mod contact_inboxes;
+pub mod contacts;
+pub mod conversations;
 pub mod health;
+pub mod inboxes;
+pub mod labels;
 pub mod merge;
 pub mod merge_history;
+pub mod notes;
+pub mod platform;
 pub mod webhooks;
 
 use actix_web::web;
@@ -17,5 +24,32 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         .service(merge_history::contact_merge_details)
         .service(webhooks::webhook_list)
         .service(webhooks::webhook_create)
-        .service(webhooks::webhook_delete);
+        .service(webhooks::webhook_delete)
+        // `/contacts/search` before `/contacts/{id}`, which would otherwise take "search" for an id
+        .service(contacts::contact_search)
+        .service(contacts::contact_list)
+        .service(contacts::contact_create)
+        .service(contacts::contact_details)
+        .service(contacts::contact_update)
+        .service(contacts::contact_patch)
+        .service(contacts::contact_delete)
+        .service(conversations::contact_conversation_list)
+        .service(labels::contact_labels_list)
+        .service(labels::contact_labels_set)
+        .service(notes::note_list)
+        .service(notes::note_create)
+        .service(notes::note_details)
+        .service(notes::note_update)
+        .service(notes::note_delete)
+        .service(contact_inboxes::contact_inbox_create)
+        .service(inboxes::inbox_list)
+        .service(inboxes::inbox_create)
+        .service(inboxes::inbox_details)
+        .service(conversations::conversation_create)
+        .service(conversations::conversation_details)
+        .service(conversations::message_create)
+        .service(conversations::message_list)
+        .service(platform::platform_account_create)
+        .service(platform::platform_user_create)
+        .service(platform::platform_account_user_create);
 }

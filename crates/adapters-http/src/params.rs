@@ -1,0 +1,96 @@
+//! Path and query parameters. Handlers read them here, after the authentication extractor has run, so that an
+//! anonymous caller gets 401 whatever the rest of its request looks like (actix would otherwise answer a bad
+//! path or query before the token is even looked at).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest};
+use application::ports::ContactSort;
+use domain::Violations;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::dto::contacts::ContactSortParam;
+use crate::error::ApiError;
+
+/// A numeric id from the path. Anything that is not a positive integer names nothing: 404, like an id that
+/// does not exist.
+///
+/// # Errors
+/// 404 `not_found` against the parameter's name.
+pub fn path_id(req: &HttpRequest, name: &str) -> Result<i64, ApiError> {
+    req.match_info()
+        .get(name)
+        .and_then(|raw| raw.parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::not_found(name, "no such resource in the account"))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawListQuery {
+    page: Option<String>,
+    sort: Option<String>,
+    q: Option<String>,
+}
+
+/// The query of a contact list or search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// From 1.
+    pub page: u64,
+    pub sort: ContactSort,
+    /// The search term (trimmed, non-blank), when one was required.
+    pub q: Option<String>,
+}
+
+const SORT_VALUES: &str = "name, email, phone_number, last_activity_at, created_at, each optionally prefixed with -";
+
+/// Reads `page`, `sort` and (when `search`) `q`.
+///
+/// # Errors
+/// 400 with one error per bad parameter: a page that is not a positive integer, an unknown sort, a missing or
+/// blank search term.
+pub fn list_query(req: &HttpRequest, search: bool) -> Result<ListQuery, ApiError> {
+    let raw = web::Query::<RawListQuery>::from_query(req.query_string()).map(web::Query::into_inner).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "The query string is invalid", "query", "invalid_query", &e.to_string())
+    })?;
+    let mut v = Violations::default();
+    // u32 pages keep the row offset far from overflow; nobody pages past four billion
+    let page = match raw.page.as_deref().map(str::trim) {
+        None | Some("") => 1,
+        Some(p) => match p.parse::<u32>() {
+            Ok(n) if n > 0 => u64::from(n),
+            _ => {
+                v.push("page", "invalid_value", "must be a positive integer");
+                1
+            }
+        },
+    };
+    let sort = match raw.sort.as_deref().map(str::trim) {
+        None | Some("") => ContactSort::default(),
+        Some(s) => match serde_json::from_value::<ContactSortParam>(Value::String(s.to_owned())) {
+            Ok(p) => p.into(),
+            Err(_) => {
+                v.push("sort", "invalid_value", format!("must be one of {SORT_VALUES}"));
+                ContactSort::default()
+            }
+        },
+    };
+    let q = if search {
+        match raw.q.as_deref().map(str::trim) {
+            None => {
+                v.push("q", "required", "is required");
+                None
+            }
+            Some("") => {
+                v.push("q", "blank", "can't be blank");
+                None
+            }
+            Some(q) => Some(q.to_owned()),
+        }
+    } else {
+        None
+    };
+    v.into_result()
+        .map_err(|v| ApiError::from_violations(StatusCode::BAD_REQUEST, "The query string is invalid", v))?;
+    Ok(ListQuery { page, sort, q })
+}

@@ -1,0 +1,50 @@
+//! `POST /api/v1/accounts/{account_id}/contacts/{id}/contact_inboxes`: make a contact reachable in an inbox.
+
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use application::contacts::add_contact_inbox;
+use domain::ContactId;
+
+use crate::auth::AccountMember;
+use crate::dto::contacts::{ContactInboxCreatedDto, ContactInboxRequest};
+use crate::dto::parse_body;
+use crate::error::{ApiError, ErrorBody};
+use crate::params::path_id;
+use crate::AppState;
+
+/// Create Contact Inbox
+///
+/// Gives the contact an address (`source_id`, generated when absent) in an inbox; conversations can then be
+/// started with that source id.
+#[utoipa::path(
+    tag = "Contacts",
+    operation_id = "contactInboxCreation",
+    params(
+        ("account_id" = i64, Path, description = "The numeric ID of the account"),
+        ("id" = i64, Path, description = "ID of the contact"),
+    ),
+    request_body(content = ContactInboxRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Success", body = ContactInboxCreatedDto),
+        (status = 400, description = "Malformed body or invalid field", body = ErrorBody),
+        (status = 401, description = "Unauthorized", body = ErrorBody),
+        (status = 404, description = "Contact or inbox not found", body = ErrorBody),
+        (status = 422, description = "The source id is already taken in the inbox", body = ErrorBody),
+        (status = 503, description = "The database is unavailable", body = ErrorBody),
+    ),
+    security(("userApiKey" = []))
+)]
+#[post("/api/v1/accounts/{account_id}/contacts/{id}/contact_inboxes")]
+pub async fn contact_inbox_create(
+    member: AccountMember,
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ContactId::new(path_id(&req, "id")?);
+    let request: ContactInboxRequest = parse_body(&req, &body)?;
+    let account = member.0.account_id;
+    let (inbox, source_id) = (request.inbox_id(), request.source_id());
+    let created =
+        web::block(move || add_contact_inbox(state.db.as_ref(), account, id, inbox, source_id.as_deref())).await??;
+    Ok(HttpResponse::Ok().json(ContactInboxCreatedDto::from(&created)))
+}

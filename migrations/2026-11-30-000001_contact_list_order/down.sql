@@ -1,0 +1,1 @@
+DROP INDEX contacts_account_last_activity_idx;
