@@ -456,3 +456,21 @@ fn list_pages_by_fifteen_and_sorts_on_each_field() {
     let r = app.get(&format!("{}?page=0&sort=x", contacts(account)), &token);
     assert_eq!(r.error_fields(), ["page", "sort"]);
 }
+
+#[test]
+fn contact_changes_are_recorded_for_webhooks() {
+    let app = TestApp::spawn();
+    let (account, token) = app.account_with_admin();
+    let created = app.post(&format!("/api/v1/accounts/{account}/contacts"), &token, &json!({"name": "Ada"}));
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.body["payload"]["contact"]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/accounts/{account}/contacts/{id}");
+    assert_eq!(app.request("PATCH", &path, Some(&token), Some(&json!({"name": "Ada L."}))).status, 200);
+    assert_eq!(app.request("DELETE", &path, Some(&token), None).status, 200);
+    let events = |t: &str| {
+        app.count(&format!(
+            "SELECT count(*) AS n FROM outbox_events WHERE event_type = '{t}' AND (payload->'contact'->>'id')::bigint = {id}"
+        ))
+    };
+    assert_eq!((events("contact.created"), events("contact.updated"), events("contact.deleted")), (1, 1, 1));
+}

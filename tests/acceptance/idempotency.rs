@@ -134,3 +134,32 @@ fn concurrent_requests_with_one_key_do_the_work_once() {
         );
     }
 }
+
+#[test]
+fn creating_posts_replay_instead_of_creating_twice() {
+    let app = TestApp::spawn();
+    let (account, token) = app.account_with_admin();
+    let inbox_body = json!({"name": "Support", "channel": {"type": "api"}});
+    let cases = [
+        (format!("/api/v1/accounts/{account}/inboxes"), inbox_body, "SELECT count(*) AS n FROM inboxes"),
+        (
+            format!("/api/v1/accounts/{account}/contacts"),
+            json!({"name": "Ada", "email": "ada@example.com"}),
+            "SELECT count(*) AS n FROM contacts",
+        ),
+    ];
+    for (path, body, count) in cases {
+        let headers = [("api_access_token", token.as_str()), ("Idempotency-Key", "create-once")];
+        let first = app.request_with_headers("POST", &path, &headers, Some(&body));
+        assert_eq!(first.status, 200, "{path}: {}", first.body);
+        let rows = app.count(count);
+        let retry = app.request_with_headers("POST", &path, &headers, Some(&body));
+        assert_eq!((retry.status, retry.text.clone()), (200, first.text.clone()), "{path}");
+        assert_eq!(retry.header("Idempotent-Replayed"), Some("true"));
+        assert_eq!(app.count(count), rows, "{path}: created once");
+        app.execute("DELETE FROM idempotency_keys");
+    }
+    // Without a key a retry is a new request: the email is now taken.
+    let r = app.post(&format!("/api/v1/accounts/{account}/contacts"), &token, &json!({"email": "ada@example.com"}));
+    assert_eq!((r.status, r.error_codes()), (422, vec!["taken".to_owned()]));
+}

@@ -136,3 +136,29 @@ fn merged_away_ids_answer_merged_with_where_they_went() {
     assert_eq!(r.error_codes(), ["not_found"]);
     assert!(r.body.get("merged_into").is_none());
 }
+
+#[test]
+fn merged_away_ids_on_the_contact_routes() {
+    let (app, account, token, base, mergee) = setup();
+    let third = app.insert_contact(account, "Third", None, None, None);
+    assert_eq!(app.merge(account, &token, base, mergee).status, 200);
+    assert_eq!(app.merge(account, &token, third, base).status, 200);
+    for old in [mergee, base] {
+        let path = format!("/api/v1/accounts/{account}/contacts/{old}");
+        for (method, body) in [
+            ("GET", None),
+            ("PUT", Some(json!({"name": "x"}))),
+            ("PATCH", Some(json!({"name": "x"}))),
+            ("DELETE", None),
+        ] {
+            let r = app.request(method, &path, Some(&token), body.as_ref());
+            assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
+            r.assert_envelope();
+            assert_eq!(r.error_codes(), ["merged"], "{method}");
+            assert_eq!(r.body["merged_into"], json!(third), "{method}");
+        }
+    }
+    let r = app.get(&format!("/api/v1/accounts/{account}/contacts/999999"), &token);
+    assert_eq!(r.error_codes(), ["not_found"]);
+    assert!(r.body.get("merged_into").is_none());
+}

@@ -251,29 +251,6 @@ pub fn parse_body<T: DeserializeOwned + Validate>(req: &HttpRequest, body: &[u8]
     Ok(value)
 }
 
-/// A path id (`{id}`, `{contact_id}` …), read inside the handler so that authentication is checked first.
-/// An id that is not a positive integer cannot exist: 404.
-///
-/// # Errors
-/// 404 `not_found` naming the parameter.
-pub fn path_id(req: &HttpRequest, name: &str) -> Result<i64, ApiError> {
-    req.match_info()
-        .get(name)
-        .and_then(|v| v.parse::<i64>().ok())
-        .filter(|v| *v > 0)
-        .ok_or_else(|| ApiError::not_found(name, "no resource with this id"))
-}
-
-/// A query string, parsed inside the handler (after authentication).
-///
-/// # Errors
-/// 400 `invalid_query`.
-pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
-    actix_web::web::Query::<T>::from_query(req.query_string()).map(actix_web::web::Query::into_inner).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "The query string is invalid", "query", "invalid_query", &e.to_string())
-    })
-}
-
 /// Rows a merge moves (or would move) from the mergee to the base, per table.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MovesDto {

@@ -265,6 +265,8 @@ impl From<ContactsError> for ApiError {
     fn from(e: ContactsError) -> Self {
         match e {
             ContactsError::NotFound { field, entity } => entity_not_found(field, entity),
+            ContactsError::Merged { into } => contact_gone("id", Some(into)),
+            ContactsError::IdempotencyKeyReused => idempotency_key_reused(),
             ContactsError::Invalid(v) => unprocessable(v),
             ContactsError::AdministratorRequired => Self::new(
                 StatusCode::UNAUTHORIZED,
@@ -284,6 +286,7 @@ impl From<NotesError> for ApiError {
         match e {
             NotesError::NotFound { field, entity } => entity_not_found(field, entity),
             NotesError::Invalid(v) => unprocessable(v),
+            NotesError::IdempotencyKeyReused => idempotency_key_reused(),
             NotesError::Unavailable => Self::unavailable(),
             NotesError::Internal(cause) => Self::internal(&cause),
         }
@@ -295,6 +298,7 @@ impl From<InboxesError> for ApiError {
         match e {
             InboxesError::NotFound => entity_not_found("id", "inbox"),
             InboxesError::Invalid(v) => unprocessable(v),
+            InboxesError::IdempotencyKeyReused => idempotency_key_reused(),
             InboxesError::Unavailable => Self::unavailable(),
             InboxesError::Internal(cause) => Self::internal(&cause),
         }
@@ -306,6 +310,7 @@ impl From<ConversationsError> for ApiError {
         match e {
             ConversationsError::NotFound { field, entity } => entity_not_found(field, entity),
             ConversationsError::Invalid(v) => unprocessable(v),
+            ConversationsError::IdempotencyKeyReused => idempotency_key_reused(),
             ConversationsError::Unavailable => Self::unavailable(),
             ConversationsError::Internal(cause) => Self::internal(&cause),
         }

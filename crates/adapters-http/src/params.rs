@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
 use application::ports::ContactSort;
 use domain::Violations;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -23,6 +24,16 @@ pub fn path_id(req: &HttpRequest, name: &str) -> Result<i64, ApiError> {
         .and_then(|raw| raw.parse::<i64>().ok())
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::not_found(name, "no such resource in the account"))
+}
+
+/// A query string, parsed inside the handler (after authentication).
+///
+/// # Errors
+/// 400 `invalid_query`.
+pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    actix_web::web::Query::<T>::from_query(req.query_string()).map(actix_web::web::Query::into_inner).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "The query string is invalid", "query", "invalid_query", &e.to_string())
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -14,7 +14,8 @@ use serde_json::json;
 
 use crate::auth::Member;
 use crate::ports::{
-    ContactQuery, ContactSort, Database, DeletedCounts, NewContact, Role, Session, StoreError, StoredContactInbox,
+    in_transaction, ContactQuery, ContactSort, Database, DeletedCounts, NewContact, Role, Session, StoreError,
+    StoredContactInbox,
 };
 use crate::snapshot::contact_snapshot;
 
@@ -29,6 +30,12 @@ pub enum ContactsError {
     /// `field` is the input (`id`, `inbox_id`) that names no `entity` in the account.
     #[error("{entity} not found")]
     NotFound { field: &'static str, entity: &'static str },
+    /// The contact was merged away; it lives on in `into` (chains followed).
+    #[error("contact merged into {into}")]
+    Merged { into: ContactId },
+    /// The `Idempotency-Key` was used before for another request.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
     /// The input breaks a contact rule (format, length or uniqueness).
     #[error("invalid input: {0}")]
     Invalid(Violations),
@@ -58,6 +65,36 @@ impl From<StoreError> for ContactsError {
 
 fn contact_not_found() -> ContactsError {
     ContactsError::NotFound { field: "id", entity: "contact" }
+}
+
+impl From<crate::idempotency::KeyReused> for ContactsError {
+    fn from(_: crate::idempotency::KeyReused) -> Self {
+        Self::IdempotencyKeyReused
+    }
+}
+
+/// The error for a contact id that names no contact: `Merged` when it was merged away, `NotFound` otherwise.
+fn missing_contact(session: &mut dyn Session, account: AccountId, id: ContactId) -> ContactsError {
+    match session.merged_into(account, id) {
+        Ok(Some(into)) => ContactsError::Merged { into },
+        Ok(None) => contact_not_found(),
+        Err(e) => e.into(),
+    }
+}
+
+/// Records a contact event for webhooks, in the transaction of the change.
+fn record_contact_event(
+    tx: &mut dyn Session,
+    account: AccountId,
+    event: &str,
+    contact: &Contact,
+) -> Result<(), StoreError> {
+    let payload = json!({
+        "event": event.replace('.', "_"),
+        "account_id": account.get(),
+        "contact": contact_snapshot(contact),
+    });
+    tx.enqueue_event(account, event, &payload)
 }
 
 /// A contact with its channel addresses, the shape every contacts endpoint answers with.
@@ -238,13 +275,24 @@ pub fn create_contact(
     account: AccountId,
     cmd: CreateContact,
 ) -> Result<CreatedContact, ContactsError> {
+    in_transaction(db, |tx| create_contact_in(tx, account, cmd))
+}
+
+/// [`create_contact`] inside the caller's transaction (committed with an idempotency key).
+///
+/// # Errors
+/// As [`create_contact`].
+pub fn create_contact_in(
+    tx: &mut dyn Session,
+    account: AccountId,
+    cmd: CreateContact,
+) -> Result<CreatedContact, ContactsError> {
     let (attributes, blocked) =
         cmd.fields.apply(ContactAttributes::default(), false).map_err(ContactsError::Invalid)?;
     let source_id = match (cmd.inbox_id, cmd.source_id) {
         (Some(_), Some(s)) => check_source_id(&s).map_err(ContactsError::Invalid)?,
         _ => generate_source_id(),
     };
-    let mut tx = db.begin()?;
     if let Some(inbox) = cmd.inbox_id {
         tx.find_inbox(account, inbox)?.ok_or(ContactsError::NotFound { field: "inbox_id", entity: "inbox" })?;
     }
@@ -253,7 +301,7 @@ pub fn create_contact(
         Some(inbox) => Some(tx.insert_contact_inbox(account, contact.id, inbox, &source_id)?.contact_inbox),
         None => None,
     };
-    tx.commit()?;
+    record_contact_event(tx, account, "contact.created", &contact)?;
     let contact_inboxes = contact_inbox.iter().cloned().collect();
     Ok(CreatedContact { contact: ContactWithInboxes { contact, contact_inboxes }, contact_inbox })
 }
@@ -264,7 +312,9 @@ pub fn create_contact(
 /// `NotFound` when the contact is not in the account.
 pub fn show_contact(db: &dyn Database, account: AccountId, id: ContactId) -> Result<ContactWithInboxes, ContactsError> {
     let mut s = db.connect()?;
-    let contact = s.find_contact(account, id)?.ok_or_else(contact_not_found)?;
+    let Some(contact) = s.find_contact(account, id)? else {
+        return Err(missing_contact(s.as_mut(), account, id));
+    };
     let contact_inboxes = s.contact_inboxes(account, id)?;
     Ok(ContactWithInboxes { contact, contact_inboxes })
 }
@@ -283,6 +333,7 @@ pub fn update_contact(
     let current = lock_contact(tx.as_mut(), account, id)?;
     let (attributes, blocked) = changes.apply(current.attributes, current.blocked).map_err(ContactsError::Invalid)?;
     let contact = tx.update_contact(account, id, &attributes, blocked)?;
+    record_contact_event(tx.as_mut(), account, "contact.updated", &contact)?;
     let contact_inboxes = tx.contact_inboxes(account, id)?;
     tx.commit()?;
     Ok(ContactWithInboxes { contact, contact_inboxes })
@@ -333,15 +384,27 @@ pub fn add_contact_inbox(
     inbox: InboxId,
     source_id: Option<&str>,
 ) -> Result<StoredContactInbox, ContactsError> {
+    in_transaction(db, |tx| add_contact_inbox_in(tx, account, contact, inbox, source_id))
+}
+
+/// [`add_contact_inbox`] inside the caller's transaction (committed with an idempotency key).
+///
+/// # Errors
+/// As [`add_contact_inbox`].
+pub fn add_contact_inbox_in(
+    tx: &mut dyn Session,
+    account: AccountId,
+    contact: ContactId,
+    inbox: InboxId,
+    source_id: Option<&str>,
+) -> Result<StoredContactInbox, ContactsError> {
     let source_id = match source_id {
         Some(s) => check_source_id(s).map_err(ContactsError::Invalid)?,
         None => generate_source_id(),
     };
-    let mut tx = db.begin()?;
-    lock_contact(tx.as_mut(), account, contact)?;
+    lock_contact(tx, account, contact)?;
     tx.find_inbox(account, inbox)?.ok_or(ContactsError::NotFound { field: "inbox_id", entity: "inbox" })?;
     let created = tx.insert_contact_inbox(account, contact, inbox, &source_id)?;
-    tx.commit()?;
     Ok(created)
 }
 
@@ -387,8 +450,12 @@ pub fn set_contact_labels(
 }
 
 /// Locks one contact of the account.
+/// Locks the contact for a change; a merged-away id says where the contact went.
 fn lock_contact(tx: &mut dyn Session, account: AccountId, id: ContactId) -> Result<Contact, ContactsError> {
-    tx.lock_contacts(account, &[id])?.into_iter().next().ok_or_else(contact_not_found)
+    match tx.lock_contacts(account, &[id])?.into_iter().next() {
+        Some(contact) => Ok(contact),
+        None => Err(missing_contact(tx, account, id)),
+    }
 }
 
 #[cfg(test)]

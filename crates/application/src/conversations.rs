@@ -13,7 +13,9 @@ use domain::{AccountId, Contact, ContactId, InboxId, InboxSummary, UserId, Viola
 
 use crate::auth::Member;
 use crate::contacts::{check_source_id, generate_source_id};
-use crate::ports::{Conversation, Database, Message, MessageType, NewConversation, Sender, Session, StoreError, User};
+use crate::ports::{
+    in_transaction, Conversation, Database, Message, MessageType, NewConversation, Sender, Session, StoreError, User,
+};
 
 /// Longest accepted message, in characters (the reference's limit).
 pub const MAX_MESSAGE_LEN: usize = 150_000;
@@ -30,10 +32,19 @@ pub enum ConversationsError {
     NotFound { field: &'static str, entity: &'static str },
     #[error("invalid input: {0}")]
     Invalid(Violations),
+    /// The `Idempotency-Key` was used before for another request.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
     #[error("database unavailable")]
     Unavailable,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::idempotency::KeyReused> for ConversationsError {
+    fn from(_: crate::idempotency::KeyReused) -> Self {
+        Self::IdempotencyKeyReused
+    }
 }
 
 impl From<StoreError> for ConversationsError {
@@ -139,18 +150,29 @@ pub fn create_conversation(
     member: Member,
     cmd: CreateConversation,
 ) -> Result<ConversationView, ConversationsError> {
+    in_transaction(db, |tx| create_conversation_in(tx, member, cmd))
+}
+
+/// [`create_conversation`] inside the caller's transaction (committed with an idempotency key).
+///
+/// # Errors
+/// As [`create_conversation`].
+pub fn create_conversation_in(
+    tx: &mut dyn Session,
+    member: Member,
+    cmd: CreateConversation,
+) -> Result<ConversationView, ConversationsError> {
     let account = member.account_id;
     if let Some(message) = &cmd.message {
         check_message(message)?;
     }
     let source_id = cmd.source_id.as_deref().map(check_source_id).transpose().map_err(ConversationsError::Invalid)?;
-    let mut tx = db.begin()?;
     let inbox = tx
         .find_inbox(account, cmd.inbox_id)?
         .ok_or(ConversationsError::NotFound { field: "inbox_id", entity: "inbox" })?;
     let (contact, contact_inbox_id) = match (&source_id, cmd.contact_id) {
         (Some(source_id), wanted) => {
-            let (contact, ci) = lock_owner(tx.as_mut(), account, |s| {
+            let (contact, ci) = lock_owner(tx, account, |s| {
                 Ok(s.find_contact_inbox_by_source(account, inbox.id, source_id)?.map(|ci| (ci.contact_id, ci)))
             })?
             .ok_or(ConversationsError::NotFound { field: "source_id", entity: "contact_inbox" })?;
@@ -202,7 +224,6 @@ pub fn create_conversation(
         conversation.last_activity_at = stored.created_at;
         contact.last_activity_at = Some(stored.created_at);
     }
-    tx.commit()?;
     Ok(ConversationView { conversation, contact, inbox })
 }
 
@@ -275,11 +296,23 @@ pub fn create_message(
     display_id: i64,
     message: NewMessage,
 ) -> Result<MessageView, ConversationsError> {
+    in_transaction(db, |tx| create_message_in(tx, member, display_id, message))
+}
+
+/// [`create_message`] inside the caller's transaction (committed with an idempotency key).
+///
+/// # Errors
+/// As [`create_message`].
+pub fn create_message_in(
+    tx: &mut dyn Session,
+    member: Member,
+    display_id: i64,
+    message: NewMessage,
+) -> Result<MessageView, ConversationsError> {
     check_message(&message)?;
     let account = member.account_id;
-    let mut tx = db.begin()?;
     let (mut contact, conversation) =
-        lock_owner(tx.as_mut(), account, |s| Ok(s.find_conversation(account, display_id)?.map(|c| (c.contact_id, c))))?
+        lock_owner(tx, account, |s| Ok(s.find_conversation(account, display_id)?.map(|c| (c.contact_id, c))))?
             .ok_or_else(conversation_not_found)?;
     let sender = sender_of(message.message_type, contact.id, member.user_id);
     let stored = tx.insert_message(account, conversation.id, message.message_type, &message.content, sender)?;
@@ -291,7 +324,6 @@ pub fn create_message(
         Sender::User(id) => tx.find_users(&[id])?.into_iter().next().map_or(MessageSender::Nobody, MessageSender::User),
         Sender::Nobody => MessageSender::Nobody,
     };
-    tx.commit()?;
     Ok(MessageView { message: stored, display_id, inbox_id: conversation.inbox_id, sender })
 }
 

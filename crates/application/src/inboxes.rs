@@ -5,7 +5,8 @@
 use domain::{AccountId, InboxId, InboxSummary, Violations};
 
 use crate::admin::MAX_NAME_LEN;
-use crate::ports::{Database, StoreError};
+use crate::ports::{in_transaction, Database, StoreError};
+use crate::Session;
 
 /// The stored channel type of API inboxes (the reference's class name).
 pub const API_CHANNEL_TYPE: &str = "Channel::Api";
@@ -17,10 +18,19 @@ pub enum InboxesError {
     NotFound,
     #[error("invalid input: {0}")]
     Invalid(Violations),
+    /// The `Idempotency-Key` was used before for another request.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
     #[error("database unavailable")]
     Unavailable,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::idempotency::KeyReused> for InboxesError {
+    fn from(_: crate::idempotency::KeyReused) -> Self {
+        Self::IdempotencyKeyReused
+    }
 }
 
 impl From<StoreError> for InboxesError {
@@ -59,6 +69,19 @@ pub fn create_inbox(
     name: &str,
     channel_type: &str,
 ) -> Result<InboxSummary, InboxesError> {
+    in_transaction(db, |tx| create_inbox_in(tx, account, name, channel_type))
+}
+
+/// [`create_inbox`] inside the caller's transaction (committed with an idempotency key).
+///
+/// # Errors
+/// As [`create_inbox`].
+pub fn create_inbox_in(
+    tx: &mut dyn Session,
+    account: AccountId,
+    name: &str,
+    channel_type: &str,
+) -> Result<InboxSummary, InboxesError> {
     let mut v = Violations::default();
     let name = name.trim();
     if name.is_empty() {
@@ -70,9 +93,7 @@ pub fn create_inbox(
         v.push("channel.type", "unsupported_channel", "only API channels (\"api\") can be created here");
     }
     v.into_result().map_err(InboxesError::Invalid)?;
-    let mut tx = db.begin()?;
     let inbox = tx.insert_inbox(account, name, API_CHANNEL_TYPE)?;
-    tx.commit()?;
     Ok(inbox)
 }
 

@@ -15,7 +15,7 @@ use domain::{merge_attributes, AccountId, Contact, ContactId, ContactInbox, User
 use serde_json::json;
 
 use crate::idempotency::KeyReused;
-use crate::ports::{Database, MovedCounts, Session, StoreError};
+use crate::ports::{in_transaction, Database, MovedCounts, Session, StoreError};
 use crate::snapshot::{contact_snapshot, moved_snapshot};
 
 /// What to merge, and who asks.
@@ -79,10 +79,7 @@ impl From<StoreError> for MergeContactsError {
 /// # Errors
 /// See [`MergeContactsError`]; whatever the error, the database is left as it was.
 pub fn merge_contacts(db: &dyn Database, cmd: MergeContacts) -> Result<MergeOutcome, MergeContactsError> {
-    let mut tx = db.begin()?;
-    let outcome = merge_in(tx.as_mut(), cmd)?;
-    tx.commit()?;
-    Ok(outcome)
+    in_transaction(db, |tx| merge_in(tx, cmd))
 }
 
 /// Runs the merge inside the caller's transaction (which commits it, e.g. together with an idempotency key).

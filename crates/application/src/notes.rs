@@ -4,7 +4,8 @@
 use domain::{AccountId, ContactId, NoteId, Violations};
 
 use crate::auth::Member;
-use crate::ports::{Database, Note, StoreError};
+use crate::ports::{in_transaction, Database, Note, StoreError};
+use crate::Session;
 
 /// Longest accepted note, in characters.
 pub const MAX_NOTE_LEN: usize = 65_535;
@@ -17,10 +18,19 @@ pub enum NotesError {
     NotFound { field: &'static str, entity: &'static str },
     #[error("invalid input: {0}")]
     Invalid(Violations),
+    /// The `Idempotency-Key` was used before for another request.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
     #[error("database unavailable")]
     Unavailable,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::idempotency::KeyReused> for NotesError {
+    fn from(_: crate::idempotency::KeyReused) -> Self {
+        Self::IdempotencyKeyReused
+    }
 }
 
 impl From<StoreError> for NotesError {
@@ -77,13 +87,24 @@ pub fn list_notes(db: &dyn Database, account: AccountId, contact: ContactId) -> 
 /// # Errors
 /// `Invalid` for blank or too long content, `NotFound` when the contact is not in the account.
 pub fn create_note(db: &dyn Database, member: Member, contact: ContactId, content: &str) -> Result<Note, NotesError> {
+    in_transaction(db, |tx| create_note_in(tx, member, contact, content))
+}
+
+/// [`create_note`] inside the caller's transaction (committed with an idempotency key).
+///
+/// # Errors
+/// As [`create_note`].
+pub fn create_note_in(
+    tx: &mut dyn Session,
+    member: Member,
+    contact: ContactId,
+    content: &str,
+) -> Result<Note, NotesError> {
     let content = check_content(content)?;
     let account = member.account_id;
-    let mut tx = db.begin()?;
     // locked like every write that hangs a row off a contact, so it serializes with merges and deletions
     tx.lock_contacts(account, &[contact])?.into_iter().next().ok_or_else(contact_not_found)?;
     let note = tx.insert_note(account, contact, member.user_id, &content)?;
-    tx.commit()?;
     Ok(note)
 }
 

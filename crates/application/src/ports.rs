@@ -49,6 +49,20 @@ pub trait Database: Send + Sync {
     fn ping(&self) -> bool;
 }
 
+/// Runs `work` in a new transaction and commits it when `work` succeeds (dropping it rolls back otherwise).
+///
+/// # Errors
+/// `work`'s error, or the store's when the transaction cannot begin or commit.
+pub fn in_transaction<T, E: From<StoreError>>(
+    db: &dyn Database,
+    work: impl FnOnce(&mut dyn Session) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut tx = db.begin()?;
+    let out = work(tx.as_mut())?;
+    tx.commit()?;
+    Ok(out)
+}
+
 /// One connection with every store on it.
 pub trait Session:
     AuthStore

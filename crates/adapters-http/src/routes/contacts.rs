@@ -1,9 +1,11 @@
 //! `/api/v1/accounts/{account_id}/contacts`: list, search, create, show, update and delete contacts.
 
+use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use application::contacts::{
-    create_contact, delete_contact, list_contacts, search_contacts, show_contact, update_contact,
+    create_contact_in, delete_contact, list_contacts, search_contacts, show_contact, update_contact,
 };
+use application::idempotency::execute;
 use domain::ContactId;
 
 use crate::auth::AccountMember;
@@ -13,6 +15,7 @@ use crate::dto::contacts::{
 };
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
+use crate::idempotency::{encode, idempotency_request, respond};
 use crate::params::{list_query, path_id};
 use crate::AppState;
 
@@ -91,7 +94,10 @@ pub async fn contact_search(
 #[utoipa::path(
     tag = "Contacts",
     operation_id = "contactCreate",
-    params(("account_id" = i64, Path, description = "The numeric ID of the account")),
+    params(
+        ("account_id" = i64, Path, description = "The numeric ID of the account"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours"),
+    ),
     request_body(content = ContactCreateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Success", body = ContactCreateResponse),
@@ -111,10 +117,20 @@ pub async fn contact_create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: ContactCreateRequest = parse_body(&req, &body)?;
+    let idempotency = idempotency_request(&req, &body)?;
     let account = member.0.account_id;
     let command = request.command();
-    let created = web::block(move || create_contact(state.db.as_ref(), account, command)).await??;
-    Ok(HttpResponse::Ok().json(ContactCreateResponse::from(&created)))
+    let executed = web::block(move || {
+        execute(
+            state.db.as_ref(),
+            account,
+            idempotency.as_ref(),
+            |tx| create_contact_in(tx, account, command),
+            |created| encode(StatusCode::OK, &ContactCreateResponse::from(created)),
+        )
+    })
+    .await??;
+    Ok(respond(executed))
 }
 
 /// Show Contact

@@ -1,10 +1,12 @@
 //! Conversations and messages: `/api/v1/accounts/{account_id}/conversations…` and a contact's conversations.
 //! Conversations are addressed by their per-account number (`display_id`), as in the reference.
 
+use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use application::conversations::{
-    contact_conversations, create_conversation, create_message, list_messages, show_conversation,
+    contact_conversations, create_conversation_in, create_message_in, list_messages, show_conversation,
 };
+use application::idempotency::execute;
 use domain::ContactId;
 
 use crate::auth::AccountMember;
@@ -14,6 +16,7 @@ use crate::dto::conversations::{
 };
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
+use crate::idempotency::{encode, idempotency_request, respond};
 use crate::params::path_id;
 use crate::AppState;
 
@@ -54,7 +57,10 @@ pub async fn contact_conversation_list(
 #[utoipa::path(
     tag = "Conversations",
     operation_id = "newConversation",
-    params(("account_id" = i64, Path, description = "The numeric ID of the account")),
+    params(
+        ("account_id" = i64, Path, description = "The numeric ID of the account"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours"),
+    ),
     request_body(content = ConversationCreateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Success", body = ConversationDto),
@@ -76,8 +82,18 @@ pub async fn conversation_create(
     let request: ConversationCreateRequest = parse_body(&req, &body)?;
     let member = member.0;
     let command = request.command();
-    let view = web::block(move || create_conversation(state.db.as_ref(), member, command)).await??;
-    Ok(HttpResponse::Ok().json(ConversationDto::from(&view)))
+    let idempotency = idempotency_request(&req, &body)?;
+    let executed = web::block(move || {
+        execute(
+            state.db.as_ref(),
+            member.account_id,
+            idempotency.as_ref(),
+            |tx| create_conversation_in(tx, member, command),
+            |view| encode(StatusCode::OK, &ConversationDto::from(view)),
+        )
+    })
+    .await??;
+    Ok(respond(executed))
 }
 
 /// Conversation Details
@@ -116,6 +132,7 @@ pub async fn conversation_details(
     tag = "Messages",
     operation_id = "create-a-new-message-in-a-conversation",
     params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours"),
         ("account_id" = i64, Path, description = "The numeric ID of the account"),
         ("conversation_id" = i64, Path, description = "The conversation's number in the account"),
     ),
@@ -140,8 +157,18 @@ pub async fn message_create(
     let request: MessageCreateRequest = parse_body(&req, &body)?;
     let member = member.0;
     let message = request.message();
-    let view = web::block(move || create_message(state.db.as_ref(), member, display_id, message)).await??;
-    Ok(HttpResponse::Ok().json(MessageDto::from(&view)))
+    let idempotency = idempotency_request(&req, &body)?;
+    let executed = web::block(move || {
+        execute(
+            state.db.as_ref(),
+            member.account_id,
+            idempotency.as_ref(),
+            |tx| create_message_in(tx, member, display_id, message),
+            |view| encode(StatusCode::OK, &MessageDto::from(view)),
+        )
+    })
+    .await??;
+    Ok(respond(executed))
 }
 
 /// Get Messages

@@ -1,13 +1,16 @@
 //! `/api/v1/accounts/{account_id}/inboxes`: list, create and show inboxes.
 
+use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use application::inboxes::{create_inbox, list_inboxes, show_inbox};
+use application::idempotency::execute;
+use application::inboxes::{create_inbox_in, list_inboxes, show_inbox};
 use domain::InboxId;
 
 use crate::auth::AccountMember;
 use crate::dto::inboxes::{InboxCreateRequest, InboxListResponse};
 use crate::dto::{parse_body, InboxDto};
 use crate::error::{ApiError, ErrorBody};
+use crate::idempotency::{encode, idempotency_request, respond};
 use crate::params::path_id;
 use crate::AppState;
 
@@ -40,7 +43,10 @@ pub async fn inbox_list(member: AccountMember, state: web::Data<AppState>) -> Re
 #[utoipa::path(
     tag = "Inboxes",
     operation_id = "inboxCreation",
-    params(("account_id" = i64, Path, description = "The numeric ID of the account")),
+    params(
+        ("account_id" = i64, Path, description = "The numeric ID of the account"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours"),
+    ),
     request_body(content = InboxCreateRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Success", body = InboxDto),
@@ -62,8 +68,18 @@ pub async fn inbox_create(
     let request: InboxCreateRequest = parse_body(&req, &body)?;
     let account = member.0.account_id;
     let (name, channel_type) = (request.name(), request.channel_type());
-    let inbox = web::block(move || create_inbox(state.db.as_ref(), account, &name, &channel_type)).await??;
-    Ok(HttpResponse::Ok().json(InboxDto::from(&inbox)))
+    let idempotency = idempotency_request(&req, &body)?;
+    let executed = web::block(move || {
+        execute(
+            state.db.as_ref(),
+            account,
+            idempotency.as_ref(),
+            |tx| create_inbox_in(tx, account, &name, &channel_type),
+            |inbox| encode(StatusCode::OK, &InboxDto::from(inbox)),
+        )
+    })
+    .await??;
+    Ok(respond(executed))
 }
 
 /// Get an Inbox

@@ -8,10 +8,11 @@ use domain::ContactId;
 
 use crate::auth::AccountMember;
 use crate::dto::{
-    parse_body, parse_query, path_id, MergeContactsRequest, MergeHistoryQuery, MergePreviewResponse, MergeRecordDto,
-    MergeRecordListResponse, MergeRecordResponse, MetaDto,
+    parse_body, MergeContactsRequest, MergeHistoryQuery, MergePreviewResponse, MergeRecordDto, MergeRecordListResponse,
+    MergeRecordResponse, MetaDto,
 };
 use crate::error::{ApiError, ErrorBody};
+use crate::params::{parse_query, path_id};
 use crate::AppState;
 
 impl From<MergeHistoryError> for ApiError {

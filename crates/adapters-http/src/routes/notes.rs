@@ -1,13 +1,16 @@
 //! `/api/v1/accounts/{account_id}/contacts/{id}/notes`: notes about a contact.
 
+use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
-use application::notes::{create_note, delete_note, list_notes, show_note, update_note};
+use application::idempotency::execute;
+use application::notes::{create_note_in, delete_note, list_notes, show_note, update_note};
 use domain::{ContactId, NoteId};
 
 use crate::auth::AccountMember;
 use crate::dto::contacts::{NoteDto, NoteRequest};
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
+use crate::idempotency::{encode, idempotency_request, respond};
 use crate::params::path_id;
 use crate::AppState;
 
@@ -52,6 +55,7 @@ pub async fn note_list(
     tag = "Contacts",
     operation_id = "contactNoteCreate",
     params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours"),
         ("account_id" = i64, Path, description = "The numeric ID of the account"),
         ("id" = i64, Path, description = "ID of the contact"),
     ),
@@ -76,8 +80,18 @@ pub async fn note_create(
     let request: NoteRequest = parse_body(&req, &body)?;
     let member = member.0;
     let content = request.content();
-    let note = web::block(move || create_note(state.db.as_ref(), member, contact, &content)).await??;
-    Ok(HttpResponse::Ok().json(NoteDto::from(&note)))
+    let idempotency = idempotency_request(&req, &body)?;
+    let executed = web::block(move || {
+        execute(
+            state.db.as_ref(),
+            member.account_id,
+            idempotency.as_ref(),
+            |tx| create_note_in(tx, member, contact, &content),
+            |note| encode(StatusCode::OK, &NoteDto::from(note)),
+        )
+    })
+    .await??;
+    Ok(respond(executed))
 }
 
 /// Show Note

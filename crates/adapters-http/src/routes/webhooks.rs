@@ -10,9 +10,10 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::auth::AccountMember;
-use crate::dto::{parse_body, path_id};
+use crate::dto::parse_body;
 use crate::error::{idempotency_key_reused, ApiError, ErrorBody};
 use crate::idempotency::{encode, idempotency_request, respond};
+use crate::params::path_id;
 use crate::AppState;
 
 /// Body of `POST …/webhooks`.
