@@ -5,5 +5,6 @@
 
 mod cli;
 mod common;
+mod invariants;
 mod reliability;
 mod webhooks;
