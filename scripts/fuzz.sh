@@ -59,7 +59,7 @@ status=0
   --generation-deterministic \
   --no-color \
   --request-timeout 30 || status=$?
-if grep -q " 500 " "$log"; then
+if grep -q "internal error" "$log"; then
   echo "fuzz: the server answered 500 (see $log)" >&2
   status=1
 fi

@@ -128,3 +128,23 @@ fn each_token_is_rate_limited_with_retry_after() {
     let r = app.request_with_headers("GET", &path, &[("Authorization", bearer.as_str())], None);
     assert_eq!(r.status, 429, "the same token in another header shares the budget");
 }
+
+#[test]
+fn nul_characters_are_refused_not_a_500() {
+    let app = TestApp::spawn();
+    let (account, token) = app.account_with_admin();
+    let contacts = format!("/api/v1/accounts/{account}/contacts");
+    for (body, field) in [
+        (json!({"name": "a\u{0}b"}), "name"),
+        (json!({"custom_attributes": {"k\u{0}": 1}}), "custom_attributes"),
+        (json!({"additional_attributes": {"k": ["x", {"y": "\u{0}"}]}}), "additional_attributes"),
+        (json!({"na\u{0}me": "x"}), "body"),
+    ] {
+        let r = app.post(&contacts, &token, &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!((r.error_fields(), r.error_codes()), (vec![field.to_owned()], vec!["invalid_value".to_owned()]));
+    }
+    let r = app.get(&format!("{contacts}/search?q=a%00b"), &token);
+    assert_eq!((r.status, r.error_codes()), (400, vec!["invalid_value".to_owned()]));
+    assert_eq!(app.count("SELECT count(*) AS n FROM contacts"), 0);
+}

@@ -200,6 +200,29 @@ pub fn violations(errors: &ValidationErrors) -> Violations {
     v
 }
 
+/// Whether a JSON value holds a NUL character in any string or key (PostgreSQL stores neither in text nor in
+/// jsonb, so such input is refused up front instead of failing deep in the database).
+pub fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
+}
+
+/// The top-level field of a body object that holds a NUL character, if any (`body` when a key itself does).
+fn field_with_nul(body: &Value) -> Option<String> {
+    let Value::Object(map) = body else { return None };
+    map.iter().find(|(k, v)| k.contains('\0') || contains_nul(v)).map(|(k, _)| {
+        if k.contains('\0') {
+            "body".to_owned()
+        } else {
+            k.clone()
+        }
+    })
+}
+
 /// Parses and validates a JSON body. Done inside the handler, after authentication, so that an anonymous
 /// caller gets 401 whatever it sent.
 ///
@@ -243,6 +266,15 @@ pub fn parse_body<T: DeserializeOwned + Validate>(req: &HttpRequest, body: &[u8]
     // (`[12, 13]` as a merge of 12 and 13), which no client means.
     if !json.is_object() {
         return Err(shape_error("the body must be a JSON object"));
+    }
+    if let Some(field) = field_with_nul(&json) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The request is invalid",
+            &field,
+            "invalid_value",
+            "must not contain NUL (U+0000) characters",
+        ));
     }
     let value: T = serde_json::from_value(json).map_err(|e| shape_error(&e.to_string()))?;
     value

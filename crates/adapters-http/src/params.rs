@@ -96,6 +96,11 @@ pub fn list_query(req: &HttpRequest, search: bool) -> Result<ListQuery, ApiError
                 v.push("q", "blank", "can't be blank");
                 None
             }
+            // PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database
+            Some(q) if q.contains('\0') => {
+                v.push("q", "invalid_value", "must not contain NUL (U+0000) characters");
+                None
+            }
             Some(q) => Some(q.to_owned()),
         }
     } else {
