@@ -148,3 +148,28 @@ fn nul_characters_are_refused_not_a_500() {
     assert_eq!((r.status, r.error_codes()), (400, vec!["invalid_value".to_owned()]));
     assert_eq!(app.count("SELECT count(*) AS n FROM contacts"), 0);
 }
+
+#[test]
+fn deep_or_huge_attribute_objects_are_bounded() {
+    let app = TestApp::spawn();
+    let (account, token) = app.account_with_admin();
+    let contacts = format!("/api/v1/accounts/{account}/contacts");
+    let mut deep = json!("leaf");
+    for _ in 0..12 {
+        deep = json!({ "k": deep });
+    }
+    let r = app.post(&contacts, &token, &json!({"name": "Deep", "custom_attributes": deep}));
+    assert_eq!((r.status, r.error_codes()), (422, vec!["too_deep".to_owned()]), "{}", r.body);
+    assert_eq!(r.error_fields(), ["custom_attributes"]);
+
+    let huge = json!({"name": "Huge", "additional_attributes": {"blob": "x".repeat(100 * 1024)}});
+    let r = app.post(&contacts, &token, &huge);
+    assert_eq!((r.status, r.error_codes()), (422, vec!["too_large".to_owned()]), "{}", r.body);
+
+    // Deeper than the JSON parser follows: a clear 400, never a crash.
+    let abyss = format!("{{\"name\": \"x\", \"custom_attributes\": {}{}}}", "[".repeat(5000), "]".repeat(5000));
+    let r = app.request_raw("POST", &contacts, Some(&token), "application/json", abyss.as_bytes());
+    assert_eq!((r.status, r.error_codes()), (400, vec!["malformed_json".to_owned()]));
+    assert_eq!(app.count("SELECT count(*) AS n FROM contacts"), 0, "nothing stored");
+    assert_eq!(app.request("GET", "/health", None, None).status, 200, "the server is fine");
+}
