@@ -1,11 +1,14 @@
 //! The `Idempotency-Key` header: reading it, and answering with the response the application stored or replays.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{HttpRequest, HttpResponse};
-use application::idempotency::{Executed, IdempotencyRequest, StoredResponse, MAX_KEY_LEN};
+use actix_web::{web, HttpRequest, HttpResponse};
+use application::idempotency::{execute, Executed, IdempotencyRequest, KeyReused, StoredResponse, MAX_KEY_LEN};
+use application::{Session, StoreError};
+use domain::AccountId;
 use serde::Serialize;
 
 use crate::error::ApiError;
+use crate::AppState;
 
 /// The header clients send.
 pub const HEADER: &str = "Idempotency-Key";
@@ -39,6 +42,34 @@ pub fn encode<T: Serialize>(status: StatusCode, value: &T) -> StoredResponse {
         String::from("{}")
     });
     StoredResponse { status: status.as_u16(), body }
+}
+
+/// Runs a creating use case the idempotent way: reads the request's `Idempotency-Key`, runs `work` in one
+/// transaction on the blocking pool together with the key, and answers with `to_body`'s JSON (status 200) or the
+/// stored response of an earlier run.
+///
+/// # Errors
+/// 400 for a bad key, then whatever the use case's error maps to.
+pub async fn create_idempotently<T, E, B>(
+    state: web::Data<AppState>,
+    req: &HttpRequest,
+    body: &[u8],
+    account: AccountId,
+    work: impl FnOnce(&mut dyn Session) -> Result<T, E> + Send + 'static,
+    to_body: impl FnOnce(&T) -> B + Send + 'static,
+) -> Result<HttpResponse, ApiError>
+where
+    T: 'static,
+    E: From<StoreError> + From<KeyReused> + Send + 'static,
+    ApiError: From<E>,
+    B: Serialize,
+{
+    let idempotency = idempotency_request(req, body)?;
+    let executed = web::block(move || {
+        execute(state.db.as_ref(), account, idempotency.as_ref(), work, |value| encode(StatusCode::OK, &to_body(value)))
+    })
+    .await??;
+    Ok(respond(executed))
 }
 
 /// Sends an executed request's response; a replay says so in `Idempotent-Replayed: true`.

@@ -1,16 +1,14 @@
 //! `POST /api/v1/accounts/{account_id}/contacts/{id}/contact_inboxes`: make a contact reachable in an inbox.
 
-use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use application::contacts::add_contact_inbox_in;
-use application::idempotency::execute;
 use domain::ContactId;
 
 use crate::auth::AccountMember;
 use crate::dto::contacts::{ContactInboxCreatedDto, ContactInboxRequest};
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{encode, idempotency_request, respond};
+use crate::idempotency::create_idempotently;
 use crate::params::path_id;
 use crate::AppState;
 
@@ -48,16 +46,13 @@ pub async fn contact_inbox_create(
     let request: ContactInboxRequest = parse_body(&req, &body)?;
     let account = member.0.account_id;
     let (inbox, source_id) = (request.inbox_id(), request.source_id());
-    let idempotency = idempotency_request(&req, &body)?;
-    let executed = web::block(move || {
-        execute(
-            state.db.as_ref(),
-            account,
-            idempotency.as_ref(),
-            |tx| add_contact_inbox_in(tx, account, id, inbox, source_id.as_deref()),
-            |created| encode(StatusCode::OK, &ContactInboxCreatedDto::from(created)),
-        )
-    })
-    .await??;
-    Ok(respond(executed))
+    create_idempotently(
+        state,
+        &req,
+        &body,
+        account,
+        move |tx| add_contact_inbox_in(tx, account, id, inbox, source_id.as_deref()),
+        |created| ContactInboxCreatedDto::from(created),
+    )
+    .await
 }

@@ -1,11 +1,9 @@
 //! `/api/v1/accounts/{account_id}/contacts`: list, search, create, show, update and delete contacts.
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use application::contacts::{
     create_contact_in, delete_contact, list_contacts, search_contacts, show_contact, update_contact,
 };
-use application::idempotency::execute;
 use domain::ContactId;
 
 use crate::auth::AccountMember;
@@ -15,7 +13,7 @@ use crate::dto::contacts::{
 };
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{encode, idempotency_request, respond};
+use crate::idempotency::create_idempotently;
 use crate::params::{list_query, path_id};
 use crate::AppState;
 
@@ -117,20 +115,17 @@ pub async fn contact_create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: ContactCreateRequest = parse_body(&req, &body)?;
-    let idempotency = idempotency_request(&req, &body)?;
     let account = member.0.account_id;
     let command = request.command();
-    let executed = web::block(move || {
-        execute(
-            state.db.as_ref(),
-            account,
-            idempotency.as_ref(),
-            |tx| create_contact_in(tx, account, command),
-            |created| encode(StatusCode::OK, &ContactCreateResponse::from(created)),
-        )
-    })
-    .await??;
-    Ok(respond(executed))
+    create_idempotently(
+        state,
+        &req,
+        &body,
+        account,
+        move |tx| create_contact_in(tx, account, command),
+        |created| ContactCreateResponse::from(created),
+    )
+    .await
 }
 
 /// Show Contact

@@ -1,12 +1,10 @@
 //! Conversations and messages: `/api/v1/accounts/{account_id}/conversations…` and a contact's conversations.
 //! Conversations are addressed by their per-account number (`display_id`), as in the reference.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use application::conversations::{
     contact_conversations, create_conversation_in, create_message_in, list_messages, show_conversation,
 };
-use application::idempotency::execute;
 use domain::ContactId;
 
 use crate::auth::AccountMember;
@@ -16,7 +14,7 @@ use crate::dto::conversations::{
 };
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{encode, idempotency_request, respond};
+use crate::idempotency::create_idempotently;
 use crate::params::path_id;
 use crate::AppState;
 
@@ -82,18 +80,15 @@ pub async fn conversation_create(
     let request: ConversationCreateRequest = parse_body(&req, &body)?;
     let member = member.0;
     let command = request.command();
-    let idempotency = idempotency_request(&req, &body)?;
-    let executed = web::block(move || {
-        execute(
-            state.db.as_ref(),
-            member.account_id,
-            idempotency.as_ref(),
-            |tx| create_conversation_in(tx, member, command),
-            |view| encode(StatusCode::OK, &ConversationDto::from(view)),
-        )
-    })
-    .await??;
-    Ok(respond(executed))
+    create_idempotently(
+        state,
+        &req,
+        &body,
+        member.account_id,
+        move |tx| create_conversation_in(tx, member, command),
+        |view| ConversationDto::from(view),
+    )
+    .await
 }
 
 /// Conversation Details
@@ -157,18 +152,15 @@ pub async fn message_create(
     let request: MessageCreateRequest = parse_body(&req, &body)?;
     let member = member.0;
     let message = request.message();
-    let idempotency = idempotency_request(&req, &body)?;
-    let executed = web::block(move || {
-        execute(
-            state.db.as_ref(),
-            member.account_id,
-            idempotency.as_ref(),
-            |tx| create_message_in(tx, member, display_id, message),
-            |view| encode(StatusCode::OK, &MessageDto::from(view)),
-        )
-    })
-    .await??;
-    Ok(respond(executed))
+    create_idempotently(
+        state,
+        &req,
+        &body,
+        member.account_id,
+        move |tx| create_message_in(tx, member, display_id, message),
+        |view| MessageDto::from(view),
+    )
+    .await
 }
 
 /// Get Messages

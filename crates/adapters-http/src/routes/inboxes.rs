@@ -1,8 +1,6 @@
 //! `/api/v1/accounts/{account_id}/inboxes`: list, create and show inboxes.
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use application::idempotency::execute;
 use application::inboxes::{create_inbox_in, list_inboxes, show_inbox};
 use domain::InboxId;
 
@@ -10,7 +8,7 @@ use crate::auth::AccountMember;
 use crate::dto::inboxes::{InboxCreateRequest, InboxListResponse};
 use crate::dto::{parse_body, InboxDto};
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{encode, idempotency_request, respond};
+use crate::idempotency::create_idempotently;
 use crate::params::path_id;
 use crate::AppState;
 
@@ -68,18 +66,15 @@ pub async fn inbox_create(
     let request: InboxCreateRequest = parse_body(&req, &body)?;
     let account = member.0.account_id;
     let (name, channel_type) = (request.name(), request.channel_type());
-    let idempotency = idempotency_request(&req, &body)?;
-    let executed = web::block(move || {
-        execute(
-            state.db.as_ref(),
-            account,
-            idempotency.as_ref(),
-            |tx| create_inbox_in(tx, account, &name, &channel_type),
-            |inbox| encode(StatusCode::OK, &InboxDto::from(inbox)),
-        )
-    })
-    .await??;
-    Ok(respond(executed))
+    create_idempotently(
+        state,
+        &req,
+        &body,
+        account,
+        move |tx| create_inbox_in(tx, account, &name, &channel_type),
+        |inbox| InboxDto::from(inbox),
+    )
+    .await
 }
 
 /// Get an Inbox

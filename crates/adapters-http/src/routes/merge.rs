@@ -1,14 +1,12 @@
 //! `POST /api/v1/accounts/{account_id}/actions/contact_merge`.
 
-use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use application::idempotency::execute;
 use application::merge_contacts::merge_in;
 
 use crate::auth::AccountMember;
 use crate::dto::{parse_body, ContactDto, MergeContactsRequest, MergeContactsResponse};
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{encode, idempotency_request, respond};
+use crate::idempotency::create_idempotently;
 use crate::AppState;
 
 /// Merge Contacts
@@ -49,24 +47,16 @@ pub async fn contact_merge(
 ) -> Result<HttpResponse, ApiError> {
     let request: MergeContactsRequest = parse_body(&req, &body)?;
     let command = request.command(&member.0);
-    let idempotency = idempotency_request(&req, &body)?;
-    let executed = web::block(move || {
-        execute(
-            state.db.as_ref(),
-            command.account_id,
-            idempotency.as_ref(),
-            |tx| merge_in(tx, command),
-            |outcome| {
-                encode(
-                    StatusCode::OK,
-                    &MergeContactsResponse {
-                        id: outcome.contact.id.get(),
-                        payload: vec![ContactDto::new(&outcome.contact, &outcome.contact_inboxes)],
-                    },
-                )
-            },
-        )
-    })
-    .await??;
-    Ok(respond(executed))
+    create_idempotently(
+        state,
+        &req,
+        &body,
+        command.account_id,
+        move |tx| merge_in(tx, command),
+        |outcome| MergeContactsResponse {
+            id: outcome.contact.id.get(),
+            payload: vec![ContactDto::new(&outcome.contact, &outcome.contact_inboxes)],
+        },
+    )
+    .await
 }

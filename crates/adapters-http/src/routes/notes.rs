@@ -1,8 +1,6 @@
 //! `/api/v1/accounts/{account_id}/contacts/{id}/notes`: notes about a contact.
 
-use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
-use application::idempotency::execute;
 use application::notes::{create_note_in, delete_note, list_notes, show_note, update_note};
 use domain::{ContactId, NoteId};
 
@@ -10,7 +8,7 @@ use crate::auth::AccountMember;
 use crate::dto::contacts::{NoteDto, NoteRequest};
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{encode, idempotency_request, respond};
+use crate::idempotency::create_idempotently;
 use crate::params::path_id;
 use crate::AppState;
 
@@ -80,18 +78,15 @@ pub async fn note_create(
     let request: NoteRequest = parse_body(&req, &body)?;
     let member = member.0;
     let content = request.content();
-    let idempotency = idempotency_request(&req, &body)?;
-    let executed = web::block(move || {
-        execute(
-            state.db.as_ref(),
-            member.account_id,
-            idempotency.as_ref(),
-            |tx| create_note_in(tx, member, contact, &content),
-            |note| encode(StatusCode::OK, &NoteDto::from(note)),
-        )
-    })
-    .await??;
-    Ok(respond(executed))
+    create_idempotently(
+        state,
+        &req,
+        &body,
+        member.account_id,
+        move |tx| create_note_in(tx, member, contact, &content),
+        |note| NoteDto::from(note),
+    )
+    .await
 }
 
 /// Show Note

@@ -3,7 +3,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
-use application::idempotency::execute;
 use application::webhooks::{create_webhook_in, delete_webhook, list_webhooks, Webhook, WebhookError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,7 +11,7 @@ use validator::Validate;
 use crate::auth::AccountMember;
 use crate::dto::parse_body;
 use crate::error::{idempotency_key_reused, ApiError, ErrorBody};
-use crate::idempotency::{encode, idempotency_request, respond};
+use crate::idempotency::create_idempotently;
 use crate::params::path_id;
 use crate::AppState;
 
@@ -148,19 +147,16 @@ pub async fn webhook_create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: CreateWebhookRequest = parse_body(&req, &body)?;
-    let idempotency = idempotency_request(&req, &body)?;
     let member = member.0;
-    let executed = web::block(move || {
-        execute(
-            state.db.as_ref(),
-            member.account_id,
-            idempotency.as_ref(),
-            |tx| create_webhook_in(tx, &member, &request.url, &request.subscriptions),
-            |webhook| encode(StatusCode::OK, &WebhookDto::from(webhook)),
-        )
-    })
-    .await??;
-    Ok(respond(executed))
+    create_idempotently(
+        state,
+        &req,
+        &body,
+        member.account_id,
+        move |tx| create_webhook_in(tx, &member, &request.url, &request.subscriptions),
+        |webhook| WebhookDto::from(webhook),
+    )
+    .await
 }
 
 /// Delete a webhook
