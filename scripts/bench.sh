@@ -135,7 +135,8 @@ printf 'database\t\t%s\n' "$(q "SELECT pg_size_pretty(pg_database_size(current_d
 column -t -s $'\t' "$results/sizes.tsv" >&2 || cat "$results/sizes.tsv" >&2
 
 # --- server --------------------------------------------------------------------------------------------------
-COALESCE_BIND=127.0.0.1:0 "$bin/coalesce" serve > "$out/server.log" 2>&1 &
+# The address is read from the server's "listening on" line, which RUST_LOG must let through.
+COALESCE_BIND=127.0.0.1:0 RUST_LOG="${RUST_LOG:-info},server::cli=info" "$bin/coalesce" serve > "$out/server.log" 2>&1 &
 server_pid=$!
 base_url=""
 for _ in $(seq 1 300); do
@@ -173,7 +174,7 @@ log "server $server_pid at $base_url"
   echo "loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$results/meta.env"
 
-# --- the service over HTTP -----------------------------------------------------------------------------------
+# --- the service over HTTP (crates/loadgen) and the floor (pgbench), operation by operation --------------------
 http() {
   local op="$1"; shift
   q "CHECKPOINT" >/dev/null
@@ -181,13 +182,6 @@ http() {
     --concurrency "$concurrency" --duration "$duration" --warmup "$warmup" --server-pid "$server_pid" \
     --out "$results/http_$op.json" "$@"
 }
-http merge --pairs "$http_first:$pairs"
-recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $http_first AND $((floor_first - 1))")"
-echo "http_merges_recorded=$recorded" >> "$results/meta.env"
-http get --ids "1:$contacts"
-http search --terms "0:$((contacts / 10 - 1))"
-
-# --- the floor: pgbench --------------------------------------------------------------------------------------
 # pgbench runs warm-up plus run time; its log reader drops the transactions of the warm-up.
 floor_seconds=$((duration + ${warmup%.*} + 1))
 floor() {
@@ -208,11 +202,20 @@ snapshot='{"id": 100002, "name": "Pair Mergee 100002", "email": "pm100002@bench.
 payload="{\"event\": \"contact_merged\", \"moved\": {\"notes\": 1, \"labels\": 2, \"messages\": 2, \"conversations\": 2, \"contact_inboxes\": 1}, \"mergee\": $snapshot, \"merge_id\": 1, \"merged_at\": \"2026-11-29T09:48:44.124033+00:00\", \"account_id\": 1, \"actor_user_id\": 1, \"base_contact_id\": 100001, \"mergee_contact_id\": 100002}"
 per_client=$(( pairs / concurrency ))
 floor_args=(--per-client "$per_client")
+# Merges first: the service, then the floor on its own pairs.
+http merge --pairs "$http_first:$pairs"
+recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $http_first AND $((floor_first - 1))")"
+echo "http_merges_recorded=$recorded" >> "$results/meta.env"
 floor merge scripts/bench/floor-merge.sql -D n=0 -D "clients=$concurrency" -D "first=$floor_first" \
   -D "user_id=$user_id" -D "snapshot=$snapshot" -D "payload=$payload" \
   -D 'merged_additional={"city": "Paris", "company": "Acme"}' -D 'merged_custom={"plan": "pro", "source": "whatsapp"}'
 floor_args=()
+# Then the reads, on a vacuumed database: the merges leave the trigram (GIN) indexes' pending lists full, which
+# every search scans until VACUUM folds them in; both sides of each read comparison see the same database.
+psql_db -d "$dbname" -c "VACUUM ANALYZE"
+http get --ids "1:$contacts"
 floor get scripts/bench/floor-get.sql -D "contacts=$contacts"
+http search --terms "0:$((contacts / 10 - 1))"
 floor search scripts/bench/floor-search.sql -D "terms=$((contacts / 10 - 1))"
 
 # --- scaling: one merge at a time, nothing else running, statements counted by PostgreSQL ----------------------

@@ -12,7 +12,7 @@ SET synchronous_commit = off;
 -- The search term of contact group n (contacts 10n … 10n + 9): "z" and four letters, a bijection of n, so a term
 -- is selective for the trigram indexes too (no seeded text has a "z" elsewhere). crates/loadgen has the same
 -- function (search_term); the floor calls this one.
-CREATE FUNCTION bench_term(n bigint) RETURNS text IMMUTABLE LANGUAGE sql AS $$
+CREATE OR REPLACE FUNCTION bench_term(n bigint) RETURNS text IMMUTABLE LANGUAGE sql AS $$
     SELECT 'z' || chr(97 + (h / 17576 % 26)::int) || chr(97 + (h / 676 % 26)::int) || chr(97 + (h / 26 % 26)::int)
            || chr(97 + (h % 26)::int)
     FROM (SELECT (n * 7919 + 13) % 456976 AS h) AS s
