@@ -209,6 +209,8 @@ echo "http_merges_recorded=$recorded" >> "$results/meta.env"
 floor merge scripts/bench/floor-merge.sql -D n=0 -D "clients=$concurrency" -D "first=$floor_first" \
   -D "user_id=$user_id" -D "snapshot=$snapshot" -D "payload=$payload" \
   -D 'merged_additional={"city": "Paris", "company": "Acme"}' -D 'merged_custom={"plan": "pro", "source": "whatsapp"}'
+recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $floor_first AND $((floor_first + 2 * pairs - 1))")"
+echo "floor_merges_recorded=$recorded" >> "$results/meta.env"
 floor_args=()
 # Then the reads, on a vacuumed database: the merges leave the trigram (GIN) indexes' pending lists full, which
 # every search scans until VACUUM folds them in; both sides of each read comparison see the same database.

@@ -158,13 +158,20 @@ pub fn run(args: &Args) -> Result<(), String> {
         warmup_ok += r.warmup_ok;
     }
     stop_sampling.store(true, Ordering::Relaxed);
-    let peak_rss_kib = match sampler {
+    let cpu_end = server_pid.and_then(cpu_ticks);
+    let (peak_rss_kib, cpu_start) = match sampler {
         Some(s) => s.join().map_err(|_| "the RSS sampler panicked".to_owned())?,
-        None => None,
+        None => (None, None),
     };
     let hwm_kib = server_pid.and_then(|pid| proc_status_kib(pid, "VmHWM:"));
 
     let elapsed = last_end.saturating_duration_since(measure_from).as_secs_f64();
+    // The server's CPU time per measured request (user + system), in ms: where the service spends its share.
+    let answered = tally.ok + tally.error_count();
+    let server_cpu_ms_per_request = match (cpu_start, cpu_end) {
+        (Some(a), Some(b)) if answered > 0 => Some(b.saturating_sub(a) as f64 * 1000.0 / USER_HZ / answered as f64),
+        _ => None,
+    };
     let summary = Summary {
         op: op.name(),
         source: "http",
@@ -175,6 +182,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         extra: json!({
             "pairs_exhausted": pairs_exhausted,
             "peak_rss_kib": peak_rss_kib,
+            "server_cpu_ms_per_request": server_cpu_ms_per_request,
             "server_hwm_kib": hwm_kib,
             "warmup_s": warmup,
             "ok_including_warmup": tally.ok + warmup_ok,
@@ -346,16 +354,33 @@ pub fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
     line[key.len()..].split_whitespace().next()?.parse().ok()
 }
 
-/// The server's peak resident set size while measured load runs, sampled every 20 ms.
-fn sample_rss(pid: u32, from: Instant, stop: &AtomicBool) -> Option<u64> {
+/// Clock ticks per second of /proc's CPU times: USER_HZ, 100 on every Linux architecture we run on.
+const USER_HZ: f64 = 100.0;
+
+/// User plus system CPU time of a process so far, in clock ticks (`/proc/<pid>/stat` fields 14 and 15).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it are space-separated numbers.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The server's peak resident set size while measured load runs, sampled every 20 ms, and its CPU time when
+/// the measured part began.
+fn sample_rss(pid: u32, from: Instant, stop: &AtomicBool) -> (Option<u64>, Option<u64>) {
     let mut peak: Option<u64> = None;
+    let mut cpu_at_start = None;
     while !stop.load(Ordering::Relaxed) {
         if Instant::now() >= from {
+            if cpu_at_start.is_none() {
+                cpu_at_start = cpu_ticks(pid);
+            }
             if let Some(kib) = proc_status_kib(pid, "VmRSS:") {
                 peak = Some(peak.map_or(kib, |p| p.max(kib)));
             }
         }
         thread::sleep(Duration::from_millis(20));
     }
-    peak
+    (peak, cpu_at_start)
 }

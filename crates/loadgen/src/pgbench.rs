@@ -45,6 +45,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         }
     }
     let run_start = records.iter().map(|r| r.0).min().unwrap_or(0) + warmup_us;
+    let ok_including_warmup = records.iter().filter(|r| r.2.is_ok()).count();
     let mut tally = Tally::default();
     let mut hist = histogram()?;
     let mut last_end = 0u64;
@@ -71,6 +72,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         extra: json!({
             "pairs_exhausted": per_client.is_some_and(|n| most > n),
             "most_transactions_per_client": most,
+            "ok_including_warmup": ok_including_warmup,
         }),
     };
     let result = summary.to_json();
