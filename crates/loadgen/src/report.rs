@@ -27,8 +27,7 @@ of both contacts, the four child `UPDATE`s and the labels CTE, the `DELETE` of t
 pgbench client on its own fresh pairs (`scripts/bench/floor-merge.sql`); per read the authentication lookup and \
 the reads (`floor-get.sql`, `floor-search.sql`). Not in the floor: HTTP, JSON, the attribute merge in Rust, the \
 pool's `SELECT 1` at each checkout (the service checks out twice per request: authentication, then the use \
-case), and the per-statement parse and plan of statements diesel does not keep prepared (it never caches \
-`UPDATE` or raw SQL). The read floors follow what the GET contact and search endpoints are expected to send; \
+case) and the thread hand-offs around each blocking call. The read floors follow what the GET contact and search endpoints are expected to send; \
 those endpoints are built on another branch and the scripts must be checked against them when they land.";
 
 fn read(path: &str) -> Result<String, String> {
@@ -290,7 +289,10 @@ pub fn run(args: &Args) -> Result<(), String> {
     }
     let _ = writeln!(
         md,
-        "\nPlus {} merge pairs for the service and {} for the floor, each contact with the same children.\n",
+        "\nThe rows are the population of {} contacts, {} merge pairs for the service and {} for the floor (each \
+         contact with one contact inbox, two conversations of two messages, one note and two labels), and the \
+         scaling cases.\n",
+        m("contacts"),
         m("pairs"),
         m("pairs")
     );
