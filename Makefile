@@ -16,7 +16,7 @@ CARGO ?= cargo
 COALESCE := target/debug/coalesce
 COALESCE_BIND ?= 127.0.0.1:3000
 
-.PHONY: help db db-stop build run test lint fmt layering deny audit fuzz openapi openapi-check schema schema-check ci
+.PHONY: help db db-stop build run test lint fmt layering deny audit fuzz openapi openapi-check schema schema-check bench bench-smoke ci
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -76,4 +76,15 @@ schema: db ## Regenerate schema.rs from the migrations (diesel CLI)
 schema-check: db ## Fail when schema.rs differs from the migrations
 	scripts/schema-check.sh
 
-ci: lint test openapi-check schema-check fuzz ## What .ci/run runs
+# The benchmark runs its own PostgreSQL (port COALESCE_BENCH_PGPORT, default 54339, data in target/bench/pgdata),
+# never the cluster `make test` uses, and ignores DATABASE_URL. See scripts/bench.sh and README.md.
+bench: ## Benchmark the service against PostgreSQL's floor (release build; about 5 minutes)
+	scripts/bench.sh full
+
+# bench-smoke uses the debug binaries on purpose: CI has just built them for `make test`, while the release
+# profile (fat LTO, one codegen unit) costs minutes more on 2 cores. The smoke run checks that the pipeline works
+# (seed, load, floor, scaling, report), not the numbers.
+bench-smoke: ## The benchmark with tiny sizes and 2 s per operation (in CI, so it never rots)
+	scripts/bench.sh smoke
+
+ci: lint test bench-smoke openapi-check schema-check fuzz ## What .ci/run runs

@@ -5,6 +5,11 @@
 #   scripts/db.sh stop    stop it (no error when it is not running)
 #   scripts/db.sh url     print the DATABASE_URL of the project-local cluster
 #   scripts/db.sh status  exit 0 when it answers
+#   scripts/db.sh bindir  print the directory of PostgreSQL's binaries (installing them when missing)
+#
+# COALESCE_PGPORT, COALESCE_PGDATA and COALESCE_PGDATABASE move the cluster and its database (the benchmark runs
+# its own cluster beside the tests' this way); COALESCE_PGOPTIONS adds server options at start (e.g.
+# "-c shared_preload_libraries=pg_stat_statements"); they apply when the cluster is started, not to one that runs.
 #
 # When DATABASE_URL is set, `start` only checks that database answers and starts nothing: the caller's
 # database wins. Works as root (initdb refuses root, so the server runs as the `postgres` user via
@@ -105,7 +110,7 @@ HBA
   else
     log "starting on 127.0.0.1:$port"
     as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-      -o "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$data -c max_connections=300 -c shared_buffers=256MB" \
+      -o "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$data -c max_connections=300 -c shared_buffers=256MB ${COALESCE_PGOPTIONS:-}" \
       start >/dev/null
   fi
   if ! psql_local "$bin" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$dbname'" | grep -q 1; then
@@ -130,5 +135,6 @@ case "${1:-}" in
   stop) stop ;;
   url) echo "${DATABASE_URL:-$local_url}" ;;
   status) bin="$(find_bindir)" && running "$bin" ;;
-  *) echo "usage: $0 start|stop|url|status" >&2; exit 2 ;;
+  bindir) bindir ;;
+  *) echo "usage: $0 start|stop|url|status|bindir" >&2; exit 2 ;;
 esac

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod migrations;
 mod models;
 pub mod pool;
+mod prepared;
 #[rustfmt::skip]
 pub mod schema;
 mod store;

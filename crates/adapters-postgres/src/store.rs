@@ -25,6 +25,7 @@ use crate::models::{
     NoteRow, UserRow,
 };
 use crate::pool::PgPooled;
+use crate::prepared::Prepared;
 use crate::schema::{
     access_tokens, account_users, accounts, contact_inboxes, contact_labels, contact_merges, contacts, conversations,
     inboxes, messages, notes, outbox_events, platform_apps, users, webhook_deliveries, webhooks,
@@ -97,15 +98,17 @@ fn account_status(s: &str) -> AccountStatus {
 impl AuthStore for PgSession {
     fn credentials(&mut self, token_digest: &[u8], account: Option<AccountId>) -> Result<Credentials, StoreError> {
         // One round trip: token owner, account status and membership together.
-        let row: CredentialsRow = diesel::sql_query(
-            "SELECT t.user_id, t.platform_app_id, a.status AS account_status, au.role \
-             FROM (SELECT 1) AS one \
-             LEFT JOIN access_tokens t ON t.token_digest = $1 \
-             LEFT JOIN accounts a ON a.id = $2 \
-             LEFT JOIN account_users au ON au.account_id = a.id AND au.user_id = t.user_id",
+        let row: CredentialsRow = Prepared(
+            diesel::sql_query(
+                "SELECT t.user_id, t.platform_app_id, a.status AS account_status, au.role \
+                 FROM (SELECT 1) AS one \
+                 LEFT JOIN access_tokens t ON t.token_digest = $1 \
+                 LEFT JOIN accounts a ON a.id = $2 \
+                 LEFT JOIN account_users au ON au.account_id = a.id AND au.user_id = t.user_id",
+            )
+            .bind::<Bytea, _>(token_digest)
+            .bind::<Nullable<BigInt>, _>(account.map(AccountId::get)),
         )
-        .bind::<Bytea, _>(token_digest)
-        .bind::<Nullable<BigInt>, _>(account.map(AccountId::get))
         .get_result(self.conn())
         .store()?;
         let owner = match (row.user_id, row.platform_app_id) {
@@ -245,11 +248,13 @@ impl ContactStore for PgSession {
         id: ContactId,
         attributes: &ContactAttributes,
     ) -> Result<Contact, StoreError> {
-        let row: ContactRow = diesel::update(
-            contacts::table.filter(contacts::account_id.eq(account.get())).filter(contacts::id.eq(id.get())),
+        let row: ContactRow = Prepared(
+            diesel::update(
+                contacts::table.filter(contacts::account_id.eq(account.get())).filter(contacts::id.eq(id.get())),
+            )
+            .set(ContactAttributesChangeset::new(attributes))
+            .returning(ContactRow::as_returning()),
         )
-        .set(ContactAttributesChangeset::new(attributes))
-        .returning(ContactRow::as_returning())
         .get_result(self.conn())
         .store()?;
         Ok(row.into())
@@ -830,39 +835,49 @@ impl MergeStore for PgSession {
     fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId) -> Result<MovedCounts, StoreError> {
         let (a, from, to) = (account.get(), from.get(), to.get());
         let conn = &mut *self.conn;
-        let conversations = diesel::update(conversations::table)
-            .filter(conversations::account_id.eq(a).and(conversations::contact_id.eq(from)))
-            .set(conversations::contact_id.eq(to))
-            .execute(conn)
-            .store()?;
-        let messages = diesel::update(messages::table)
-            .filter(messages::account_id.eq(a).and(messages::sender_contact_id.eq(from)))
-            .set(messages::sender_contact_id.eq(to))
-            .execute(conn)
-            .store()?;
-        let contact_inboxes = diesel::update(contact_inboxes::table)
-            .filter(contact_inboxes::account_id.eq(a).and(contact_inboxes::contact_id.eq(from)))
-            .set(contact_inboxes::contact_id.eq(to))
-            .execute(conn)
-            .store()?;
-        let notes = diesel::update(notes::table)
-            .filter(notes::account_id.eq(a).and(notes::contact_id.eq(from)))
-            .set(notes::contact_id.eq(to))
-            .execute(conn)
-            .store()?;
+        let conversations = Prepared(
+            diesel::update(conversations::table)
+                .filter(conversations::account_id.eq(a).and(conversations::contact_id.eq(from)))
+                .set(conversations::contact_id.eq(to)),
+        )
+        .execute(conn)
+        .store()?;
+        let messages = Prepared(
+            diesel::update(messages::table)
+                .filter(messages::account_id.eq(a).and(messages::sender_contact_id.eq(from)))
+                .set(messages::sender_contact_id.eq(to)),
+        )
+        .execute(conn)
+        .store()?;
+        let contact_inboxes = Prepared(
+            diesel::update(contact_inboxes::table)
+                .filter(contact_inboxes::account_id.eq(a).and(contact_inboxes::contact_id.eq(from)))
+                .set(contact_inboxes::contact_id.eq(to)),
+        )
+        .execute(conn)
+        .store()?;
+        let notes = Prepared(
+            diesel::update(notes::table)
+                .filter(notes::account_id.eq(a).and(notes::contact_id.eq(from)))
+                .set(notes::contact_id.eq(to)),
+        )
+        .execute(conn)
+        .store()?;
         // Labels are a union: take the mergee's rows and give the base each label it does not carry yet,
         // in one statement.
-        let labels: Count = diesel::sql_query(
-            "WITH taken AS ( \
-                 DELETE FROM contact_labels WHERE account_id = $1 AND contact_id = $2 RETURNING label), \
-             added AS ( \
-                 INSERT INTO contact_labels (account_id, contact_id, label) SELECT $1, $3, label FROM taken \
-                 ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING 1) \
-             SELECT count(*) AS n FROM taken",
+        let labels: Count = Prepared(
+            diesel::sql_query(
+                "WITH taken AS ( \
+                     DELETE FROM contact_labels WHERE account_id = $1 AND contact_id = $2 RETURNING label), \
+                 added AS ( \
+                     INSERT INTO contact_labels (account_id, contact_id, label) SELECT $1, $3, label FROM taken \
+                     ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING 1) \
+                 SELECT count(*) AS n FROM taken",
+            )
+            .bind::<BigInt, _>(a)
+            .bind::<BigInt, _>(from)
+            .bind::<BigInt, _>(to),
         )
-        .bind::<BigInt, _>(a)
-        .bind::<BigInt, _>(from)
-        .bind::<BigInt, _>(to)
         .get_result(conn)
         .store()?;
         Ok(MovedCounts {

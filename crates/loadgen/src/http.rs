@@ -1,0 +1,386 @@
+//! `http`: fixed-concurrency HTTP load on one operation, one thread and one keep-alive connection per client.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+
+use crate::args::Args;
+use crate::stats::{histogram, write_json, Summary, Tally};
+
+#[derive(Clone)]
+enum Op {
+    /// Each request merges a pair no other request touches: pair i is (first + 2i, first + 2i + 1).
+    Merge {
+        first: i64,
+        count: i64,
+    },
+    Get {
+        lo: i64,
+        hi: i64,
+    },
+    Search {
+        lo: i64,
+        hi: i64,
+    },
+}
+
+impl Op {
+    fn name(&self) -> &'static str {
+        match self {
+            Op::Merge { .. } => "merge",
+            Op::Get { .. } => "get",
+            Op::Search { .. } => "search",
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Target {
+    base_url: String,
+    token: String,
+    account: i64,
+}
+
+/// What one request came to.
+enum Outcome {
+    Ok,
+    /// A search that matched nothing: answered correctly, but the term was not selective as meant.
+    Empty,
+    RouteMissing,
+    Error(String),
+}
+
+/// splitmix64: enough randomness to pick ids, without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [lo, hi].
+    fn between(&mut self, lo: i64, hi: i64) -> i64 {
+        let span = u64::try_from(hi.saturating_sub(lo)).unwrap_or(0).saturating_add(1);
+        lo.saturating_add(i64::try_from(self.next() % span).unwrap_or(0))
+    }
+}
+
+struct ClientResult {
+    tally: Tally,
+    hist: Histogram<u64>,
+    last_end: Option<Instant>,
+    pairs_exhausted: bool,
+    /// Successful answers during the warm-up (not in the tally): with the tally, every change the run made.
+    warmup_ok: u64,
+}
+
+struct Plan {
+    op: Op,
+    target: Target,
+    concurrency: i64,
+    measure_from: Instant,
+    deadline: Instant,
+    /// Requests still to send when the run is bounded by count; negative when it is not.
+    remaining: Arc<AtomicI64>,
+}
+
+pub fn run(args: &Args) -> Result<(), String> {
+    let target = Target {
+        base_url: args.req("base-url")?.trim_end_matches('/').to_owned(),
+        token: args.req("token")?.to_owned(),
+        account: args.num("account", 1)?,
+    };
+    let op = match args.req("op")? {
+        "merge" => {
+            let (first, count) = args.range("pairs")?.ok_or("--pairs FIRST:COUNT is required for merge")?;
+            Op::Merge { first, count }
+        }
+        "get" => {
+            let (lo, hi) = args.range("ids")?.ok_or("--ids LO:HI is required for get")?;
+            Op::Get { lo, hi }
+        }
+        "search" => {
+            let (lo, hi) = args.range("terms")?.ok_or("--terms LO:HI is required for search")?;
+            Op::Search { lo, hi }
+        }
+        other => return Err(format!("unknown --op {other}: merge, get or search")),
+    };
+    let out = args.req("out")?;
+    let concurrency: i64 = args.num("concurrency", 16)?.max(1);
+    let duration: f64 = args.num("duration", 10.0)?;
+    let warmup: f64 = args.num("warmup", 0.0)?;
+    let requests: i64 = args.num("requests", -1)?;
+    let server_pid: Option<u32> = args.opt("server-pid").map(str::parse).transpose().map_err(|_| "bad --server-pid")?;
+
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs_f64(warmup.max(0.0));
+    let deadline = measure_from + Duration::from_secs_f64(duration.max(0.0));
+    let plan = Arc::new(Plan {
+        op: op.clone(),
+        target,
+        concurrency,
+        measure_from,
+        deadline,
+        remaining: Arc::new(AtomicI64::new(requests)),
+    });
+
+    let stop_sampling = Arc::new(AtomicBool::new(false));
+    let sampler = server_pid.map(|pid| {
+        let stop = Arc::clone(&stop_sampling);
+        thread::spawn(move || sample_rss(pid, measure_from, &stop))
+    });
+
+    let clients: Vec<_> = (0..concurrency)
+        .map(|client| {
+            let plan = Arc::clone(&plan);
+            thread::spawn(move || run_client(&plan, client))
+        })
+        .collect();
+    let mut tally = Tally::default();
+    let mut hist = histogram()?;
+    let mut last_end = measure_from;
+    let mut pairs_exhausted = false;
+    let mut warmup_ok = 0;
+    for c in clients {
+        let r = c.join().map_err(|_| "a client thread panicked".to_owned())??;
+        tally.merge(r.tally);
+        hist.add(&r.hist).map_err(|e| e.to_string())?;
+        last_end = last_end.max(r.last_end.unwrap_or(measure_from));
+        pairs_exhausted |= r.pairs_exhausted;
+        warmup_ok += r.warmup_ok;
+    }
+    stop_sampling.store(true, Ordering::Relaxed);
+    let cpu_end = server_pid.and_then(cpu_ticks);
+    let (peak_rss_kib, cpu_start) = match sampler {
+        Some(s) => s.join().map_err(|_| "the RSS sampler panicked".to_owned())?,
+        None => (None, None),
+    };
+    let hwm_kib = server_pid.and_then(|pid| proc_status_kib(pid, "VmHWM:"));
+
+    let elapsed = last_end.saturating_duration_since(measure_from).as_secs_f64();
+    // The server's CPU time per measured request (user + system), in ms: where the service spends its share.
+    let answered = tally.ok + tally.error_count();
+    let server_cpu_ms_per_request = match (cpu_start, cpu_end) {
+        (Some(a), Some(b)) if answered > 0 => Some(b.saturating_sub(a) as f64 * 1000.0 / USER_HZ / answered as f64),
+        _ => None,
+    };
+    let summary = Summary {
+        op: op.name(),
+        source: "http",
+        concurrency: u64::try_from(concurrency).unwrap_or(0),
+        elapsed_s: elapsed,
+        tally: &tally,
+        hist: &hist,
+        extra: json!({
+            "pairs_exhausted": pairs_exhausted,
+            "peak_rss_kib": peak_rss_kib,
+            "server_cpu_ms_per_request": server_cpu_ms_per_request,
+            "server_hwm_kib": hwm_kib,
+            "warmup_s": warmup,
+            "ok_including_warmup": tally.ok + warmup_ok,
+        }),
+    };
+    let result = summary.to_json();
+    write_json(out, &result)?;
+    eprintln!("{}", one_line(&result));
+    Ok(())
+}
+
+/// A one-line summary for the console.
+pub fn one_line(r: &Value) -> String {
+    let f = |k: &str| r["latency_ms"][k].as_f64().map_or_else(|| "-".into(), |v| format!("{v:.2}"));
+    let (source, op) = (r["source"].as_str().unwrap_or(""), r["op"].as_str().unwrap_or(""));
+    if r["endpoint_missing"].as_bool() == Some(true) {
+        return format!("{source} {op}: endpoint missing (every request answered 404 route_not_found)");
+    }
+    format!(
+        "{source} {op}: {} requests, {:.1}/s, p50 {} ms, p95 {} ms, p99 {} ms, errors {}",
+        r["requests"],
+        r["throughput"].as_f64().unwrap_or(0.0),
+        f("p50"),
+        f("p95"),
+        f("p99"),
+        r["errors"],
+    )
+}
+
+fn run_client(plan: &Plan, client: i64) -> Result<ClientResult, String> {
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).max_idle_connections_per_host(1).build();
+    let seed = u64::try_from(client).unwrap_or(0).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x5EED;
+    let mut rng = Rng(seed);
+    let mut result = ClientResult {
+        tally: Tally::default(),
+        hist: histogram()?,
+        last_end: None,
+        pairs_exhausted: false,
+        warmup_ok: 0,
+    };
+    let mut sent: i64 = 0;
+    let mut answered_route_missing: u64 = 0;
+    loop {
+        if Instant::now() >= plan.deadline {
+            break;
+        }
+        let bounded = plan.remaining.load(Ordering::Relaxed) >= 0;
+        if bounded && plan.remaining.fetch_sub(1, Ordering::Relaxed) <= 0 {
+            break;
+        }
+        let sent_at = Instant::now();
+        let outcome = match &plan.op {
+            Op::Merge { first, count } => {
+                let pair = client + sent * plan.concurrency;
+                if pair >= *count {
+                    result.pairs_exhausted = true;
+                    break;
+                }
+                let base = first + 2 * pair;
+                merge(&agent, &plan.target, base, base + 1)
+            }
+            Op::Get { lo, hi } => get_contact(&agent, &plan.target, rng.between(*lo, *hi)),
+            Op::Search { lo, hi } => search(&agent, &plan.target, &search_term(rng.between(*lo, *hi))),
+        };
+        sent += 1;
+        let end = Instant::now();
+        // A missing endpoint answers at once; a few answers are enough to know, no need to hammer it.
+        if matches!(outcome, Outcome::RouteMissing) {
+            answered_route_missing += 1;
+        }
+        let only_route_missing = answered_route_missing == u64::try_from(sent).unwrap_or(0);
+        if sent_at < plan.measure_from && !bounded {
+            if matches!(outcome, Outcome::Ok | Outcome::Empty) {
+                result.warmup_ok += 1;
+            }
+            if only_route_missing && sent >= 20 {
+                result.tally.route_missing += 1;
+                break;
+            }
+            continue;
+        }
+        let micros = u64::try_from(end.duration_since(sent_at).as_micros()).unwrap_or(u64::MAX);
+        result.hist.saturating_record(micros.max(1));
+        result.last_end = Some(end);
+        match outcome {
+            Outcome::Ok => result.tally.ok += 1,
+            Outcome::Empty => {
+                result.tally.ok += 1;
+                result.tally.empty += 1;
+            }
+            Outcome::RouteMissing => result.tally.route_missing += 1,
+            Outcome::Error(kind) => result.tally.error(kind),
+        }
+        if only_route_missing && sent >= 20 {
+            break;
+        }
+    }
+    Ok(result)
+}
+
+/// The search term of contact group n: the same bijection as `bench_term` in scripts/bench/seed.sql.
+pub fn search_term(n: i64) -> String {
+    let h = (n.rem_euclid(456_976) * 7919 + 13) % 456_976;
+    let letter = |d: i64| char::from(b'a' + u8::try_from(d % 26).unwrap_or(0));
+    format!("z{}{}{}{}", letter(h / 17_576), letter(h / 676), letter(h / 26), letter(h))
+}
+
+fn url(t: &Target, path: &str) -> String {
+    format!("{}/api/v1/accounts/{}{path}", t.base_url, t.account)
+}
+
+fn merge(agent: &ureq::Agent, t: &Target, base: i64, mergee: i64) -> Outcome {
+    let body = format!("{{\"base_contact_id\":{base},\"mergee_contact_id\":{mergee}}}");
+    let response = agent
+        .post(&url(t, "/actions/contact_merge"))
+        .set("api_access_token", &t.token)
+        .set("Content-Type", "application/json")
+        .send_string(&body);
+    judge(response, |v| v["id"].as_i64() == Some(base) && v["payload"][0]["id"].as_i64() == Some(base))
+}
+
+fn get_contact(agent: &ureq::Agent, t: &Target, id: i64) -> Outcome {
+    let response = agent.get(&url(t, &format!("/contacts/{id}"))).set("api_access_token", &t.token).call();
+    judge(response, |v| v["payload"]["id"].as_i64() == Some(id))
+}
+
+fn search(agent: &ureq::Agent, t: &Target, term: &str) -> Outcome {
+    let response = agent.get(&url(t, "/contacts/search")).query("q", term).set("api_access_token", &t.token).call();
+    judge(response, |v| v["payload"].is_array() && v["meta"].is_object())
+}
+
+/// Reads the whole body (so the connection is reused) and classifies the answer.
+fn judge(response: Result<ureq::Response, ureq::Error>, valid: impl Fn(&Value) -> bool) -> Outcome {
+    match response {
+        Ok(r) => {
+            let status = r.status();
+            let Ok(text) = r.into_string() else { return Outcome::Error(format!("{status} unreadable body")) };
+            match serde_json::from_str::<Value>(&text) {
+                Ok(v) if valid(&v) => {
+                    if v["payload"].as_array().is_some_and(Vec::is_empty) {
+                        Outcome::Empty
+                    } else {
+                        Outcome::Ok
+                    }
+                }
+                _ => Outcome::Error(format!("{status} unexpected body")),
+            }
+        }
+        Err(ureq::Error::Status(status, r)) => {
+            let text = r.into_string().unwrap_or_default();
+            let code = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["errors"][0]["code"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if status == 404 && code == "route_not_found" {
+                Outcome::RouteMissing
+            } else {
+                Outcome::Error(format!("{status} {code}").trim().to_owned())
+            }
+        }
+        Err(ureq::Error::Transport(e)) => Outcome::Error(format!("transport {}", e.kind())),
+    }
+}
+
+/// A `/proc/<pid>/status` line in KiB (`VmRSS:`, `VmHWM:`).
+pub fn proc_status_kib(pid: u32, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// Clock ticks per second of /proc's CPU times: USER_HZ, 100 on every Linux architecture we run on.
+const USER_HZ: f64 = 100.0;
+
+/// User plus system CPU time of a process so far, in clock ticks (`/proc/<pid>/stat` fields 14 and 15).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it are space-separated numbers.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The server's peak resident set size while measured load runs, sampled every 20 ms, and its CPU time when
+/// the measured part began.
+fn sample_rss(pid: u32, from: Instant, stop: &AtomicBool) -> (Option<u64>, Option<u64>) {
+    let mut peak: Option<u64> = None;
+    let mut cpu_at_start = None;
+    while !stop.load(Ordering::Relaxed) {
+        if Instant::now() >= from {
+            if cpu_at_start.is_none() {
+                cpu_at_start = cpu_ticks(pid);
+            }
+            if let Some(kib) = proc_status_kib(pid, "VmRSS:") {
+                peak = Some(peak.map_or(kib, |p| p.max(kib)));
+            }
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    (peak, cpu_at_start)
+}

@@ -1,0 +1,437 @@
+//! `report`: `report.md` and `report.json` from the results `scripts/bench.sh` leaves in `DIR/results`, and the
+//! tables on stdout.
+//!
+//! Inputs: `meta.env` (the machine and the settings), `sizes.tsv`, `http_<op>.json` and `floor_<op>.json` for
+//! merge, get and search, and per scaling size `scaling_<n>.json` (latencies), `scaling_<n>.env` (statements
+//! and rows moved, from PostgreSQL) and `statements_<n>.tsv` (pg_stat_statements' lines).
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use crate::args::Args;
+use crate::stats::write_json;
+
+const OPERATIONS: [(&str, &str); 3] = [
+    ("merge", "merge (POST …/actions/contact_merge, fresh pair each)"),
+    ("get", "get contact (GET …/contacts/{id})"),
+    ("search", "search (GET …/contacts/search?q=, ~10 hits)"),
+];
+
+/// What the floor is, said once in the report.
+const FLOOR_NOTE: &str = "The floor is pgbench (`-M prepared`, same concurrency, same run time after the same \
+warm-up) sending the service's own SQL straight to PostgreSQL, one round trip per statement, on the same \
+database in the same run: per merge the authentication lookup (autocommit), `BEGIN`, the `SELECT … FOR UPDATE` \
+of both contacts, the four child `UPDATE`s and the labels CTE, the `DELETE` of the mergee, the \
+`UPDATE … RETURNING` of the base, the audit and outbox `INSERT`s, the contact-inbox `SELECT` and `COMMIT`, each \
+pgbench client on its own fresh pairs (`scripts/bench/floor-merge.sql`); per read the authentication lookup and \
+the reads (`floor-get.sql`, `floor-search.sql`). Not in the floor: HTTP, JSON, the attribute merge in Rust, the \
+pool's `SELECT 1` at each checkout (the service checks out twice per request: authentication, then the use \
+case) and the thread hand-offs around each blocking call. The read floors follow what the GET contact and search endpoints are expected to send; \
+those endpoints are built on another branch and the scripts must be checked against them when they land.";
+
+fn read(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+fn read_json(path: &str) -> Option<Value> {
+    std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn read_env(path: &str) -> Result<Vec<(String, String)>, String> {
+    Ok(read(path)?
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
+        .collect())
+}
+
+fn get<'a>(env: &'a [(String, String)], key: &str) -> &'a str {
+    env.iter().find(|(k, _)| k == key).map_or("?", |(_, v)| v.as_str())
+}
+
+fn num(env: &[(String, String)], key: &str) -> Option<f64> {
+    get(env, key).parse().ok()
+}
+
+fn ms(v: &Value, key: &str) -> String {
+    v["latency_ms"][key].as_f64().map_or_else(|| "–".to_owned(), |x| format!("{x:.2}"))
+}
+
+fn missing(v: &Value) -> bool {
+    v["endpoint_missing"].as_bool() == Some(true)
+}
+
+fn measured(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !missing(v) && v["requests"].as_u64().unwrap_or(0) > 0)
+}
+
+struct Check {
+    name: &'static str,
+    status: &'static str,
+    detail: String,
+}
+
+impl Check {
+    fn new(name: &'static str, pass: Option<bool>, detail: String) -> Self {
+        let status = match pass {
+            Some(true) => "pass",
+            Some(false) => "FAIL",
+            None => "n/a",
+        };
+        Self { name, status, detail }
+    }
+}
+
+struct ScalingRow {
+    size: u64,
+    merges: u64,
+    rows_moved: f64,
+    p50: Option<f64>,
+    max: Option<f64>,
+    statements: Option<f64>,
+    errors: u64,
+    statement_lines: Vec<(String, String)>,
+}
+
+pub fn run(args: &Args) -> Result<(), String> {
+    let dir = args.req("dir")?;
+    let results = format!("{dir}/results");
+    let meta = read_env(&format!("{results}/meta.env"))?;
+    let sizes: Vec<Vec<String>> = read(&format!("{results}/sizes.tsv"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect();
+
+    // --- operations -------------------------------------------------------------------------------------------
+    let mut operations = Vec::new();
+    for (op, label) in OPERATIONS {
+        let service = read_json(&format!("{results}/http_{op}.json"));
+        let floor = read_json(&format!("{results}/floor_{op}.json"));
+        let ratio = match (measured(service.as_ref()), measured(floor.as_ref())) {
+            (Some(s), Some(f)) => {
+                let (s, f) = (s["throughput"].as_f64().unwrap_or(0.0), f["throughput"].as_f64().unwrap_or(0.0));
+                (f > 0.0).then(|| s / f)
+            }
+            _ => None,
+        };
+        operations.push((op, label, service, floor, ratio));
+    }
+
+    // --- scaling ----------------------------------------------------------------------------------------------
+    let mut scaling = Vec::new();
+    let mut entries: Vec<u64> = std::fs::read_dir(&results)
+        .map_err(|e| format!("cannot list {results}: {e}"))?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("scaling_")?.strip_suffix(".json")?.parse().ok()
+        })
+        .collect();
+    entries.sort_unstable();
+    for size in entries {
+        let lat = read_json(&format!("{results}/scaling_{size}.json")).unwrap_or(Value::Null);
+        let env = read_env(&format!("{results}/scaling_{size}.env")).unwrap_or_default();
+        let merges = num(&env, "merges").unwrap_or(0.0);
+        let per = |k: &str| if merges > 0.0 { num(&env, k).map(|v| v / merges) } else { None };
+        let rows_moved = ["conversations", "messages", "contact_inboxes", "notes", "labels"]
+            .iter()
+            .filter_map(|k| per(k))
+            .sum::<f64>();
+        let statement_lines = read(&format!("{results}/statements_{size}.tsv"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once('\t').map(|(a, b)| (a.to_owned(), b.to_owned())))
+            .collect();
+        scaling.push(ScalingRow {
+            size,
+            merges: merges as u64,
+            rows_moved,
+            p50: lat["latency_ms"]["p50"].as_f64(),
+            max: lat["latency_ms"]["max"].as_f64(),
+            statements: per("statements_total"),
+            errors: lat["errors"].as_u64().unwrap_or(0),
+            statement_lines,
+        });
+    }
+
+    // --- checks -----------------------------------------------------------------------------------------------
+    let mut checks = Vec::new();
+    let ratio_of = |op: &str| operations.iter().find(|o| o.0 == op).and_then(|o| o.4);
+    let missing_of = |op: &str| operations.iter().find(|o| o.0 == op).and_then(|o| o.2.as_ref()).is_some_and(missing);
+    for (op, name, min) in [("merge", "merge throughput ≥ 0.7 × floor", 0.7), ("get", "GET contact ≥ 0.5 × floor", 0.5)]
+    {
+        checks.push(match ratio_of(op) {
+            Some(r) => Check::new(name, Some(r >= min), format!("{r:.2} × floor")),
+            None if missing_of(op) => Check::new(name, None, "endpoint missing in this build".into()),
+            None => Check::new(name, Some(false), "not measured".into()),
+        });
+    }
+    let mut error_lines = Vec::new();
+    for (op, _, service, floor, _) in &operations {
+        for (source, v) in [("service", service), ("floor", floor)] {
+            match v {
+                Some(v) if v["errors"].as_u64().unwrap_or(0) > 0 => {
+                    error_lines.push(format!("{source} {op}: {} {}", v["errors"], v["error_kinds"]));
+                }
+                Some(_) => {}
+                None => error_lines.push(format!("{source} {op}: no result")),
+            }
+        }
+    }
+    for row in &scaling {
+        if row.errors > 0 {
+            error_lines.push(format!("scaling {}: {} errors", row.size, row.errors));
+        }
+    }
+    // Every successful merge, warm-up included, must have left its audit row, and no other merge may have.
+    let merge_service = operations.first().and_then(|o| o.2.clone()).unwrap_or(Value::Null);
+    let merge_floor = operations.first().and_then(|o| o.3.clone()).unwrap_or(Value::Null);
+    let answered = merge_service["ok_including_warmup"].as_f64();
+    let floor_done = merge_floor["ok_including_warmup"].as_f64();
+    for (who, done, recorded) in [
+        ("service", answered, num(&meta, "http_merges_recorded")),
+        ("floor", floor_done, num(&meta, "floor_merges_recorded")),
+    ] {
+        if let (Some(d), Some(r)) = (done, recorded) {
+            if (r - d).abs() > 0.5 {
+                error_lines.push(format!("{who}: {d} merges succeeded but {r} audit rows were written"));
+            }
+        }
+    }
+    checks.push(Check::new(
+        "zero errors",
+        Some(error_lines.is_empty()),
+        if error_lines.is_empty() {
+            format!(
+                "no errors; each of the {} merges answered 200 (and of the floor's {} merges) has its audit row",
+                answered.map_or_else(|| "?".to_owned(), |a| format!("{a}")),
+                floor_done.map_or_else(|| "?".to_owned(), |a| format!("{a}"))
+            )
+        } else {
+            error_lines.join("; ")
+        },
+    ));
+    let counts: Vec<f64> = scaling.iter().filter_map(|r| r.statements).collect();
+    let constant = !counts.is_empty() && counts.iter().all(|c| (c - counts[0]).abs() < 0.01);
+    checks.push(Check::new(
+        "statements per merge constant",
+        (!counts.is_empty()).then_some(constant),
+        counts.iter().map(|c| format!("{c}")).collect::<Vec<_>>().join(", "),
+    ));
+    // Growth exponent between consecutive sizes: log(latency ratio) / log(rows-moved ratio); 1 is linear.
+    let mut exponents = Vec::new();
+    for w in scaling.windows(2) {
+        if let (Some(a), Some(b)) = (w[0].p50, w[1].p50) {
+            if w[1].rows_moved > w[0].rows_moved && a > 0.0 && b > 0.0 {
+                exponents.push((w[0].size, w[1].size, (b / a).ln() / (w[1].rows_moved / w[0].rows_moved).ln()));
+            }
+        }
+    }
+    checks.push(Check::new(
+        "latency grows no faster than linearly",
+        (!exponents.is_empty()).then(|| exponents.iter().all(|e| e.2 <= 1.1)),
+        exponents.iter().map(|(a, b, e)| format!("{a}→{b}: exponent {e:.2}")).collect::<Vec<_>>().join(", ")
+            + " (latency ∝ rows^exponent; ≤ 1.1 passes)",
+    ));
+    let peak_load = operations.iter().filter_map(|o| o.2.as_ref()?["peak_rss_kib"].as_u64()).max();
+    let hwm = num(&meta, "server_hwm_kib").map(|v| v as u64);
+    checks.push(Check::new(
+        "server RSS under load < 64 MiB",
+        peak_load.map(|p| p < 64 * 1024),
+        format!(
+            "peak {} sampled under load; VmHWM over the whole run {}",
+            peak_load.map_or("?".into(), mib),
+            hwm.map_or("?".into(), mib)
+        ),
+    ));
+    let exhausted: Vec<&str> = operations
+        .iter()
+        .filter(|o| [&o.2, &o.3].iter().any(|v| v.as_ref().is_some_and(|v| v["pairs_exhausted"] == true)))
+        .map(|o| o.0)
+        .collect();
+
+    // --- markdown ---------------------------------------------------------------------------------------------
+    let mut md = String::new();
+    let m = |k: &str| get(&meta, k).to_owned();
+    let _ = writeln!(md, "# Coalesce benchmark ({} run)\n", m("mode"));
+    let _ = writeln!(md, "{} · commit `{}` · {} build\n", m("date"), m("commit"), m("profile"));
+    let _ = writeln!(
+        md,
+        "Machine: {} cores ({}), {} RAM, Linux {}; load average before the run {}.  \nPostgreSQL {} on the same \
+         machine: fsync={}, synchronous_commit={}, shared_buffers={}.  \nLoad: {} connections, {} s per operation \
+         after {} s of warm-up. Server: `coalesce serve`, pool size {}, workers {}, RUST_LOG {}.\n",
+        m("nproc"),
+        m("cpu"),
+        m("memory"),
+        m("kernel"),
+        m("loadavg_before"),
+        m("postgres"),
+        m("fsync"),
+        m("synchronous_commit"),
+        m("shared_buffers"),
+        m("concurrency"),
+        m("duration_s"),
+        m("warmup_s"),
+        m("pool_size"),
+        m("workers"),
+        m("rust_log"),
+    );
+    let _ = writeln!(md, "## Data\n\n| table | rows | size |\n|---|---:|---:|");
+    for s in &sizes {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            s.first().map_or("", String::as_str),
+            s.get(1).map_or("", String::as_str),
+            s.get(2).map_or("", String::as_str)
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nThe rows are the population of {} contacts, {} merge pairs for the service and {} for the floor (each \
+         contact with one contact inbox, two conversations of two messages, one note and two labels), and the \
+         scaling cases.\n",
+        m("contacts"),
+        m("pairs"),
+        m("pairs")
+    );
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "| operation | service req/s | p50 ms | p95 ms | p99 ms | errors | floor tx/s | floor p50 | floor p95 | floor p99 \
+         | service/floor |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for (_, label, service, floor, ratio) in &operations {
+        let floor_cells = match floor {
+            Some(f) => format!(
+                "{:.0} | {} | {} | {}",
+                f["throughput"].as_f64().unwrap_or(0.0),
+                ms(f, "p50"),
+                ms(f, "p95"),
+                ms(f, "p99")
+            ),
+            None => "– | – | – | –".into(),
+        };
+        let service_cells = match service {
+            Some(s) if missing(s) => "endpoint missing | – | – | – | –".to_owned(),
+            Some(s) => format!(
+                "{:.0} | {} | {} | {} | {}",
+                s["throughput"].as_f64().unwrap_or(0.0),
+                ms(s, "p50"),
+                ms(s, "p95"),
+                ms(s, "p99"),
+                s["errors"]
+            ),
+            None => "not run | – | – | – | –".into(),
+        };
+        let ratio = ratio.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}"));
+        let _ = writeln!(table, "| {label} | {service_cells} | {floor_cells} | {ratio} |");
+    }
+    let _ = writeln!(md, "## Service vs floor\n\n{table}");
+    let cpu: Vec<String> = operations
+        .iter()
+        .filter_map(|(op, _, service, _, _)| {
+            let v = service.as_ref().filter(|v| !missing(v))?["server_cpu_ms_per_request"].as_f64()?;
+            Some(format!("{op} {v:.2} ms"))
+        })
+        .collect();
+    if !cpu.is_empty() {
+        let _ = writeln!(
+            md,
+            "Server CPU time per request (user + system, from /proc): {}. On this machine the load generator, \
+             the server and PostgreSQL share the same cores, so every millisecond the service spends is taken \
+             from the database.\n",
+            cpu.join(", ")
+        );
+    }
+    let _ = writeln!(
+        md,
+        "Peak server RSS under load {}; VmHWM over the whole run {}.{}\n",
+        peak_load.map_or("?".into(), mib),
+        hwm.map_or("?".into(), mib),
+        if exhausted.is_empty() {
+            String::new()
+        } else {
+            format!(" **Pairs ran out** for {} (raise COALESCE_BENCH_PAIRS).", exhausted.join(", "))
+        }
+    );
+    let _ = writeln!(md, "{FLOOR_NOTE}\n");
+    let mut scale = String::new();
+    let _ = writeln!(
+        scale,
+        "| conversations owned by the mergee | rows moved per merge | merges | latency p50 ms | max ms | statements per \
+         merge |\n|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in &scaling {
+        let f = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |x| format!("{x:.2}"));
+        let _ = writeln!(
+            scale,
+            "| {} | {:.0} | {} | {} | {} | {} |",
+            r.size,
+            r.rows_moved,
+            r.merges,
+            f(r.p50),
+            f(r.max),
+            r.statements.map_or_else(|| "–".to_owned(), |s| format!("{s}"))
+        );
+    }
+    let _ = writeln!(
+        md,
+        "## Scaling: one merge at a time, nothing else running\n\nEach mergee owns N conversations with one message \
+         each; rows moved counts conversations and messages. Statements are counted by PostgreSQL \
+         (pg_stat_statements, reset before each size): everything the service sent for the merges, including \
+         authentication, the pool's checkout checks and transaction control.\n\n{scale}"
+    );
+    let mut targets = String::new();
+    for c in &checks {
+        let _ = writeln!(targets, "- **{}** {}: {}", c.status, c.name, c.detail);
+    }
+    let _ = writeln!(md, "## Targets\n\n{targets}");
+    if let Some(first) = scaling.first() {
+        let _ = writeln!(
+            md,
+            "## The statements of {} merge(s), as PostgreSQL counted them (size {})\n\n| calls | statement \
+             |\n|---:|---|",
+            first.merges, first.size
+        );
+        for (calls, query) in &first.statement_lines {
+            let mut q: String = query.chars().take(140).collect();
+            if q.len() < query.len() {
+                q.push('…');
+            }
+            let _ = writeln!(md, "| {calls} | `{}` |", q.replace('|', "\\|").replace('`', "'"));
+        }
+    }
+
+    // --- json -------------------------------------------------------------------------------------------------
+    let report = json!({
+        "meta": meta.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+        "sizes": sizes,
+        "operations": operations.iter().map(|(op, label, s, f, r)| json!({
+            "op": op, "label": label, "service": s, "floor": f, "service_over_floor": r,
+        })).collect::<Vec<_>>(),
+        "floor_includes": FLOOR_NOTE,
+        "scaling": scaling.iter().map(|r| json!({
+            "conversations_owned": r.size, "rows_moved_per_merge": r.rows_moved, "merges": r.merges,
+            "latency_p50_ms": r.p50, "latency_max_ms": r.max, "statements_per_merge": r.statements,
+            "errors": r.errors,
+            "statements": r.statement_lines.iter().map(|(c, q)| json!({"calls": c, "query": q})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "peak_rss_kib_under_load": peak_load,
+        "server_hwm_kib": hwm,
+        "pairs_exhausted": exhausted,
+        "checks": checks.iter().map(|c| json!({"check": c.name, "status": c.status, "detail": c.detail}))
+            .collect::<Vec<_>>(),
+    });
+    std::fs::write(format!("{dir}/report.md"), &md).map_err(|e| format!("cannot write {dir}/report.md: {e}"))?;
+    write_json(&format!("{dir}/report.json"), &report)?;
+
+    println!("\n{table}\n{scale}\n{targets}");
+    println!("Report: {dir}/report.md and {dir}/report.json");
+    Ok(())
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}

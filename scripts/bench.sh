@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# The benchmark behind `make bench` (full) and `make bench-smoke` (tiny, in CI so it never rots).
+#
+#   scripts/bench.sh full    release build, 100,000 contacts, 15 s per operation, scaling 10 … 100,000
+#   scripts/bench.sh smoke   debug build, 1,000 contacts, 2 s per operation, scaling 10 and 100
+#
+# It starts its own PostgreSQL cluster (port COALESCE_BENCH_PGPORT, default 54339, data under
+# target/bench/pgdata; never the tests' cluster on 54329, and DATABASE_URL is ignored), creates a fresh database,
+# seeds it through SQL, starts one `coalesce serve`, and measures, at the same concurrency:
+#   1. the service over HTTP (crates/loadgen): merge on fresh pairs, GET contact, search;
+#   2. the floor: the same statements sent by pgbench straight to PostgreSQL (scripts/bench/floor-*.sql);
+#   3. scaling: merge latency and statements per merge (pg_stat_statements) as the mergee's conversations grow.
+# Results land in target/bench/ (smoke: target/bench-smoke/): report.md, report.json, the raw results, logs.
+#
+# Settings (environment): COALESCE_BENCH_CONTACTS, COALESCE_BENCH_DURATION (s, whole), COALESCE_BENCH_WARMUP (s),
+# COALESCE_BENCH_CONCURRENCY, COALESCE_BENCH_PAIRS (per merge run), COALESCE_BENCH_SCALING ("10 1000 …"),
+# COALESCE_BENCH_SCALING_REPS, COALESCE_BENCH_PGPORT, COALESCE_BENCH_PGDATA, COALESCE_BENCH_KEEP_DB=1 (leave the
+# cluster running). The server reads its usual COALESCE_* settings (pool size, workers, …) and RUST_LOG.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+mode="${1:-full}"
+target="${CARGO_TARGET_DIR:-$root/target}"
+case "$mode" in
+  full)
+    contacts="${COALESCE_BENCH_CONTACTS:-100000}"; duration="${COALESCE_BENCH_DURATION:-15}"
+    warmup="${COALESCE_BENCH_WARMUP:-2}"; scaling="${COALESCE_BENCH_SCALING:-10 1000 10000 100000}"
+    reps="${COALESCE_BENCH_SCALING_REPS:-3}"; profile=release; out="$target/bench" ;;
+  smoke)
+    contacts="${COALESCE_BENCH_CONTACTS:-1000}"; duration="${COALESCE_BENCH_DURATION:-2}"
+    warmup="${COALESCE_BENCH_WARMUP:-1}"; scaling="${COALESCE_BENCH_SCALING:-10 100}"
+    reps="${COALESCE_BENCH_SCALING_REPS:-1}"; profile=debug; out="$target/bench-smoke" ;;
+  *) echo "usage: $0 full|smoke" >&2; exit 2 ;;
+esac
+concurrency="${COALESCE_BENCH_CONCURRENCY:-16}"
+# Fresh pairs for 2,500 merges/s over warm-up and run (the floor does about 1,100-1,300 here; a client may take
+# 20% more than its share). The report flags a run that used its pairs up: its last merges found no pair.
+pairs="${COALESCE_BENCH_PAIRS:-$(( (duration + ${warmup%.*} + 1) * 2500 ))}"
+pgport="${COALESCE_BENCH_PGPORT:-54339}"
+pgdata="${COALESCE_BENCH_PGDATA:-$target/bench/pgdata}"
+# As root the cluster runs as `postgres`, which must reach the data directory (see scripts/db.sh).
+if [ "$(id -u)" = 0 ] && [ -z "${COALESCE_BENCH_PGDATA:-}" ] && id postgres >/dev/null 2>&1 \
+   && ! runuser -u postgres -- test -x "$target" 2>/dev/null; then
+  pgdata="/var/tmp/coalesce-bench-$(printf '%s' "$root" | sha256sum | cut -c1-12)/pgdata"
+fi
+dbname=coalesce_bench
+url="postgres://postgres@127.0.0.1:$pgport/$dbname"
+# Durable settings, as in production: fsync and synchronous_commit on. pg_stat_statements counts statements.
+pgoptions="-c shared_preload_libraries=pg_stat_statements -c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+db() {
+  env -u DATABASE_URL COALESCE_PGPORT="$pgport" COALESCE_PGDATA="$pgdata" COALESCE_PGDATABASE=postgres \
+    COALESCE_PGOPTIONS="$pgoptions" scripts/db.sh "$@"
+}
+
+server_pid=""
+cleanup() {
+  local status=$?
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  if [ "${COALESCE_BENCH_KEEP_DB:-0}" != 1 ]; then db stop >/dev/null 2>&1 || true; fi
+  exit "$status"
+}
+trap cleanup EXIT
+
+# --- build ---------------------------------------------------------------------------------------------------
+# Separate invocations keep each binary's feature set the same as a plain `cargo build --bin …`, so a later
+# build of either one alone reuses it.
+if [ "$profile" = release ]; then
+  log "building release binaries (fat LTO: a few minutes on 2 cores the first time)"
+  cargo build --release --bin coalesce
+  cargo build --release --bin coalesce-loadgen
+  bin="$target/release"
+else
+  cargo build --bin coalesce
+  cargo build --bin coalesce-loadgen
+  bin="$target/debug"
+fi
+loadgen="$bin/coalesce-loadgen"
+
+# --- database ------------------------------------------------------------------------------------------------
+pgbin="$(db bindir)"
+psql_db() { "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pgport" -U postgres "$@"; }
+if db status && ! psql_db -d postgres -tAc "SHOW shared_preload_libraries" | grep -q pg_stat_statements; then
+  log "restarting the bench cluster with pg_stat_statements"
+  db stop
+fi
+db start
+psql_db -d postgres -c "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" -c "CREATE DATABASE $dbname"
+psql_db -d "$dbname" -c "CREATE EXTENSION pg_stat_statements"
+q() { psql_db -d "$dbname" -tAc "$1"; }
+
+rm -rf "$out/results" "$out/pgbench"
+mkdir -p "$out/results" "$out/pgbench"
+results="$out/results"
+
+# --- seed ----------------------------------------------------------------------------------------------------
+export DATABASE_URL="$url"
+json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
+account="$("$bin/coalesce" admin create-account --name "Bench" 2>/dev/null | json_field id)"
+token="$("$bin/coalesce" admin create-user --account-id "$account" --name "Bench" --email bench@bench.invalid \
+  --role administrator 2>/dev/null | json_field access_token)"
+user_id="$(q "SELECT id FROM users WHERE email = 'bench@bench.invalid'")"
+inbox="$(q "INSERT INTO inboxes (account_id, name) VALUES ($account, 'Bench API') RETURNING id" | head -1)"
+digest="\\x$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
+[ -n "$account" ] && [ -n "$token" ] && [ -n "$inbox" ] || { log "could not create the account, user or inbox"; exit 1; }
+
+http_first=$((contacts + 1))
+floor_first=$((http_first + 2 * pairs))
+next=$((floor_first + 2 * pairs))
+log "seeding $contacts contacts and 2 × $pairs merge pairs"
+started=$SECONDS
+psql_db -d "$dbname" -v account="$account" -v inbox="$inbox" -v user_id="$user_id" -v contacts="$contacts" \
+  -v http_first="$http_first" -v http_pairs="$pairs" -v floor_first="$floor_first" -v floor_pairs="$pairs" \
+  -f scripts/bench/seed.sql
+declare -A scale_first
+for size in $scaling; do
+  scale_first[$size]=$next
+  psql_db -d "$dbname" -v account="$account" -v inbox="$inbox" -v first="$next" -v reps="$reps" -v size="$size" \
+    -f scripts/bench/seed-scaling.sql
+  next=$((next + 2 * reps))
+done
+q "SELECT setval('contacts_id_seq', (SELECT max(id) FROM contacts))" >/dev/null
+psql_db -d "$dbname" -c "VACUUM ANALYZE"
+log "seeded in $((SECONDS - started)) s"
+q "SELECT t, n, pg_size_pretty(pg_total_relation_size(t::regclass)) FROM (VALUES
+     ('contacts', (SELECT count(*) FROM contacts)), ('contact_inboxes', (SELECT count(*) FROM contact_inboxes)),
+     ('conversations', (SELECT count(*) FROM conversations)), ('messages', (SELECT count(*) FROM messages)),
+     ('notes', (SELECT count(*) FROM notes)), ('contact_labels', (SELECT count(*) FROM contact_labels))) AS s (t, n)" \
+  | tr '|' '\t' > "$results/sizes.tsv"
+printf 'database\t\t%s\n' "$(q "SELECT pg_size_pretty(pg_database_size(current_database()))")" >> "$results/sizes.tsv"
+column -t -s $'\t' "$results/sizes.tsv" >&2 || cat "$results/sizes.tsv" >&2
+
+# --- server --------------------------------------------------------------------------------------------------
+# The address is read from the server's "listening on" line, which RUST_LOG must let through.
+COALESCE_BIND=127.0.0.1:0 RUST_LOG="${RUST_LOG:-info},server::cli=info" "$bin/coalesce" serve > "$out/server.log" 2>&1 &
+server_pid=$!
+base_url=""
+for _ in $(seq 1 300); do
+  base_url="$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$out/server.log" | head -1)"
+  [ -n "$base_url" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$out/server.log" >&2; log "the server did not start"; exit 1; }
+  sleep 0.1
+done
+[ -n "$base_url" ] || { log "the server did not report its address"; exit 1; }
+log "server $server_pid at $base_url"
+
+# --- the machine and the settings, for the report --------------------------------------------------------------
+{
+  echo "mode=$mode"
+  echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo '+dirty')"
+  echo "profile=$profile"
+  echo "nproc=$(nproc)"
+  echo "memory=$(free -h | awk '/^Mem:/ {print $2}')"
+  echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+  echo "kernel=$(uname -r)"
+  echo "postgres=$(q "SHOW server_version")"
+  echo "fsync=$(q "SHOW fsync")"
+  echo "synchronous_commit=$(q "SHOW synchronous_commit")"
+  echo "shared_buffers=$(q "SHOW shared_buffers")"
+  echo "concurrency=$concurrency"
+  echo "duration_s=$duration"
+  echo "warmup_s=$warmup"
+  echo "contacts=$contacts"
+  echo "pairs=$pairs"
+  echo "scaling_reps=$reps"
+  echo "pool_size=${COALESCE_POOL_SIZE:-16 (default)}"
+  echo "workers=${COALESCE_WORKERS:-0 (one per core)}"
+  echo "rust_log=${RUST_LOG:-info (default)}"
+  echo "loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$results/meta.env"
+
+# --- the service over HTTP (crates/loadgen) and the floor (pgbench), operation by operation --------------------
+http() {
+  local op="$1"; shift
+  q "CHECKPOINT" >/dev/null
+  "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op "$op" \
+    --concurrency "$concurrency" --duration "$duration" --warmup "$warmup" --server-pid "$server_pid" \
+    --out "$results/http_$op.json" "$@"
+}
+# pgbench runs warm-up plus run time; its log reader drops the transactions of the warm-up.
+floor_seconds=$((duration + ${warmup%.*} + 1))
+floor() {
+  local op="$1" script="$2"; shift 2
+  q "CHECKPOINT" >/dev/null
+  if ! "$pgbin/pgbench" -n -h 127.0.0.1 -p "$pgport" -U postgres -M prepared -c "$concurrency" -j 2 \
+       -T "$floor_seconds" -l --log-prefix="$out/pgbench/$op" -D "account=$account" -D "digest=$digest" "$@" \
+       -f "$script" "$dbname" > "$out/pgbench/$op.out" 2>&1; then
+    cat "$out/pgbench/$op.out" >&2
+    log "pgbench failed for $op"
+    exit 1
+  fi
+  "$loadgen" pgbench-log --op "$op" --concurrency "$concurrency" --warmup "$((floor_seconds - duration))" \
+    --out "$results/floor_$op.json" "${floor_args[@]}" "$out"/pgbench/"$op".[0-9]*
+}
+# What one merge writes into the audit row and the outbox, with the same shape and size as the service's.
+snapshot='{"id": 100002, "name": "Pair Mergee 100002", "email": "pm100002@bench.invalid", "blocked": false, "thumbnail": "", "account_id": 1, "created_at": "2026-11-29T09:48:20.428802+00:00", "identifier": "pm-100002", "updated_at": "2026-11-29T09:48:20.428802+00:00", "phone_number": "+166600100002", "last_activity_at": null, "custom_attributes": {"plan": "free", "source": "whatsapp"}, "additional_attributes": {"city": "Lyon", "company": "Acme"}}'
+payload="{\"event\": \"contact_merged\", \"moved\": {\"notes\": 1, \"labels\": 2, \"messages\": 2, \"conversations\": 2, \"contact_inboxes\": 1}, \"mergee\": $snapshot, \"merge_id\": 1, \"merged_at\": \"2026-11-29T09:48:44.124033+00:00\", \"account_id\": 1, \"actor_user_id\": 1, \"base_contact_id\": 100001, \"mergee_contact_id\": 100002}"
+per_client=$(( pairs / concurrency ))
+floor_args=(--per-client "$per_client")
+# Merges first: the service, then the floor on its own pairs.
+http merge --pairs "$http_first:$pairs"
+recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $http_first AND $((floor_first - 1))")"
+echo "http_merges_recorded=$recorded" >> "$results/meta.env"
+floor merge scripts/bench/floor-merge.sql -D n=0 -D "clients=$concurrency" -D "first=$floor_first" \
+  -D "user_id=$user_id" -D "snapshot=$snapshot" -D "payload=$payload" \
+  -D 'merged_additional={"city": "Paris", "company": "Acme"}' -D 'merged_custom={"plan": "pro", "source": "whatsapp"}'
+recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $floor_first AND $((floor_first + 2 * pairs - 1))")"
+echo "floor_merges_recorded=$recorded" >> "$results/meta.env"
+floor_args=()
+# Then the reads, on a vacuumed database: the merges leave the trigram (GIN) indexes' pending lists full, which
+# every search scans until VACUUM folds them in; both sides of each read comparison see the same database.
+psql_db -d "$dbname" -c "VACUUM ANALYZE"
+http get --ids "1:$contacts"
+floor get scripts/bench/floor-get.sql -D "contacts=$contacts"
+http search --terms "0:$((contacts / 10 - 1))"
+floor search scripts/bench/floor-search.sql -D "terms=$((contacts / 10 - 1))"
+
+# --- scaling: one merge at a time, nothing else running, statements counted by PostgreSQL ----------------------
+for size in $scaling; do
+  first=${scale_first[$size]}
+  q "SELECT pg_stat_statements_reset()" >/dev/null
+  "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op merge \
+    --pairs "$first:$reps" --concurrency 1 --requests "$reps" --duration 3600 --out "$results/scaling_$size.json"
+  own="dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'"
+  q "SELECT calls, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements WHERE $own ORDER BY calls DESC, query" \
+    | tr '|' '\t' > "$results/statements_$size.tsv"
+  {
+    echo "size=$size"
+    echo "statements_total=$(q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE $own")"
+    q "SELECT 'merges=' || count(*) || E'\nconversations=' || coalesce(sum(moved_conversations), 0)
+         || E'\nmessages=' || coalesce(sum(moved_messages), 0) || E'\ncontact_inboxes=' || coalesce(sum(moved_contact_inboxes), 0)
+         || E'\nnotes=' || coalesce(sum(moved_notes), 0) || E'\nlabels=' || coalesce(sum(moved_labels), 0)
+       FROM contact_merges WHERE mergee_contact_id BETWEEN $first AND $((first + 2 * reps - 1))"
+  } > "$results/scaling_$size.env"
+done
+
+# --- report --------------------------------------------------------------------------------------------------
+echo "server_hwm_kib=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$server_pid/status")" >> "$results/meta.env"
+"$loadgen" report --dir "$out"

@@ -1,0 +1,27 @@
+-- The floor of one merge request: the statements Coalesce issues for POST …/actions/contact_merge, in the same
+-- order, with the same SQL (copied from the PostgreSQL log of a real merge), one round trip each, sent by
+-- pgbench straight to PostgreSQL. Left out: HTTP, JSON, the pool's `SELECT 1` check at each of the two
+-- checkouts, and the Rust-side attribute merge (the merged values are computed in SQL from the pair's ids).
+--
+-- pgbench -D variables: account digest first clients snapshot payload merged_additional merged_custom, n=0.
+-- Client c merges pairs c, c + clients, c + 2 * clients, … : the same pairs the HTTP load would give client c,
+-- so no two transactions touch the same pair.
+\set pair :client_id + :n * :clients
+\set n :n + 1
+\set base :first + 2 * :pair
+\set mergee :base + 1
+-- authentication: token owner, account status and membership, autocommit, as the service does per request
+SELECT t.user_id, t.platform_app_id, a.status AS account_status, au.role FROM (SELECT 1) AS one LEFT JOIN access_tokens t ON t.token_digest = :digest LEFT JOIN accounts a ON a.id = :account LEFT JOIN account_users au ON au.account_id = a.id AND au.user_id = t.user_id;
+BEGIN;
+SELECT "contacts"."id", "contacts"."account_id", "contacts"."name", "contacts"."email", "contacts"."phone_number", "contacts"."identifier", "contacts"."blocked", "contacts"."thumbnail", "contacts"."additional_attributes", "contacts"."custom_attributes", "contacts"."last_activity_at", "contacts"."created_at", "contacts"."updated_at" FROM "contacts" WHERE (("contacts"."account_id" = :account) AND ("contacts"."id" = ANY(ARRAY[:base, :mergee]::bigint[]))) ORDER BY "contacts"."id" ASC FOR UPDATE;
+UPDATE "conversations" SET "contact_id" = :base WHERE (("conversations"."account_id" = :account) AND ("conversations"."contact_id" = :mergee));
+UPDATE "messages" SET "sender_contact_id" = :base WHERE (("messages"."account_id" = :account) AND ("messages"."sender_contact_id" = :mergee));
+UPDATE "contact_inboxes" SET "contact_id" = :base WHERE (("contact_inboxes"."account_id" = :account) AND ("contact_inboxes"."contact_id" = :mergee));
+UPDATE "notes" SET "contact_id" = :base WHERE (("notes"."account_id" = :account) AND ("notes"."contact_id" = :mergee));
+WITH taken AS ( DELETE FROM contact_labels WHERE account_id = :account AND contact_id = :mergee RETURNING label), added AS ( INSERT INTO contact_labels (account_id, contact_id, label) SELECT :account, :base, label FROM taken ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING 1) SELECT count(*) AS n FROM taken;
+DELETE FROM "contacts" WHERE (("contacts"."account_id" = :account) AND ("contacts"."id" = :mergee));
+UPDATE "contacts" SET "name" = 'Pair Base ' || :base, "email" = 'pb' || :base || '@bench.invalid', "phone_number" = '+1666' || lpad(:mergee::text, 8, '0'), "identifier" = 'pm-' || :mergee, "additional_attributes" = :merged_additional, "custom_attributes" = :merged_custom, "updated_at" = now() WHERE (("contacts"."account_id" = :account) AND ("contacts"."id" = :base)) RETURNING "contacts"."id", "contacts"."account_id", "contacts"."name", "contacts"."email", "contacts"."phone_number", "contacts"."identifier", "contacts"."blocked", "contacts"."thumbnail", "contacts"."additional_attributes", "contacts"."custom_attributes", "contacts"."last_activity_at", "contacts"."created_at", "contacts"."updated_at";
+INSERT INTO "contact_merges" ("account_id", "actor_user_id", "base_contact_id", "mergee_contact_id", "mergee_snapshot", "moved_conversations", "moved_messages", "moved_contact_inboxes", "moved_notes", "moved_labels") VALUES (:account, :user_id, :base, :mergee, :snapshot, 2, 2, 1, 1, 2) RETURNING "contact_merges"."id", "contact_merges"."created_at";
+INSERT INTO "outbox_events" ("account_id", "event_type", "payload") VALUES (:account, 'contact.merged', :payload);
+SELECT "contact_inboxes"."source_id", "inboxes"."id", "inboxes"."name", "inboxes"."channel_type", "inboxes"."avatar_url", "inboxes"."provider" FROM ("contact_inboxes" INNER JOIN "inboxes" ON (("inboxes"."id" = "contact_inboxes"."inbox_id") AND ("inboxes"."account_id" = "contact_inboxes"."account_id"))) WHERE (("contact_inboxes"."account_id" = :account) AND ("contact_inboxes"."contact_id" = ANY(ARRAY[:base]::bigint[]))) ORDER BY "contact_inboxes"."id" ASC;
+COMMIT;
