@@ -474,10 +474,19 @@ fn contacts_page_sql(condition: &str, sort: ContactSort) -> String {
     // Missing values come last either way. NULLS LAST is only spelled out where a column can be NULL: on a NOT
     // NULL column it changes nothing but would stop (account_id, created_at, id) serving descending pages.
     let nulls = if nullable { " NULLS LAST" } else { "" };
-    format!(
-        "SELECT contacts.* FROM contacts WHERE account_id = $1 AND {condition} \
-         ORDER BY {expression} {direction}{nulls}, id {direction} LIMIT $3 OFFSET $4"
-    )
+    if condition == "TRUE" {
+        format!(
+            "SELECT contacts.* FROM contacts WHERE account_id = $1 AND {condition} \
+             ORDER BY {expression} {direction}{nulls}, id {direction} LIMIT $3 OFFSET $4"
+        )
+    } else {
+        // A search matches few contacts: find them through the trigram indexes first, then sort that handful.
+        // Without the fence a cached generic plan may walk the sort order's index and test every contact.
+        format!(
+            "WITH matches AS MATERIALIZED (SELECT contacts.* FROM contacts WHERE account_id = $1 AND {condition}) \
+             SELECT * FROM matches ORDER BY {expression} {direction}{nulls}, id {direction} LIMIT $3 OFFSET $4"
+        )
+    }
 }
 
 /// The SQL a sort key orders by, and whether it can be NULL.
