@@ -60,7 +60,8 @@ install_postgres() {
 
 # Runs a command as the cluster's owner: `postgres` when we are root, ourselves otherwise.
 as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # from / so that the owner is not left in a directory it cannot enter (every path given is absolute)
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 bindir() {
