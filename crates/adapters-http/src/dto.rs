@@ -18,7 +18,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError, ValidationErrors};
 
-use crate::error::ApiError;
+use crate::error::{invalid_body, malformed_json, unsupported_media_type, ApiError};
 
 /// An inbox, as listed and as shown inside a contact.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -235,37 +235,14 @@ pub fn parse_body<T: DeserializeOwned + Validate>(req: &HttpRequest, body: &[u8]
             essence == "application/json" || essence.ends_with("+json")
         });
         if !json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "The request body must be JSON",
-                "content-type",
-                "unsupported_media_type",
-                "send the header Content-Type: application/json",
-            ));
+            return Err(unsupported_media_type());
         }
     }
-    let shape_error = |message: &str| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "The request body does not have the expected shape",
-            "body",
-            "invalid_body",
-            message,
-        )
-    };
-    let json: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "The request body is not valid JSON",
-            "body",
-            "malformed_json",
-            &e.to_string(),
-        )
-    })?;
+    let json: Value = serde_json::from_slice(body).map_err(|e| malformed_json(&e.to_string()))?;
     // Every body is a JSON object. serde would otherwise read an array positionally into the struct's fields
     // (`[12, 13]` as a merge of 12 and 13), which no client means.
     if !json.is_object() {
-        return Err(shape_error("the body must be a JSON object"));
+        return Err(invalid_body("the body must be a JSON object"));
     }
     if let Some(field) = field_with_nul(&json) {
         return Err(ApiError::new(
@@ -276,7 +253,7 @@ pub fn parse_body<T: DeserializeOwned + Validate>(req: &HttpRequest, body: &[u8]
             "must not contain NUL (U+0000) characters",
         ));
     }
-    let value: T = serde_json::from_value(json).map_err(|e| shape_error(&e.to_string()))?;
+    let value: T = serde_json::from_value(json).map_err(|e| invalid_body(&e.to_string()))?;
     value
         .validate()
         .map_err(|e| ApiError::from_violations(StatusCode::BAD_REQUEST, "The request is invalid", violations(&e)))?;

@@ -7,10 +7,9 @@
 use std::fmt;
 
 use actix_web::dev::ServiceResponse;
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use application::admin::AdminError;
 use application::auth::AuthError;
 use application::contacts::ContactsError;
@@ -324,26 +323,8 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
-/// Malformed, mistyped or oversized JSON bodies.
-pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default().limit(limit).error_handler(|err, _req| {
-        let e = match &err {
-            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => payload_too_large(),
-            JsonPayloadError::ContentType => unsupported_media_type(),
-            JsonPayloadError::Deserialize(de) if de.is_data() => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "The request body does not have the expected shape",
-                "body",
-                "invalid_body",
-                &de.to_string(),
-            ),
-            _ => malformed_json(),
-        };
-        e.into()
-    })
-}
-
-fn unsupported_media_type() -> ApiError {
+/// 415 for a body that is not JSON.
+pub fn unsupported_media_type() -> ApiError {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "The request body must be JSON",
@@ -353,13 +334,19 @@ fn unsupported_media_type() -> ApiError {
     )
 }
 
-fn malformed_json() -> ApiError {
+/// 400 for a body that does not parse as JSON; `detail` says where.
+pub fn malformed_json(detail: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "The request body is not valid JSON", "body", "malformed_json", detail)
+}
+
+/// 400 for a JSON body of the wrong shape.
+pub fn invalid_body(detail: &str) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "The request body is not valid JSON",
+        "The request body does not have the expected shape",
         "body",
-        "malformed_json",
-        "could not parse the body as JSON",
+        "invalid_body",
+        detail,
     )
 }
 
@@ -372,28 +359,6 @@ pub fn payload_too_large() -> ApiError {
         "payload_too_large",
         "the body exceeds the size limit",
     )
-}
-
-/// Path parameters that do not parse (e.g. a non-numeric id): the resource cannot exist.
-pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err: PathError, _req| {
-        ApiError::new(StatusCode::NOT_FOUND, "Resource could not be found", "path", "not_found", &err.to_string())
-            .into()
-    })
-}
-
-/// Query strings that do not parse.
-pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "The query string is invalid",
-            "query",
-            "invalid_query",
-            &err.to_string(),
-        )
-        .into()
-    })
 }
 
 /// The default service: 405 with `Allow` when the path exists under another method, 404 otherwise.

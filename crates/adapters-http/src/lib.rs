@@ -47,12 +47,7 @@ pub fn configure(
     limiter: web::Data<rate_limit::RateLimiter>,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(state))
-            .app_data(limiter)
-            .app_data(error::json_config(limits.max_body_bytes))
-            .app_data(error::path_config())
-            .app_data(error::query_config())
-            .app_data(web::PayloadConfig::new(limits.max_body_bytes));
+        cfg.app_data(web::Data::new(state)).app_data(limiter).app_data(web::PayloadConfig::new(limits.max_body_bytes));
         routes::register(cfg);
         openapi::register(cfg);
         cfg.default_service(web::to(error::unmatched_route));

@@ -3,7 +3,7 @@
 //! path or query before the token is even looked at).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest};
+use actix_web::HttpRequest;
 use application::ports::ContactSort;
 use domain::Violations;
 use serde::de::DeserializeOwned;
@@ -61,9 +61,7 @@ const SORT_VALUES: &str = "name, email, phone_number, last_activity_at, created_
 /// 400 with one error per bad parameter: a page that is not a positive integer, an unknown sort, a missing or
 /// blank search term.
 pub fn list_query(req: &HttpRequest, search: bool) -> Result<ListQuery, ApiError> {
-    let raw = web::Query::<RawListQuery>::from_query(req.query_string()).map(web::Query::into_inner).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "The query string is invalid", "query", "invalid_query", &e.to_string())
-    })?;
+    let raw: RawListQuery = parse_query(req)?;
     let mut v = Violations::default();
     // u32 pages keep the row offset far from overflow; nobody pages past four billion
     let page = match raw.page.as_deref().map(str::trim) {
