@@ -5,6 +5,7 @@
 
 mod auth;
 mod concurrency;
+mod connections;
 mod contact_children;
 mod contacts;
 mod conversations;

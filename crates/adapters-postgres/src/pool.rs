@@ -1,19 +1,79 @@
 //! The connection pool and the [`Database`] port's entry points.
 
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use application::{Database, Session, StoreError};
 use diesel::connection::{Instrumentation, InstrumentationEvent};
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, PgConnection};
 
 use crate::errors::from_pool;
 use crate::store::PgSession;
 
 /// A pooled PostgreSQL connection.
-pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
+pub type PgPooled = PooledConnection<Manager>;
+
+/// How long a connection back in the pool is trusted without a check. A connection that has been idle longer
+/// is checked with a round trip (`SELECT 1`) before it is handed out, so one that died with the server is
+/// replaced instead of failing a request. Under load connections come back within milliseconds and skip the
+/// check, which would otherwise be one more round trip in every request (the pool's default checks each
+/// checkout). A connection that dies inside this window fails its next statement; diesel then marks it broken,
+/// the pool discards it, and [`PgDatabase::begin`] retries once on a new connection.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
+/// A connection and when it last came back to the pool.
+pub struct PgConn {
+    conn: PgConnection,
+    returned_at: Instant,
+}
+
+impl Deref for PgConn {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PgConn {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+}
+
+/// diesel's connection manager, checking at checkout only the connections idle for longer than
+/// [`TRUSTED_FOR`].
+#[derive(Debug)]
+pub struct Manager {
+    inner: ConnectionManager<PgConnection>,
+    /// Checks made (each one statement), so that [`PgDatabase::statement_count`] can leave them out.
+    checks: Arc<AtomicU64>,
+}
+
+impl ManageConnection for Manager {
+    type Connection = PgConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PgConn, Self::Error> {
+        Ok(PgConn { conn: self.inner.connect()?, returned_at: Instant::now() })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> Result<(), Self::Error> {
+        if conn.returned_at.elapsed() < TRUSTED_FOR {
+            return Ok(());
+        }
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        self.inner.is_valid(&mut conn.conn)
+    }
+
+    /// Called each time a connection comes back to the pool.
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.returned_at = Instant::now();
+        self.inner.has_broken(&mut conn.conn)
+    }
+}
 
 /// How to reach the database and how many connections to keep.
 #[derive(Debug, Clone)]
@@ -34,16 +94,17 @@ impl PoolConfig {
 /// PostgreSQL behind the [`Database`] port.
 #[derive(Clone)]
 pub struct PgDatabase {
-    pool: Pool<ConnectionManager<PgConnection>>,
+    pool: Pool<Manager>,
     statements: Arc<AtomicU64>,
+    checks: Arc<AtomicU64>,
 }
 
 /// Counts every statement sent on the pool's connections (tests and the benchmark read it).
 #[derive(Debug)]
 struct CountStatements(Arc<AtomicU64>);
 
-impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for CountStatements {
-    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+impl CustomizeConnection<PgConn, diesel::r2d2::Error> for CountStatements {
+    fn on_acquire(&self, conn: &mut PgConn) -> Result<(), diesel::r2d2::Error> {
         let counter = Arc::clone(&self.0);
         conn.set_instrumentation(StatementCounter(counter));
         Ok(())
@@ -65,21 +126,26 @@ impl PgDatabase {
     /// meanwhile, and recovers on its own when the database comes back.
     pub fn new(config: &PoolConfig) -> Self {
         let statements = Arc::new(AtomicU64::new(0));
+        let checks = Arc::new(AtomicU64::new(0));
+        let manager =
+            Manager { inner: ConnectionManager::new(config.database_url.clone()), checks: Arc::clone(&checks) };
         let pool = Pool::builder()
             .max_size(config.max_size.max(1))
             .min_idle(Some(0))
             .connection_timeout(config.connection_timeout)
-            // a connection that died with the server is found and replaced at checkout
+            // a connection that died with the server is found and replaced at checkout (see `TRUSTED_FOR`)
             .test_on_check_out(true)
             .connection_customizer(Box::new(CountStatements(Arc::clone(&statements))))
-            .build_unchecked(ConnectionManager::new(config.database_url.clone()));
-        Self { pool, statements }
+            .build_unchecked(manager);
+        Self { pool, statements, checks }
     }
 
-    /// Statements sent so far on this pool's connections: queries, transaction control and the pool's
-    /// checkout check (one per checkout).
+    /// Statements sent so far on this pool's connections for the service's work: queries and transaction
+    /// control. The pool's checkout checks are left out: whether one is made depends on how long a connection
+    /// sat idle, not on the work.
     pub fn statement_count(&self) -> u64 {
-        self.statements.load(Ordering::Relaxed)
+        // Exact while the pool is quiet, which is when tests and the benchmark read it.
+        self.statements.load(Ordering::Relaxed).saturating_sub(self.checks.load(Ordering::Relaxed))
     }
 
     fn get(&self) -> Result<PgPooled, StoreError> {
@@ -89,7 +155,12 @@ impl PgDatabase {
 
 impl Database for PgDatabase {
     fn begin(&self) -> Result<Box<dyn Session>, StoreError> {
-        Ok(Box::new(PgSession::begin(self.get()?)?))
+        match PgSession::begin(self.get()?) {
+            // `BEGIN` is the transaction's first statement, so nothing was done yet: a connection that died
+            // while trusted (it is now discarded) costs a second try, not the request.
+            Err(StoreError::Unavailable(_)) => Ok(Box::new(PgSession::begin(self.get()?)?)),
+            other => Ok(Box::new(other?)),
+        }
     }
 
     fn connect(&self) -> Result<Box<dyn Session>, StoreError> {
@@ -97,6 +168,6 @@ impl Database for PgDatabase {
     }
 
     fn ping(&self) -> bool {
-        self.pool.get().is_ok()
+        self.get().is_ok_and(|mut conn| conn.ping().is_ok())
     }
 }

@@ -40,7 +40,7 @@ pub struct PgSession {
 impl PgSession {
     /// Opens a transaction on the connection.
     pub fn begin(mut conn: PgPooled) -> Result<Self, StoreError> {
-        AnsiTransactionManager::begin_transaction(&mut *conn).store()?;
+        AnsiTransactionManager::begin_transaction(&mut **conn).store()?;
         Ok(Self { conn, open_transaction: true })
     }
 
@@ -58,7 +58,7 @@ impl Drop for PgSession {
     fn drop(&mut self) {
         if self.open_transaction {
             // A failed rollback marks the connection broken, and the pool then discards it.
-            if let Err(e) = AnsiTransactionManager::rollback_transaction(&mut *self.conn) {
+            if let Err(e) = AnsiTransactionManager::rollback_transaction(&mut **self.conn) {
                 log::warn!("rollback failed: {e}");
             }
         }
@@ -69,7 +69,7 @@ impl Session for PgSession {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         if self.open_transaction {
             self.open_transaction = false;
-            AnsiTransactionManager::commit_transaction(&mut *self.conn).store()?;
+            AnsiTransactionManager::commit_transaction(&mut **self.conn).store()?;
         }
         Ok(())
     }
@@ -408,7 +408,7 @@ impl ContactStore for PgSession {
 
     fn delete_contact_children(&mut self, account: AccountId, id: ContactId) -> Result<DeletedCounts, StoreError> {
         let (a, id) = (account.get(), id.get());
-        let conn = &mut *self.conn;
+        let conn = &mut **self.conn;
         // The messages of its conversations (whoever sent them) and the messages it sent in other conversations.
         let of_its_conversations = conversations::table
             .filter(conversations::account_id.eq(a).and(conversations::contact_id.eq(id)))
@@ -843,7 +843,7 @@ fn count(n: usize) -> u64 {
 impl MergeStore for PgSession {
     fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId) -> Result<MovedCounts, StoreError> {
         let (a, from, to) = (account.get(), from.get(), to.get());
-        let conn = &mut *self.conn;
+        let conn = &mut **self.conn;
         let conversations = Prepared(
             diesel::update(conversations::table)
                 .filter(conversations::account_id.eq(a).and(conversations::contact_id.eq(from)))
