@@ -145,6 +145,18 @@ fn every_route_refuses_a_member_of_another_account_and_anonymous_callers() {
                 "{method} {path}: {}",
                 r.body
             );
+            // Authentication is answered before a malformed path or query is.
+            let malformed = format!("{}?page=none&sort=nothing", template.replace("{account_id}", &w.b.to_string()))
+                .replace("{id}", "x")
+                .replace("{note_id}", "x")
+                .replace("{conversation_id}", "x");
+            let r = app.request(&method, &malformed, Some(&w.ta), body.as_ref());
+            assert_eq!(
+                (r.status, r.error_codes()),
+                (401, vec!["not_account_member".to_owned()]),
+                "{method} {malformed}: {}",
+                r.body
+            );
             checked += 1;
         }
     }

@@ -223,8 +223,8 @@ fn field_with_nul(body: &Value) -> Option<String> {
     })
 }
 
-/// Parses and validates a JSON body. Done inside the handler, after authentication, so that an anonymous
-/// caller gets 401 whatever it sent.
+/// Parses and validates a JSON body. Handlers apply the result's `?` after authentication (inside
+/// `AccountMember::run`), so that an anonymous caller gets 401 whatever it sent.
 ///
 /// # Errors
 /// 415 for a non-JSON content type, 400 for malformed JSON, a body of the wrong shape, or invalid fields.

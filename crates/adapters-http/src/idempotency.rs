@@ -1,14 +1,14 @@
 //! The `Idempotency-Key` header: reading it, and answering with the response the application stored or replays.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
+use application::auth::Member;
 use application::idempotency::{execute, Executed, IdempotencyRequest, KeyReused, StoredResponse, MAX_KEY_LEN};
 use application::{Session, StoreError};
-use domain::AccountId;
 use serde::Serialize;
 
+use crate::auth::AccountMember;
 use crate::error::ApiError;
-use crate::AppState;
 
 /// The header clients send.
 pub const HEADER: &str = "Idempotency-Key";
@@ -44,31 +44,42 @@ pub fn encode<T: Serialize>(status: StatusCode, value: &T) -> StoredResponse {
     StoredResponse { status: status.as_u16(), body }
 }
 
-/// Runs a creating use case the idempotent way: reads the request's `Idempotency-Key`, runs `work` in one
-/// transaction on the blocking pool together with the key, and answers with `to_body`'s JSON (status 200) or the
-/// stored response of an earlier run.
+/// Runs a creating use case the idempotent way: authenticates the caller, reads the request's
+/// `Idempotency-Key`, runs `work` on the parsed `input` in one transaction together with the key (all on the
+/// blocking pool, in one hand-off), and answers with `to_body`'s JSON (status 200) or the stored response of
+/// an earlier run.
 ///
 /// # Errors
-/// 400 for a bad key, then whatever the use case's error maps to.
-pub async fn create_idempotently<T, E, B>(
-    state: web::Data<AppState>,
+/// In this order: authentication, the `input`'s error, a bad key, then whatever the use case's error maps to.
+pub async fn create_idempotently<C, T, E, B>(
+    member: AccountMember,
     req: &HttpRequest,
     body: &[u8],
-    account: AccountId,
-    work: impl FnOnce(&mut dyn Session) -> Result<T, E> + Send + 'static,
+    input: Result<C, ApiError>,
+    work: impl FnOnce(&mut dyn Session, Member, C) -> Result<T, E> + Send + 'static,
     to_body: impl FnOnce(&T) -> B + Send + 'static,
 ) -> Result<HttpResponse, ApiError>
 where
+    C: Send + 'static,
     T: 'static,
     E: From<StoreError> + From<KeyReused> + Send + 'static,
     ApiError: From<E>,
     B: Serialize,
 {
-    let idempotency = idempotency_request(req, body)?;
-    let executed = web::block(move || {
-        execute(state.db.as_ref(), account, idempotency.as_ref(), work, |value| encode(StatusCode::OK, &to_body(value)))
-    })
-    .await??;
+    let idempotency = idempotency_request(req, body);
+    let executed = member
+        .run(move |db, member| {
+            let input = input?;
+            let idempotency = idempotency?;
+            Ok(execute(
+                db,
+                member.account_id,
+                idempotency.as_ref(),
+                |tx| work(tx, member, input),
+                |value| encode(StatusCode::OK, &to_body(value)),
+            )?)
+        })
+        .await?;
     Ok(respond(executed))
 }
 

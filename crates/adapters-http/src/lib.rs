@@ -1,8 +1,8 @@
 //! The HTTP adapter: actix-web routes, request/response DTOs (serde + utoipa + validator), authentication,
 //! the one error envelope, and the OpenAPI document with its Swagger UI.
 //!
-//! Handlers are thin: parse and validate the request, authenticate, run the use case on the blocking pool
-//! (`web::block`, because diesel is blocking), map the outcome. Every error leaves through [`error::ApiError`].
+//! Handlers are thin: parse and validate the request, authenticate and run the use case on the blocking pool
+//! in one hand-off (`auth::AccountMember::run`; diesel is blocking), map the outcome. Every error leaves through [`error::ApiError`].
 
 pub mod auth;
 pub mod dto;

@@ -1,6 +1,6 @@
-//! Path and query parameters. Handlers read them here, after the authentication extractor has run, so that an
-//! anonymous caller gets 401 whatever the rest of its request looks like (actix would otherwise answer a bad
-//! path or query before the token is even looked at).
+//! Path and query parameters. Handlers read them here into `Result`s and look at those only after
+//! authentication (inside `AccountMember::run`), so that an anonymous caller gets 401 whatever the rest of its
+//! request looks like (actix's own extractors would answer a bad path or query before the token is looked at).
 
 use actix_web::http::StatusCode;
 use actix_web::HttpRequest;

@@ -10,7 +10,6 @@ use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::create_idempotently;
 use crate::params::path_id;
-use crate::AppState;
 
 /// Create Contact Inbox
 ///
@@ -40,18 +39,17 @@ pub async fn contact_inbox_create(
     member: AccountMember,
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ContactId::new(path_id(&req, "id")?);
-    let request: ContactInboxRequest = parse_body(&req, &body)?;
-    let account = member.0.account_id;
-    let (inbox, source_id) = (request.inbox_id(), request.source_id());
+    let input = path_id(&req, "id").and_then(|id| {
+        let request = parse_body::<ContactInboxRequest>(&req, &body)?;
+        Ok((ContactId::new(id), request.inbox_id(), request.source_id()))
+    });
     create_idempotently(
-        state,
+        member,
         &req,
         &body,
-        account,
-        move |tx| add_contact_inbox_in(tx, account, id, inbox, source_id.as_deref()),
+        input,
+        |tx, m, (id, inbox, source_id)| add_contact_inbox_in(tx, m.account_id, id, inbox, source_id.as_deref()),
         |created| ContactInboxCreatedDto::from(created),
     )
     .await

@@ -15,7 +15,6 @@ use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::create_idempotently;
 use crate::params::{list_query, path_id};
-use crate::AppState;
 
 /// List Contacts
 ///
@@ -39,14 +38,14 @@ use crate::AppState;
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/contacts")]
-pub async fn contact_list(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let query = list_query(&req, false)?;
-    let account = member.0.account_id;
-    let list = web::block(move || list_contacts(state.db.as_ref(), account, query.sort, query.page)).await??;
+pub async fn contact_list(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let query = list_query(&req, false);
+    let list = member
+        .run(move |db, m| {
+            let query = query?;
+            Ok(list_contacts(db, m.account_id, query.sort, query.page)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(ContactListResponse::from(&list)))
 }
 
@@ -73,15 +72,15 @@ pub async fn contact_list(
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/contacts/search")]
-pub async fn contact_search(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let query = list_query(&req, true)?;
-    let account = member.0.account_id;
-    let term = query.q.unwrap_or_default();
-    let list = web::block(move || search_contacts(state.db.as_ref(), account, &term, query.sort, query.page)).await??;
+pub async fn contact_search(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let query = list_query(&req, true);
+    let list = member
+        .run(move |db, m| {
+            let query = query?;
+            let term = query.q.unwrap_or_default();
+            Ok(search_contacts(db, m.account_id, &term, query.sort, query.page)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(ContactListResponse::from(&list)))
 }
 
@@ -112,17 +111,14 @@ pub async fn contact_create(
     member: AccountMember,
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request: ContactCreateRequest = parse_body(&req, &body)?;
-    let account = member.0.account_id;
-    let command = request.command();
+    let command = parse_body::<ContactCreateRequest>(&req, &body).map(|r| r.command());
     create_idempotently(
-        state,
+        member,
         &req,
         &body,
-        account,
-        move |tx| create_contact_in(tx, account, command),
+        command,
+        |tx, m, command| create_contact_in(tx, m.account_id, command),
         |created| ContactCreateResponse::from(created),
     )
     .await
@@ -147,29 +143,17 @@ pub async fn contact_create(
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/contacts/{id}")]
-pub async fn contact_details(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let id = ContactId::new(path_id(&req, "id")?);
-    let account = member.0.account_id;
-    let contact = web::block(move || show_contact(state.db.as_ref(), account, id)).await??;
+pub async fn contact_details(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&req, "id").map(ContactId::new);
+    let contact = member.run(move |db, m| Ok(show_contact(db, m.account_id, id?)?)).await?;
     Ok(HttpResponse::Ok().json(ContactResponse { payload: contact_dto(&contact) }))
 }
 
 /// The update shared by PUT and PATCH (both are partial, as in the reference).
-async fn update(
-    member: AccountMember,
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let id = ContactId::new(path_id(&req, "id")?);
-    let request: ContactUpdateRequest = parse_body(&req, &body)?;
-    let account = member.0.account_id;
-    let changes = request.changes();
-    let contact = web::block(move || update_contact(state.db.as_ref(), account, id, changes)).await??;
+async fn update(member: AccountMember, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&req, "id").map(ContactId::new);
+    let changes = parse_body::<ContactUpdateRequest>(&req, &body).map(|r| r.changes());
+    let contact = member.run(move |db, m| Ok(update_contact(db, m.account_id, id?, changes?)?)).await?;
     Ok(HttpResponse::Ok().json(ContactResponse { payload: contact_dto(&contact) }))
 }
 
@@ -200,9 +184,8 @@ pub async fn contact_update(
     member: AccountMember,
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    update(member, req, body, state).await
+    update(member, req, body).await
 }
 
 /// Update Contact (PATCH)
@@ -231,9 +214,8 @@ pub async fn contact_patch(
     member: AccountMember,
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    update(member, req, body, state).await
+    update(member, req, body).await
 }
 
 /// Delete Contact
@@ -256,13 +238,8 @@ pub async fn contact_patch(
     security(("userApiKey" = []))
 )]
 #[delete("/api/v1/accounts/{account_id}/contacts/{id}")]
-pub async fn contact_delete(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let id = ContactId::new(path_id(&req, "id")?);
-    let member = member.0;
-    web::block(move || delete_contact(state.db.as_ref(), member, id)).await??;
+pub async fn contact_delete(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&req, "id").map(ContactId::new);
+    member.run(move |db, m| Ok(delete_contact(db, m, id?)?)).await?;
     Ok(HttpResponse::Ok().finish())
 }

@@ -16,7 +16,6 @@ use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::create_idempotently;
 use crate::params::path_id;
-use crate::AppState;
 
 /// Contact Conversations
 ///
@@ -37,14 +36,9 @@ use crate::AppState;
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/contacts/{id}/conversations")]
-pub async fn contact_conversation_list(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let contact = ContactId::new(path_id(&req, "id")?);
-    let account = member.0.account_id;
-    let views = web::block(move || contact_conversations(state.db.as_ref(), account, contact)).await??;
+pub async fn contact_conversation_list(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let contact = path_id(&req, "id").map(ContactId::new);
+    let views = member.run(move |db, m| Ok(contact_conversations(db, m.account_id, contact?)?)).await?;
     Ok(HttpResponse::Ok().json(ConversationListResponse { payload: views.iter().map(ConversationDto::from).collect() }))
 }
 
@@ -75,17 +69,14 @@ pub async fn conversation_create(
     member: AccountMember,
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request: ConversationCreateRequest = parse_body(&req, &body)?;
-    let member = member.0;
-    let command = request.command();
+    let command = parse_body::<ConversationCreateRequest>(&req, &body).map(|r| r.command());
     create_idempotently(
-        state,
+        member,
         &req,
         &body,
-        member.account_id,
-        move |tx| create_conversation_in(tx, member, command),
+        command,
+        |tx, m, command| create_conversation_in(tx, m, command),
         |view| ConversationDto::from(view),
     )
     .await
@@ -108,14 +99,9 @@ pub async fn conversation_create(
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/conversations/{conversation_id}")]
-pub async fn conversation_details(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let display_id = path_id(&req, "conversation_id")?;
-    let account = member.0.account_id;
-    let view = web::block(move || show_conversation(state.db.as_ref(), account, display_id)).await??;
+pub async fn conversation_details(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let display_id = path_id(&req, "conversation_id");
+    let view = member.run(move |db, m| Ok(show_conversation(db, m.account_id, display_id?)?)).await?;
     Ok(HttpResponse::Ok().json(ConversationDto::from(&view)))
 }
 
@@ -146,18 +132,15 @@ pub async fn message_create(
     member: AccountMember,
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let display_id = path_id(&req, "conversation_id")?;
-    let request: MessageCreateRequest = parse_body(&req, &body)?;
-    let member = member.0;
-    let message = request.message();
+    let input = path_id(&req, "conversation_id")
+        .and_then(|display_id| Ok((display_id, parse_body::<MessageCreateRequest>(&req, &body)?.message())));
     create_idempotently(
-        state,
+        member,
         &req,
         &body,
-        member.account_id,
-        move |tx| create_message_in(tx, member, display_id, message),
+        input,
+        |tx, m, (display_id, message)| create_message_in(tx, m, display_id, message),
         |view| MessageDto::from(view),
     )
     .await
@@ -182,13 +165,8 @@ pub async fn message_create(
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/conversations/{conversation_id}/messages")]
-pub async fn message_list(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let display_id = path_id(&req, "conversation_id")?;
-    let account = member.0.account_id;
-    let views = web::block(move || list_messages(state.db.as_ref(), account, display_id)).await??;
+pub async fn message_list(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let display_id = path_id(&req, "conversation_id");
+    let views = member.run(move |db, m| Ok(list_messages(db, m.account_id, display_id?)?)).await?;
     Ok(HttpResponse::Ok().json(MessageListResponse { payload: views.iter().map(MessageDto::from).collect() }))
 }

@@ -10,7 +10,6 @@ use crate::dto::{parse_body, InboxDto};
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::create_idempotently;
 use crate::params::path_id;
-use crate::AppState;
 
 /// List Inboxes
 ///
@@ -28,9 +27,8 @@ use crate::AppState;
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/inboxes")]
-pub async fn inbox_list(member: AccountMember, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let account = member.0.account_id;
-    let inboxes = web::block(move || list_inboxes(state.db.as_ref(), account)).await??;
+pub async fn inbox_list(member: AccountMember) -> Result<HttpResponse, ApiError> {
+    let inboxes = member.run(move |db, m| Ok(list_inboxes(db, m.account_id)?)).await?;
     Ok(HttpResponse::Ok().json(InboxListResponse { payload: inboxes.iter().map(InboxDto::from).collect() }))
 }
 
@@ -57,21 +55,14 @@ pub async fn inbox_list(member: AccountMember, state: web::Data<AppState>) -> Re
     security(("userApiKey" = []))
 )]
 #[post("/api/v1/accounts/{account_id}/inboxes")]
-pub async fn inbox_create(
-    member: AccountMember,
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let request: InboxCreateRequest = parse_body(&req, &body)?;
-    let account = member.0.account_id;
-    let (name, channel_type) = (request.name(), request.channel_type());
+pub async fn inbox_create(member: AccountMember, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let input = parse_body::<InboxCreateRequest>(&req, &body).map(|r| (r.name(), r.channel_type()));
     create_idempotently(
-        state,
+        member,
         &req,
         &body,
-        account,
-        move |tx| create_inbox_in(tx, account, &name, &channel_type),
+        input,
+        |tx, m, (name, channel_type)| create_inbox_in(tx, m.account_id, &name, &channel_type),
         |inbox| InboxDto::from(inbox),
     )
     .await
@@ -94,13 +85,8 @@ pub async fn inbox_create(
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/inboxes/{id}")]
-pub async fn inbox_details(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let id = InboxId::new(path_id(&req, "id")?);
-    let account = member.0.account_id;
-    let inbox = web::block(move || show_inbox(state.db.as_ref(), account, id)).await??;
+pub async fn inbox_details(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&req, "id").map(InboxId::new);
+    let inbox = member.run(move |db, m| Ok(show_inbox(db, m.account_id, id?)?)).await?;
     Ok(HttpResponse::Ok().json(InboxDto::from(&inbox)))
 }

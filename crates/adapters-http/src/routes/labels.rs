@@ -9,7 +9,6 @@ use crate::dto::contacts::{LabelsRequest, LabelsResponse};
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
 use crate::params::path_id;
-use crate::AppState;
 
 /// List Labels of a Contact
 ///
@@ -30,14 +29,9 @@ use crate::AppState;
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/contacts/{id}/labels")]
-pub async fn contact_labels_list(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let id = ContactId::new(path_id(&req, "id")?);
-    let account = member.0.account_id;
-    let labels = web::block(move || contact_labels(state.db.as_ref(), account, id)).await??;
+pub async fn contact_labels_list(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&req, "id").map(ContactId::new);
+    let labels = member.run(move |db, m| Ok(contact_labels(db, m.account_id, id?)?)).await?;
     Ok(HttpResponse::Ok().json(LabelsResponse { payload: labels }))
 }
 
@@ -68,12 +62,14 @@ pub async fn contact_labels_set(
     member: AccountMember,
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ContactId::new(path_id(&req, "id")?);
-    let request: LabelsRequest = parse_body(&req, &body)?;
-    let account = member.0.account_id;
-    let labels = request.labels();
-    let stored = web::block(move || set_contact_labels(state.db.as_ref(), account, id, &labels)).await??;
+    let input =
+        path_id(&req, "id").and_then(|id| Ok((ContactId::new(id), parse_body::<LabelsRequest>(&req, &body)?.labels())));
+    let stored = member
+        .run(move |db, m| {
+            let (id, labels) = input?;
+            Ok(set_contact_labels(db, m.account_id, id, &labels)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(LabelsResponse { payload: stored }))
 }

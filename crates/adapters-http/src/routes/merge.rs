@@ -7,7 +7,6 @@ use crate::auth::AccountMember;
 use crate::dto::{parse_body, ContactDto, MergeContactsRequest, MergeContactsResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::create_idempotently;
-use crate::AppState;
 
 /// Merge Contacts
 ///
@@ -43,16 +42,14 @@ pub async fn contact_merge(
     member: AccountMember,
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request: MergeContactsRequest = parse_body(&req, &body)?;
-    let command = request.command(&member.0);
+    let request = parse_body::<MergeContactsRequest>(&req, &body);
     create_idempotently(
-        state,
+        member,
         &req,
         &body,
-        command.account_id,
-        move |tx| merge_in(tx, command),
+        request,
+        |tx, m, request| merge_in(tx, request.command(&m)),
         |outcome| MergeContactsResponse {
             id: outcome.contact.id.get(),
             payload: vec![ContactDto::new(&outcome.contact, &outcome.contact_inboxes)],

@@ -13,7 +13,6 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::params::{parse_query, path_id};
-use crate::AppState;
 
 impl From<MergeHistoryError> for ApiError {
     fn from(e: MergeHistoryError) -> Self {
@@ -51,11 +50,9 @@ pub async fn contact_merge_preview(
     member: AccountMember,
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request: MergeContactsRequest = parse_body(&req, &body)?;
-    let command = request.command(&member.0);
-    let preview = web::block(move || preview_merge(state.db.as_ref(), command)).await??;
+    let request = parse_body::<MergeContactsRequest>(&req, &body);
+    let preview = member.run(move |db, m| Ok(preview_merge(db, request?.command(&m))?)).await?;
     Ok(HttpResponse::Ok().json(MergePreviewResponse::new(&preview)))
 }
 
@@ -77,16 +74,16 @@ pub async fn contact_merge_preview(
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/contact_merges")]
-pub async fn contact_merge_list(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let query: MergeHistoryQuery = parse_query(&req)?;
-    let page = query.page.unwrap_or(1).max(1);
-    let contact = query.contact_id.map(ContactId::new);
-    let account = member.0.account_id;
-    let (entries, count) = web::block(move || list_merges(state.db.as_ref(), account, contact, page)).await??;
+pub async fn contact_merge_list(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let query = parse_query::<MergeHistoryQuery>(&req);
+    let (entries, count, page) = member
+        .run(move |db, m| {
+            let query = query?;
+            let page = query.page.unwrap_or(1).max(1);
+            let (entries, count) = list_merges(db, m.account_id, query.contact_id.map(ContactId::new), page)?;
+            Ok((entries, count, page))
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(MergeRecordListResponse {
         meta: MetaDto { count, current_page: page },
         payload: entries.iter().map(MergeRecordDto::from).collect(),
@@ -110,13 +107,8 @@ pub async fn contact_merge_list(
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/contact_merges/{id}")]
-pub async fn contact_merge_details(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let id = path_id(&req, "id")?;
-    let account = member.0.account_id;
-    let entry = web::block(move || get_merge(state.db.as_ref(), account, id)).await??;
+pub async fn contact_merge_details(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&req, "id");
+    let entry = member.run(move |db, m| Ok(get_merge(db, m.account_id, id?)?)).await?;
     Ok(HttpResponse::Ok().json(MergeRecordResponse { payload: MergeRecordDto::from(&entry) }))
 }

@@ -10,7 +10,6 @@ use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::create_idempotently;
 use crate::params::path_id;
-use crate::AppState;
 
 fn ids(req: &HttpRequest) -> Result<(ContactId, NoteId), ApiError> {
     Ok((ContactId::new(path_id(req, "id")?), NoteId::new(path_id(req, "note_id")?)))
@@ -35,14 +34,9 @@ fn ids(req: &HttpRequest) -> Result<(ContactId, NoteId), ApiError> {
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/contacts/{id}/notes")]
-pub async fn note_list(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let contact = ContactId::new(path_id(&req, "id")?);
-    let account = member.0.account_id;
-    let notes = web::block(move || list_notes(state.db.as_ref(), account, contact)).await??;
+pub async fn note_list(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let contact = path_id(&req, "id").map(ContactId::new);
+    let notes = member.run(move |db, m| Ok(list_notes(db, m.account_id, contact?)?)).await?;
     Ok(HttpResponse::Ok().json(notes.iter().map(NoteDto::from).collect::<Vec<_>>()))
 }
 
@@ -68,22 +62,15 @@ pub async fn note_list(
     security(("userApiKey" = []))
 )]
 #[post("/api/v1/accounts/{account_id}/contacts/{id}/notes")]
-pub async fn note_create(
-    member: AccountMember,
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let contact = ContactId::new(path_id(&req, "id")?);
-    let request: NoteRequest = parse_body(&req, &body)?;
-    let member = member.0;
-    let content = request.content();
+pub async fn note_create(member: AccountMember, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let input = path_id(&req, "id")
+        .and_then(|contact| Ok((ContactId::new(contact), parse_body::<NoteRequest>(&req, &body)?.content())));
     create_idempotently(
-        state,
+        member,
         &req,
         &body,
-        member.account_id,
-        move |tx| create_note_in(tx, member, contact, &content),
+        input,
+        |tx, m, (contact, content)| create_note_in(tx, m, contact, &content),
         |note| NoteDto::from(note),
     )
     .await
@@ -107,14 +94,14 @@ pub async fn note_create(
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/contacts/{id}/notes/{note_id}")]
-pub async fn note_details(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let (contact, id) = ids(&req)?;
-    let account = member.0.account_id;
-    let note = web::block(move || show_note(state.db.as_ref(), account, contact, id)).await??;
+pub async fn note_details(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let ids = ids(&req);
+    let note = member
+        .run(move |db, m| {
+            let (contact, id) = ids?;
+            Ok(show_note(db, m.account_id, contact, id)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(NoteDto::from(&note)))
 }
 
@@ -140,17 +127,14 @@ pub async fn note_details(
     security(("userApiKey" = []))
 )]
 #[patch("/api/v1/accounts/{account_id}/contacts/{id}/notes/{note_id}")]
-pub async fn note_update(
-    member: AccountMember,
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let (contact, id) = ids(&req)?;
-    let request: NoteRequest = parse_body(&req, &body)?;
-    let account = member.0.account_id;
-    let content = request.content();
-    let note = web::block(move || update_note(state.db.as_ref(), account, contact, id, &content)).await??;
+pub async fn note_update(member: AccountMember, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let input = ids(&req).and_then(|ids| Ok((ids, parse_body::<NoteRequest>(&req, &body)?.content())));
+    let note = member
+        .run(move |db, m| {
+            let ((contact, id), content) = input?;
+            Ok(update_note(db, m.account_id, contact, id, &content)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(NoteDto::from(&note)))
 }
 
@@ -174,13 +158,13 @@ pub async fn note_update(
     security(("userApiKey" = []))
 )]
 #[delete("/api/v1/accounts/{account_id}/contacts/{id}/notes/{note_id}")]
-pub async fn note_delete(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let (contact, id) = ids(&req)?;
-    let account = member.0.account_id;
-    web::block(move || delete_note(state.db.as_ref(), account, contact, id)).await??;
+pub async fn note_delete(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let ids = ids(&req);
+    member
+        .run(move |db, m| {
+            let (contact, id) = ids?;
+            Ok(delete_note(db, m.account_id, contact, id)?)
+        })
+        .await?;
     Ok(HttpResponse::Ok().finish())
 }

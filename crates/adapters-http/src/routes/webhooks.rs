@@ -13,7 +13,6 @@ use crate::dto::parse_body;
 use crate::error::{idempotency_key_reused, ApiError, ErrorBody};
 use crate::idempotency::create_idempotently;
 use crate::params::path_id;
-use crate::AppState;
 
 /// Body of `POST …/webhooks`.
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
@@ -111,8 +110,8 @@ impl From<WebhookError> for ApiError {
     security(("userApiKey" = []))
 )]
 #[get("/api/v1/accounts/{account_id}/webhooks")]
-pub async fn webhook_list(member: AccountMember, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let webhooks = web::block(move || list_webhooks(state.db.as_ref(), &member.0)).await??;
+pub async fn webhook_list(member: AccountMember) -> Result<HttpResponse, ApiError> {
+    let webhooks = member.run(move |db, m| Ok(list_webhooks(db, &m)?)).await?;
     Ok(HttpResponse::Ok().json(webhooks.iter().map(WebhookDto::from).collect::<Vec<_>>()))
 }
 
@@ -144,16 +143,14 @@ pub async fn webhook_create(
     member: AccountMember,
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let request: CreateWebhookRequest = parse_body(&req, &body)?;
-    let member = member.0;
+    let request = parse_body::<CreateWebhookRequest>(&req, &body);
     create_idempotently(
-        state,
+        member,
         &req,
         &body,
-        member.account_id,
-        move |tx| create_webhook_in(tx, &member, &request.url, &request.subscriptions),
+        request,
+        |tx, m, request| create_webhook_in(tx, &m, &request.url, &request.subscriptions),
         |webhook| WebhookDto::from(webhook),
     )
     .await
@@ -178,12 +175,8 @@ pub async fn webhook_create(
     security(("userApiKey" = []))
 )]
 #[delete("/api/v1/accounts/{account_id}/webhooks/{webhook_id}")]
-pub async fn webhook_delete(
-    member: AccountMember,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let id = path_id(&req, "webhook_id")?;
-    web::block(move || delete_webhook(state.db.as_ref(), &member.0, id)).await??;
+pub async fn webhook_delete(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let id = path_id(&req, "webhook_id");
+    member.run(move |db, m| Ok(delete_webhook(db, &m, id?)?)).await?;
     Ok(HttpResponse::Ok().finish())
 }
