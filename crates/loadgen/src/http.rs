@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
 use crate::args::Args;
+use crate::client::{query_value, Client, Response};
 use crate::stats::{histogram, write_json, Summary, Tally};
 
 #[derive(Clone)]
@@ -213,7 +214,7 @@ pub fn one_line(r: &Value) -> String {
 }
 
 fn run_client(plan: &Plan, client: i64) -> Result<ClientResult, String> {
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(120)).max_idle_connections_per_host(1).build();
+    let mut agent = Client::new(&plan.target.base_url, Duration::from_secs(120))?;
     let seed = u64::try_from(client).unwrap_or(0).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x5EED;
     let mut rng = Rng(seed);
     let mut result = ClientResult {
@@ -242,10 +243,10 @@ fn run_client(plan: &Plan, client: i64) -> Result<ClientResult, String> {
                     break;
                 }
                 let base = first + 2 * pair;
-                merge(&agent, &plan.target, base, base + 1)
+                merge(&mut agent, &plan.target, base, base + 1)
             }
-            Op::Get { lo, hi } => get_contact(&agent, &plan.target, rng.between(*lo, *hi)),
-            Op::Search { lo, hi } => search(&agent, &plan.target, &search_term(rng.between(*lo, *hi))),
+            Op::Get { lo, hi } => get_contact(&mut agent, &plan.target, rng.between(*lo, *hi)),
+            Op::Search { lo, hi } => search(&mut agent, &plan.target, &search_term(rng.between(*lo, *hi))),
         };
         sent += 1;
         let end = Instant::now();
@@ -290,60 +291,51 @@ pub fn search_term(n: i64) -> String {
     format!("z{}{}{}{}", letter(h / 17_576), letter(h / 676), letter(h / 26), letter(h))
 }
 
-fn url(t: &Target, path: &str) -> String {
-    format!("{}/api/v1/accounts/{}{path}", t.base_url, t.account)
+fn path(t: &Target, rest: &str) -> String {
+    format!("/api/v1/accounts/{}{rest}", t.account)
 }
 
-fn merge(agent: &ureq::Agent, t: &Target, base: i64, mergee: i64) -> Outcome {
+fn merge(client: &mut Client, t: &Target, base: i64, mergee: i64) -> Outcome {
     let body = format!("{{\"base_contact_id\":{base},\"mergee_contact_id\":{mergee}}}");
-    let response = agent
-        .post(&url(t, "/actions/contact_merge"))
-        .set("api_access_token", &t.token)
-        .set("Content-Type", "application/json")
-        .send_string(&body);
+    let response = client.send("POST", &path(t, "/actions/contact_merge"), &t.token, Some(&body));
     judge(response, |v| v["id"].as_i64() == Some(base) && v["payload"][0]["id"].as_i64() == Some(base))
 }
 
-fn get_contact(agent: &ureq::Agent, t: &Target, id: i64) -> Outcome {
-    let response = agent.get(&url(t, &format!("/contacts/{id}"))).set("api_access_token", &t.token).call();
+fn get_contact(client: &mut Client, t: &Target, id: i64) -> Outcome {
+    let response = client.send("GET", &path(t, &format!("/contacts/{id}")), &t.token, None);
     judge(response, |v| v["payload"]["id"].as_i64() == Some(id))
 }
 
-fn search(agent: &ureq::Agent, t: &Target, term: &str) -> Outcome {
-    let response = agent.get(&url(t, "/contacts/search")).query("q", term).set("api_access_token", &t.token).call();
+fn search(client: &mut Client, t: &Target, term: &str) -> Outcome {
+    let response = client.send("GET", &path(t, &format!("/contacts/search?q={}", query_value(term))), &t.token, None);
     judge(response, |v| v["payload"].is_array() && v["meta"].is_object())
 }
 
-/// Reads the whole body (so the connection is reused) and classifies the answer.
-fn judge(response: Result<ureq::Response, ureq::Error>, valid: impl Fn(&Value) -> bool) -> Outcome {
-    match response {
-        Ok(r) => {
-            let status = r.status();
-            let Ok(text) = r.into_string() else { return Outcome::Error(format!("{status} unreadable body")) };
-            match serde_json::from_str::<Value>(&text) {
-                Ok(v) if valid(&v) => {
-                    if v["payload"].as_array().is_some_and(Vec::is_empty) {
-                        Outcome::Empty
-                    } else {
-                        Outcome::Ok
-                    }
+/// Classifies an answer: a 200 must carry the body `valid` expects; any other status is an error named by its
+/// status and the envelope's first code, but for the 404 `route_not_found` of an endpoint that does not exist.
+fn judge(response: std::io::Result<Response<'_>>, valid: impl Fn(&Value) -> bool) -> Outcome {
+    let r = match response {
+        Ok(r) => r,
+        Err(e) => return Outcome::Error(format!("transport {:?}", e.kind())),
+    };
+    let parsed = serde_json::from_slice::<Value>(r.body);
+    if r.status == 200 {
+        return match parsed {
+            Ok(v) if valid(&v) => {
+                if v["payload"].as_array().is_some_and(Vec::is_empty) {
+                    Outcome::Empty
+                } else {
+                    Outcome::Ok
                 }
-                _ => Outcome::Error(format!("{status} unexpected body")),
             }
-        }
-        Err(ureq::Error::Status(status, r)) => {
-            let text = r.into_string().unwrap_or_default();
-            let code = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v["errors"][0]["code"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            if status == 404 && code == "route_not_found" {
-                Outcome::RouteMissing
-            } else {
-                Outcome::Error(format!("{status} {code}").trim().to_owned())
-            }
-        }
-        Err(ureq::Error::Transport(e)) => Outcome::Error(format!("transport {}", e.kind())),
+            _ => Outcome::Error("200 unexpected body".to_owned()),
+        };
+    }
+    let code = parsed.ok().and_then(|v| v["errors"][0]["code"].as_str().map(str::to_owned)).unwrap_or_default();
+    if r.status == 404 && code == "route_not_found" {
+        Outcome::RouteMissing
+    } else {
+        Outcome::Error(format!("{} {code}", r.status).trim().to_owned())
     }
 }
 

@@ -18,6 +18,7 @@
 //! `report.json` from the results and prints the tables.
 
 mod args;
+mod client;
 mod http;
 mod pgbench;
 mod report;
