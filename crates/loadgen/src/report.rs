@@ -25,10 +25,10 @@ database in the same run: per merge the authentication lookup (autocommit), `BEG
 of both contacts, the four child `UPDATE`s and the labels CTE, the `DELETE` of the mergee, the \
 `UPDATE … RETURNING` of the base, the audit and outbox `INSERT`s, the contact-inbox `SELECT` and `COMMIT`, each \
 pgbench client on its own fresh pairs (`scripts/bench/floor-merge.sql`); per read the authentication lookup and \
-the reads (`floor-get.sql`, `floor-search.sql`). Not in the floor: HTTP, JSON, the attribute merge in Rust, the \
-pool's `SELECT 1` at each checkout (the service checks out twice per request: authentication, then the use \
-case) and the thread hand-offs around each blocking call. The read floors follow what the GET contact and search endpoints are expected to send; \
-those endpoints are built on another branch and the scripts must be checked against them when they land.";
+the reads (`floor-get.sql`, `floor-search.sql`), the statements PostgreSQL counts for those endpoints. Not in the \
+floor: HTTP, JSON, the attribute merge in Rust, the pool's checkout (a `SELECT 1` only for a connection idle \
+for more than a second, so none under load) and the thread hand-off of each request to the blocking pool and \
+back.";
 
 fn read(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
