@@ -183,7 +183,7 @@ http() {
   local op="$1"; shift
   q "CHECKPOINT" >/dev/null
   "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op "$op" \
-    --concurrency "$concurrency" --duration "$duration" --warmup "$warmup" --server-pid "$server_pid" \
+    --concurrency "$concurrency" --threads 2 --duration "$duration" --warmup "$warmup" --server-pid "$server_pid" \
     --out "$results/http_$op.json" "$@"
 }
 # pgbench runs warm-up plus run time; its log reader drops the transactions of the warm-up.
@@ -227,6 +227,10 @@ floor search scripts/bench/floor-search.sql -D "terms=$((contacts / 10 - 1))"
 # --- scaling: one merge at a time, nothing else running, statements counted by PostgreSQL ----------------------
 for size in $scaling; do
   first=${scale_first[$size]}
+  # One request first, so that the pool's connection has just been used: a connection idle for more than a
+  # second gets a `SELECT 1` check at checkout, which is the pool's, not the merge's.
+  "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op get --ids 1:1 \
+    --concurrency 1 --requests 1 --duration 60 --out "$results/scaling_warmup.json" 2>/dev/null
   q "SELECT pg_stat_statements_reset()" >/dev/null
   "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op merge \
     --pairs "$first:$reps" --concurrency 1 --requests "$reps" --duration 3600 --out "$results/scaling_$size.json"

@@ -48,10 +48,10 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
 /// The caller, for the account named by the `{account_id}` path segment.
 ///
 /// Extracting it does no I/O beyond refusing a request without a token: the credentials are checked by
-/// [`AccountMember::run`], in the same trip to the blocking pool as the handler's work: one thread hand-off
-/// per request instead of two. The check still comes first: its
-/// failures (401, 404 for the account) are answered before any of the handler's own, so handlers pass their
-/// parsed input into `run` as a `Result` and apply `?` inside.
+/// [`AccountMember::run`], in the same trip to the blocking pool as the handler's work (one thread hand-off per
+/// request instead of two). The check still comes first: its failures (401, 404 for the account) are answered
+/// before any of the handler's own, so handlers pass their parsed input into `run` as a `Result` and apply `?`
+/// inside.
 pub struct AccountMember {
     state: web::Data<AppState>,
     token: String,

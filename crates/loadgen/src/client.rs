@@ -1,135 +1,107 @@
-//! A minimal HTTP/1.1 client for the load: one keep-alive connection, each request written with one `write`,
-//! each response read by `Content-Length` (or chunks) into a reused buffer.
+//! The load's HTTP/1.1: requests written in one buffer, responses parsed from the bytes read so far (by
+//! `Content-Length` or chunks), for the event-driven driver in `http.rs`.
 //!
 //! Why not a general-purpose client: the load generator runs on the machine it measures, so every microsecond it
-//! spends per request is taken from the server and PostgreSQL. ureq spent about 40 µs of CPU per request here
-//! (URL parsing, header maps, allocations), several times what pgbench spends on the floor's side; this client
-//! keeps the two sides' drivers comparable. It speaks only what the benchmark needs: plain HTTP to one host.
+//! spends per request is taken from the server and PostgreSQL. A blocking client with one thread per connection
+//! (ureq) spent about 40 µs of CPU per request here and woke one of 16 threads for every response; the floor's
+//! driver, pgbench, multiplexes its connections over two threads (`-j 2`). This driver does the same, so the two
+//! sides are driven alike. It speaks only what the benchmark needs: plain HTTP to one host.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use std::io::Write;
 
-/// A status and a body.
-pub struct Response<'a> {
+/// A complete response found at the start of a buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Parsed {
     pub status: u16,
-    pub body: &'a [u8],
+    /// The body (de-chunked when it was sent in chunks).
+    pub body: Vec<u8>,
+    /// How many bytes of the buffer the response took.
+    pub consumed: usize,
+    /// The server said `Connection: close`.
+    pub close: bool,
 }
 
-pub struct Client {
-    /// `host:port`.
-    address: String,
-    timeout: Duration,
-    conn: Option<BufReader<TcpStream>>,
-    request: Vec<u8>,
-    body: Vec<u8>,
-    line: String,
+/// `host:port` of a plain `http://` base URL (a path after it is ignored).
+///
+/// # Errors
+/// When the URL is not plain `http://`.
+pub fn address(base_url: &str) -> Result<String, String> {
+    let rest = base_url.strip_prefix("http://").ok_or_else(|| format!("{base_url}: only http:// is supported"))?;
+    Ok(rest.split('/').next().unwrap_or(rest).to_owned())
 }
 
-impl Client {
-    /// A client for `http://host:port` (a path after it is ignored).
-    ///
-    /// # Errors
-    /// When the URL is not plain `http://`.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, String> {
-        let rest = base_url.strip_prefix("http://").ok_or_else(|| format!("{base_url}: only http:// is supported"))?;
-        let address = rest.split('/').next().unwrap_or(rest).to_owned();
-        Ok(Self { address, timeout, conn: None, request: Vec::new(), body: Vec::new(), line: String::new() })
+/// Appends one request to `out`.
+pub fn write_request(out: &mut Vec<u8>, host: &str, method: &str, path: &str, token: &str, json: Option<&str>) {
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{method} {path} HTTP/1.1\r\nHost: {host}\r\napi_access_token: {token}\r\n");
+    match json {
+        Some(json) => {
+            let _ = write!(out, "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}", json.len());
+        }
+        None => out.extend_from_slice(b"\r\n"),
     }
+}
 
-    /// Sends one request and reads the whole response. After an error the connection is dropped and the next
-    /// request opens a new one; nothing is retried (a merge must not be sent twice).
-    ///
-    /// # Errors
-    /// Any I/O or protocol error.
-    pub fn send(&mut self, method: &str, path: &str, token: &str, json: Option<&str>) -> io::Result<Response<'_>> {
-        let result = self.exchange(method, path, token, json);
-        if result.is_err() {
-            self.conn = None;
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The response at the start of `buf`: `Ok(None)` while it is incomplete.
+///
+/// # Errors
+/// When the bytes are not an HTTP/1.1 response this client understands (a body without a length or chunks
+/// included: the server always sends one or the other).
+pub fn parse_response(buf: &[u8]) -> Result<Option<Parsed>, String> {
+    let Some(head_len) = find(buf, b"\r\n\r\n") else { return Ok(None) };
+    let head = std::str::from_utf8(&buf[..head_len]).map_err(|_| "response head is not UTF-8".to_owned())?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let status = status_line
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let (mut length, mut chunked, mut close) = (None, false, false);
+    for header in lines {
+        let Some((name, value)) = header.split_once(':') else { continue };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            length = Some(value.parse::<usize>().map_err(|_| format!("bad content-length {value:?}"))?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value.eq_ignore_ascii_case("chunked");
+        } else if name.eq_ignore_ascii_case("connection") {
+            close = value.eq_ignore_ascii_case("close");
         }
-        let (status, close) = result?;
-        if close {
-            self.conn = None;
-        }
-        Ok(Response { status, body: &self.body })
     }
+    let start = head_len + 4;
+    if chunked {
+        return Ok(dechunk(&buf[start..])?.map(|(body, used)| Parsed { status, body, consumed: start + used, close }));
+    }
+    let length = length.ok_or("a response without Content-Length or chunks")?;
+    if buf.len() < start + length {
+        return Ok(None);
+    }
+    Ok(Some(Parsed { status, body: buf[start..start + length].to_vec(), consumed: start + length, close }))
+}
 
-    fn exchange(&mut self, method: &str, path: &str, token: &str, json: Option<&str>) -> io::Result<(u16, bool)> {
-        if self.conn.is_none() {
-            let stream = TcpStream::connect(&self.address)?;
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(self.timeout))?;
-            stream.set_write_timeout(Some(self.timeout))?;
-            self.conn = Some(BufReader::with_capacity(16 * 1024, stream));
+/// A chunked body at the start of `buf` and the bytes it took, once the last chunk has arrived.
+fn dechunk(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, String> {
+    let mut body = Vec::new();
+    let mut at = 0;
+    loop {
+        let Some(line_len) = find(&buf[at..], b"\r\n") else { return Ok(None) };
+        let line = std::str::from_utf8(&buf[at..at + line_len]).map_err(|_| "bad chunk size".to_owned())?;
+        let size_text = line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_text, 16).map_err(|_| format!("bad chunk size {size_text:?}"))?;
+        let data = at + line_len + 2;
+        if buf.len() < data + size + 2 {
+            return Ok(None);
         }
-        let conn = self.conn.as_mut().ok_or_else(|| io::Error::other("no connection"))?;
-
-        self.request.clear();
-        write!(self.request, "{method} {path} HTTP/1.1\r\nHost: {}\r\napi_access_token: {token}\r\n", self.address)?;
-        if let Some(json) = json {
-            write!(self.request, "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}", json.len())?;
-        } else {
-            self.request.extend_from_slice(b"\r\n");
+        body.extend_from_slice(&buf[data..data + size]);
+        at = data + size + 2;
+        if size == 0 {
+            return Ok(Some((body, at)));
         }
-        conn.get_mut().write_all(&self.request)?;
-
-        self.line.clear();
-        conn.read_line(&mut self.line)?;
-        let status = self
-            .line
-            .strip_prefix("HTTP/1.1 ")
-            .and_then(|rest| rest.get(..3))
-            .and_then(|code| code.parse::<u16>().ok())
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("bad status line {:?}", self.line)))?;
-        let mut length: Option<usize> = None;
-        let mut chunked = false;
-        let mut close = false;
-        loop {
-            self.line.clear();
-            if conn.read_line(&mut self.line)? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let header = self.line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let Some((name, value)) = header.split_once(':') else { continue };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse().ok();
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.eq_ignore_ascii_case("chunked");
-            } else if name.eq_ignore_ascii_case("connection") {
-                close = value.eq_ignore_ascii_case("close");
-            }
-        }
-
-        self.body.clear();
-        if chunked {
-            loop {
-                self.line.clear();
-                conn.read_line(&mut self.line)?;
-                let size_text = self.line.trim_end().split(';').next().unwrap_or("");
-                let size = usize::from_str_radix(size_text, 16)
-                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
-                let start = self.body.len();
-                self.body.resize(start + size, 0);
-                conn.read_exact(&mut self.body[start..])?;
-                let mut crlf = [0u8; 2];
-                conn.read_exact(&mut crlf)?;
-                if size == 0 {
-                    break;
-                }
-            }
-        } else if let Some(length) = length {
-            self.body.resize(length, 0);
-            conn.read_exact(&mut self.body)?;
-        } else {
-            // No length: the body runs to the end of the connection.
-            conn.read_to_end(&mut self.body)?;
-            close = true;
-        }
-        Ok((status, close))
     }
 }
 
@@ -157,82 +129,49 @@ mod tests {
         assert_eq!(query_value("é"), "%C3%A9");
     }
 
-    /// A server that answers each request on one connection with the next canned response, and records what
-    /// it was sent.
-    fn serve(responses: Vec<&'static str>) -> (String, std::thread::JoinHandle<Vec<String>>) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let handle = std::thread::spawn(move || {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut writer = stream;
-            let mut seen = Vec::new();
-            for response in responses {
-                let mut request = String::new();
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    reader.read_line(&mut line).unwrap();
-                    if let Some(v) = line.strip_prefix("Content-Length: ") {
-                        length = v.trim().parse().unwrap();
-                    }
-                    request.push_str(&line);
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                request.push_str(std::str::from_utf8(&body).unwrap());
-                seen.push(request);
-                writer.write_all(response.as_bytes()).unwrap();
-            }
-            seen
-        });
-        (url, handle)
-    }
-
-    #[test]
-    fn reads_sized_and_chunked_bodies_on_one_connection() {
-        let (url, server) = serve(vec![
-            "HTTP/1.1 200 OK\r\ncontent-length: 11\r\ncontent-type: application/json\r\n\r\n{\"id\": 42}\n",
-            "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n",
-        ]);
-        let mut client = Client::new(&url, Duration::from_secs(5)).unwrap();
-        let r = client.send("POST", "/merge", "t0k", Some("{\"x\":1}")).unwrap();
-        assert_eq!((r.status, r.body), (200, &b"{\"id\": 42}\n"[..]));
-        let r = client.send("GET", "/contacts/search?q=a%20b", "t0k", None).unwrap();
-        assert_eq!((r.status, r.body), (404, &b"{\"a\":1}"[..]));
-        let seen = server.join().unwrap();
-        assert!(seen[0].starts_with("POST /merge HTTP/1.1\r\n"), "{}", seen[0]);
-        assert!(seen[0].contains("api_access_token: t0k\r\n"));
-        assert!(seen[0].ends_with("Content-Length: 7\r\n\r\n{\"x\":1}"), "{}", seen[0]);
-        assert!(seen[1].starts_with("GET /contacts/search?q=a%20b HTTP/1.1\r\n"));
-    }
-
-    #[test]
-    fn a_dead_connection_is_an_error_and_the_next_request_reconnects() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = std::thread::spawn(move || {
-            // The first connection is closed without an answer; the second gets one.
-            drop(listener.accept().unwrap());
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 1024];
-            let _ = stream.read(&mut buf).unwrap();
-            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").unwrap();
-        });
-        let mut client = Client::new(&url, Duration::from_secs(5)).unwrap();
-        assert!(client.send("GET", "/", "t", None).is_err());
-        let r = client.send("GET", "/", "t", None).unwrap();
-        assert_eq!((r.status, r.body), (200, &b"{}"[..]));
-        server.join().unwrap();
-    }
-
     #[test]
     fn only_plain_http_urls() {
-        assert!(Client::new("https://example.invalid", Duration::from_secs(1)).is_err());
-        let c = Client::new("http://127.0.0.1:8080/ignored", Duration::from_secs(1)).unwrap();
-        assert_eq!(c.address, "127.0.0.1:8080");
+        assert!(address("https://example.invalid").is_err());
+        assert_eq!(address("http://127.0.0.1:8080/ignored").unwrap(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn requests_carry_the_token_and_the_body_length() {
+        let mut out = Vec::new();
+        write_request(&mut out, "h:1", "POST", "/m", "t0k", Some("{\"x\":1}"));
+        write_request(&mut out, "h:1", "GET", "/c?q=a%20b", "t0k", None);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "POST /m HTTP/1.1\r\nHost: h:1\r\napi_access_token: t0k\r\nContent-Type: application/json\r\n\
+             Content-Length: 7\r\n\r\n{\"x\":1}GET /c?q=a%20b HTTP/1.1\r\nHost: h:1\r\napi_access_token: t0k\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn sized_responses_are_complete_only_with_their_whole_body() {
+        let r =
+            b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\ncontent-type: application/json\r\n\r\n{\"id\": 42}\nHTTP/1.1";
+        for cut in [10, 60, r.len() - 9] {
+            assert_eq!(parse_response(&r[..cut]), Ok(None), "cut at {cut}");
+        }
+        let parsed = parse_response(r).unwrap().unwrap();
+        assert_eq!((parsed.status, &parsed.body[..], parsed.close), (200, &b"{\"id\": 42}\n"[..], false));
+        assert_eq!(parsed.consumed, r.len() - 8, "the next response's bytes are left");
+    }
+
+    #[test]
+    fn chunked_responses_are_joined() {
+        let r = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\n{\"a\"\r\n3;x=y\r\n:1}\r\n0\r\n\r\n";
+        assert_eq!(parse_response(&r[..r.len() - 2]), Ok(None));
+        let parsed = parse_response(r).unwrap().unwrap();
+        assert_eq!((parsed.status, &parsed.body[..], parsed.close), (404, &b"{\"a\":1}"[..], true));
+        assert_eq!(parsed.consumed, r.len());
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n").is_err());
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\n\r\n").is_err(), "no length");
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err());
     }
 }

@@ -1,15 +1,21 @@
-//! `http`: fixed-concurrency HTTP load on one operation, one thread and one keep-alive connection per client.
+//! `http`: fixed-concurrency HTTP load on one operation: one keep-alive connection per client, each client
+//! sending its next request when its previous answer has arrived, the clients multiplexed over `--threads`
+//! threads (default 2, as the floor's `pgbench -j 2`).
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use std::io::{Read, Write};
+
 use hdrhistogram::Histogram;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
 use serde_json::{json, Value};
 
 use crate::args::Args;
-use crate::client::{query_value, Client, Response};
+use crate::client::{address, parse_response, query_value, write_request, Parsed};
 use crate::stats::{histogram, write_json, Summary, Tally};
 
 #[derive(Clone)]
@@ -119,6 +125,8 @@ pub fn run(args: &Args) -> Result<(), String> {
     let duration: f64 = args.num("duration", 10.0)?;
     let warmup: f64 = args.num("warmup", 0.0)?;
     let requests: i64 = args.num("requests", -1)?;
+    // Threads that multiplex the connections: pgbench's `-j 2` on the floor's side.
+    let threads: i64 = args.num("threads", 2)?.max(1);
     let server_pid: Option<u32> = args.opt("server-pid").map(str::parse).transpose().map_err(|_| "bad --server-pid")?;
 
     let start = Instant::now();
@@ -139,10 +147,12 @@ pub fn run(args: &Args) -> Result<(), String> {
         thread::spawn(move || sample_rss(pid, measure_from, &stop))
     });
 
-    let clients: Vec<_> = (0..concurrency)
-        .map(|client| {
+    // Clients are dealt to the threads in turn, as pgbench deals its clients to its `-j` threads.
+    let threads: Vec<_> = (0..threads.clamp(1, concurrency))
+        .map(|t| {
             let plan = Arc::clone(&plan);
-            thread::spawn(move || run_client(&plan, client))
+            let clients: Vec<i64> = (t..concurrency).step_by(usize::try_from(threads).unwrap_or(1)).collect();
+            thread::spawn(move || run_clients(&plan, &clients))
         })
         .collect();
     let mut tally = Tally::default();
@@ -150,8 +160,15 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut last_end = measure_from;
     let mut pairs_exhausted = false;
     let mut warmup_ok = 0;
-    for c in clients {
-        let r = c.join().map_err(|_| "a client thread panicked".to_owned())??;
+    for r in threads
+        .into_iter()
+        .map(|t| t.join().map_err(|_| "a client thread panicked".to_owned()))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+    {
         tally.merge(r.tally);
         hist.add(&r.hist).map_err(|e| e.to_string())?;
         last_end = last_end.max(r.last_end.unwrap_or(measure_from));
@@ -213,57 +230,111 @@ pub fn one_line(r: &Value) -> String {
     )
 }
 
-fn run_client(plan: &Plan, client: i64) -> Result<ClientResult, String> {
-    let mut agent = Client::new(&plan.target.base_url, Duration::from_secs(120))?;
-    let seed = u64::try_from(client).unwrap_or(0).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x5EED;
-    let mut rng = Rng(seed);
-    let mut result = ClientResult {
-        tally: Tally::default(),
-        hist: histogram()?,
-        last_end: None,
-        pairs_exhausted: false,
-        warmup_ok: 0,
-    };
-    let mut sent: i64 = 0;
-    let mut answered_route_missing: u64 = 0;
-    loop {
+/// How long a request may wait for its answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a response must show to count as the right answer.
+enum Expect {
+    /// The merge's response names the base.
+    Merged(i64),
+    /// The contact asked for.
+    Contact(i64),
+    /// A page of search results.
+    Page,
+}
+
+/// One client: the requests it sends, in order, and what came of them. The driver decides when bytes move.
+struct ClientState {
+    plan: Arc<Plan>,
+    client: i64,
+    rng: Rng,
+    sent: i64,
+    answered_route_missing: u64,
+    result: ClientResult,
+    /// The request in flight: when it was sent and what it must answer.
+    in_flight: Option<(Instant, Expect)>,
+}
+
+impl ClientState {
+    fn new(plan: Arc<Plan>, client: i64) -> Result<Self, String> {
+        let seed = u64::try_from(client).unwrap_or(0).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x5EED;
+        let result = ClientResult {
+            tally: Tally::default(),
+            hist: histogram()?,
+            last_end: None,
+            pairs_exhausted: false,
+            warmup_ok: 0,
+        };
+        Ok(Self { plan, client, rng: Rng(seed), sent: 0, answered_route_missing: 0, result, in_flight: None })
+    }
+
+    /// Writes the next request into `out`, or says the client is done.
+    fn next(&mut self, host: &str, out: &mut Vec<u8>) -> bool {
+        let plan = Arc::clone(&self.plan);
         if Instant::now() >= plan.deadline {
-            break;
+            return false;
         }
-        let bounded = plan.remaining.load(Ordering::Relaxed) >= 0;
-        if bounded && plan.remaining.fetch_sub(1, Ordering::Relaxed) <= 0 {
-            break;
+        if plan.remaining.load(Ordering::Relaxed) >= 0 && plan.remaining.fetch_sub(1, Ordering::Relaxed) <= 0 {
+            return false;
         }
-        let sent_at = Instant::now();
-        let outcome = match &plan.op {
+        let t = &plan.target;
+        let expect = match &plan.op {
             Op::Merge { first, count } => {
-                let pair = client + sent * plan.concurrency;
+                let pair = self.client + self.sent * plan.concurrency;
                 if pair >= *count {
-                    result.pairs_exhausted = true;
-                    break;
+                    self.result.pairs_exhausted = true;
+                    return false;
                 }
                 let base = first + 2 * pair;
-                merge(&mut agent, &plan.target, base, base + 1)
+                let body = format!("{{\"base_contact_id\":{base},\"mergee_contact_id\":{}}}", base + 1);
+                write_request(out, host, "POST", &path(t, "/actions/contact_merge"), &t.token, Some(&body));
+                Expect::Merged(base)
             }
-            Op::Get { lo, hi } => get_contact(&mut agent, &plan.target, rng.between(*lo, *hi)),
-            Op::Search { lo, hi } => search(&mut agent, &plan.target, &search_term(rng.between(*lo, *hi))),
+            Op::Get { lo, hi } => {
+                let id = self.rng.between(*lo, *hi);
+                write_request(out, host, "GET", &path(t, &format!("/contacts/{id}")), &t.token, None);
+                Expect::Contact(id)
+            }
+            Op::Search { lo, hi } => {
+                let term = query_value(&search_term(self.rng.between(*lo, *hi)));
+                write_request(out, host, "GET", &path(t, &format!("/contacts/search?q={term}")), &t.token, None);
+                Expect::Page
+            }
         };
-        sent += 1;
+        self.in_flight = Some((Instant::now(), expect));
+        true
+    }
+
+    /// Records the answer to the request in flight (a response, or the error that ended it); false when the
+    /// client should stop.
+    fn answered(&mut self, response: Result<(u16, &[u8]), String>) -> bool {
         let end = Instant::now();
+        let Some((sent_at, expect)) = self.in_flight.take() else { return true };
+        let outcome = match response {
+            Ok((status, body)) => judge(status, body, |v| match expect {
+                Expect::Merged(base) => v["id"].as_i64() == Some(base) && v["payload"][0]["id"].as_i64() == Some(base),
+                Expect::Contact(id) => v["payload"]["id"].as_i64() == Some(id),
+                Expect::Page => v["payload"].is_array() && v["meta"].is_object(),
+            }),
+            Err(e) => Outcome::Error(format!("transport {e}")),
+        };
+        self.sent += 1;
+        let bounded = self.plan.remaining.load(Ordering::Relaxed) >= 0;
         // A missing endpoint answers at once; a few answers are enough to know, no need to hammer it.
         if matches!(outcome, Outcome::RouteMissing) {
-            answered_route_missing += 1;
+            self.answered_route_missing += 1;
         }
-        let only_route_missing = answered_route_missing == u64::try_from(sent).unwrap_or(0);
-        if sent_at < plan.measure_from && !bounded {
+        let only_route_missing = self.answered_route_missing == u64::try_from(self.sent).unwrap_or(0);
+        let result = &mut self.result;
+        if sent_at < self.plan.measure_from && !bounded {
             if matches!(outcome, Outcome::Ok | Outcome::Empty) {
                 result.warmup_ok += 1;
             }
-            if only_route_missing && sent >= 20 {
+            if only_route_missing && self.sent >= 20 {
                 result.tally.route_missing += 1;
-                break;
+                return false;
             }
-            continue;
+            return true;
         }
         let micros = u64::try_from(end.duration_since(sent_at).as_micros()).unwrap_or(u64::MAX);
         result.hist.saturating_record(micros.max(1));
@@ -277,11 +348,175 @@ fn run_client(plan: &Plan, client: i64) -> Result<ClientResult, String> {
             Outcome::RouteMissing => result.tally.route_missing += 1,
             Outcome::Error(kind) => result.tally.error(kind),
         }
-        if only_route_missing && sent >= 20 {
-            break;
+        !(only_route_missing && self.sent >= 20)
+    }
+}
+
+/// A client's keep-alive connection and its buffers.
+struct Conn {
+    state: ClientState,
+    stream: Option<TcpStream>,
+    out: Vec<u8>,
+    written: usize,
+    input: Vec<u8>,
+    done: bool,
+}
+
+/// Drives some clients over one thread: non-blocking sockets, one `poll` for all (as pgbench's `-j` threads do).
+/// A request is written as soon as the previous answer is read; nothing is retried (a merge must not be sent
+/// twice): a connection that fails counts the request in flight as an error and is opened again.
+fn run_clients(plan: &Arc<Plan>, clients: &[i64]) -> Result<Vec<ClientResult>, String> {
+    let address = address(&plan.target.base_url)?;
+    let socket: std::net::SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&address)
+        .map_err(|e| format!("{address}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{address}: no address"))?;
+    let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    let mut events = Events::with_capacity(64);
+    let mut conns = Vec::with_capacity(clients.len());
+    for &client in clients {
+        let state = ClientState::new(Arc::clone(plan), client)?;
+        conns.push(Conn { state, stream: None, out: Vec::new(), written: 0, input: Vec::new(), done: false });
+    }
+    for (i, conn) in conns.iter_mut().enumerate() {
+        start_next(conn, &address, socket, &poll, Token(i));
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    while conns.iter().any(|c| !c.done) {
+        poll.poll(&mut events, Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
+        for event in &events {
+            let i = event.token().0;
+            let Some(conn) = conns.get_mut(i) else { continue };
+            if conn.done {
+                continue;
+            }
+            let progress = pump(conn, &mut buf);
+            match progress {
+                Ok(None) => {}
+                Ok(Some(parsed)) => {
+                    let keep_going = conn.state.answered(Ok((parsed.status, &parsed.body)));
+                    conn.input.drain(..parsed.consumed);
+                    if parsed.close {
+                        close(conn, &poll);
+                    }
+                    if keep_going {
+                        start_next(conn, &address, socket, &poll, Token(i));
+                    } else {
+                        finish(conn, &poll);
+                    }
+                }
+                Err(e) => {
+                    let keep_going = conn.state.answered(Err(e));
+                    close(conn, &poll);
+                    if keep_going {
+                        start_next(conn, &address, socket, &poll, Token(i));
+                    } else {
+                        finish(conn, &poll);
+                    }
+                }
+            }
+        }
+        // An answer that never comes ends as an error, as a client's timeout would.
+        for (i, conn) in conns.iter_mut().enumerate() {
+            let stuck = conn.state.in_flight.as_ref().is_some_and(|(at, _)| at.elapsed() > ANSWER_TIMEOUT);
+            if !conn.done && stuck {
+                close(conn, &poll);
+                if conn.state.answered(Err("timeout".to_owned())) {
+                    start_next(conn, &address, socket, &poll, Token(i));
+                } else {
+                    finish(conn, &poll);
+                }
+            }
         }
     }
-    Ok(result)
+    Ok(conns.into_iter().map(|c| c.state.result).collect())
+}
+
+/// Queues the client's next request and sends what the socket takes now; the rest goes when it is writable. A
+/// request that cannot be sent is counted as an error and the next one tries a new connection.
+fn start_next(conn: &mut Conn, host: &str, socket: std::net::SocketAddr, poll: &Poll, token: Token) {
+    loop {
+        conn.out.clear();
+        conn.written = 0;
+        if !conn.state.next(host, &mut conn.out) {
+            finish(conn, poll);
+            return;
+        }
+        let sent = match conn.stream {
+            // A new connection: the request goes with its first writable event.
+            None => connect(socket, poll, token).map(|stream| conn.stream = Some(stream)),
+            Some(_) => write_pending(conn),
+        };
+        let Err(e) = sent else { return };
+        close(conn, poll);
+        if !conn.state.answered(Err(e)) {
+            finish(conn, poll);
+            return;
+        }
+    }
+}
+
+fn connect(socket: std::net::SocketAddr, poll: &Poll, token: Token) -> Result<TcpStream, String> {
+    let mut stream = TcpStream::connect(socket).map_err(|e| format!("connect {:?}", e.kind()))?;
+    stream.set_nodelay(true).map_err(|e| format!("nodelay {:?}", e.kind()))?;
+    poll.registry()
+        .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+        .map_err(|e| format!("register {:?}", e.kind()))?;
+    Ok(stream)
+}
+
+/// Writes what is left of the request.
+fn write_pending(conn: &mut Conn) -> Result<(), String> {
+    let Some(stream) = conn.stream.as_mut() else { return Err("not connected".to_owned()) };
+    while conn.written < conn.out.len() {
+        match stream.write(&conn.out[conn.written..]) {
+            Ok(0) => return Err("connection closed".to_owned()),
+            Ok(n) => conn.written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("{:?}", e.kind())),
+        }
+    }
+    Ok(())
+}
+
+/// Moves bytes both ways after an event; a complete response once one has arrived.
+fn pump(conn: &mut Conn, buf: &mut [u8]) -> Result<Option<Parsed>, String> {
+    write_pending(conn)?;
+    let Some(stream) = conn.stream.as_mut() else { return Err("not connected".to_owned()) };
+    loop {
+        match stream.read(buf) {
+            Ok(0) => return Err("UnexpectedEof".to_owned()),
+            Ok(n) => {
+                conn.input.extend_from_slice(&buf[..n]);
+                if conn.state.in_flight.is_none() {
+                    return Err("an answer nobody asked for".to_owned());
+                }
+                // Nothing follows a complete answer until the next request, so there is no need to read on
+                // until the socket says it is empty: that would be one more system call per request.
+                if let Some(parsed) = parse_response(&conn.input)? {
+                    return Ok(Some(parsed));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A connection still being opened reports nothing to read yet.
+            Err(e) if e.kind() == std::io::ErrorKind::NotConnected => return Ok(None),
+            Err(e) => return Err(format!("{:?}", e.kind())),
+        }
+    }
+}
+
+fn close(conn: &mut Conn, poll: &Poll) {
+    if let Some(mut stream) = conn.stream.take() {
+        let _ = poll.registry().deregister(&mut stream);
+    }
+    conn.input.clear();
+}
+
+fn finish(conn: &mut Conn, poll: &Poll) {
+    close(conn, poll);
+    conn.done = true;
 }
 
 /// The search term of contact group n: the same bijection as `bench_term` in scripts/bench/seed.sql.
@@ -295,31 +530,11 @@ fn path(t: &Target, rest: &str) -> String {
     format!("/api/v1/accounts/{}{rest}", t.account)
 }
 
-fn merge(client: &mut Client, t: &Target, base: i64, mergee: i64) -> Outcome {
-    let body = format!("{{\"base_contact_id\":{base},\"mergee_contact_id\":{mergee}}}");
-    let response = client.send("POST", &path(t, "/actions/contact_merge"), &t.token, Some(&body));
-    judge(response, |v| v["id"].as_i64() == Some(base) && v["payload"][0]["id"].as_i64() == Some(base))
-}
-
-fn get_contact(client: &mut Client, t: &Target, id: i64) -> Outcome {
-    let response = client.send("GET", &path(t, &format!("/contacts/{id}")), &t.token, None);
-    judge(response, |v| v["payload"]["id"].as_i64() == Some(id))
-}
-
-fn search(client: &mut Client, t: &Target, term: &str) -> Outcome {
-    let response = client.send("GET", &path(t, &format!("/contacts/search?q={}", query_value(term))), &t.token, None);
-    judge(response, |v| v["payload"].is_array() && v["meta"].is_object())
-}
-
 /// Classifies an answer: a 200 must carry the body `valid` expects; any other status is an error named by its
 /// status and the envelope's first code, but for the 404 `route_not_found` of an endpoint that does not exist.
-fn judge(response: std::io::Result<Response<'_>>, valid: impl Fn(&Value) -> bool) -> Outcome {
-    let r = match response {
-        Ok(r) => r,
-        Err(e) => return Outcome::Error(format!("transport {:?}", e.kind())),
-    };
-    let parsed = serde_json::from_slice::<Value>(r.body);
-    if r.status == 200 {
+fn judge(status: u16, body: &[u8], valid: impl Fn(&Value) -> bool) -> Outcome {
+    let parsed = serde_json::from_slice::<Value>(body);
+    if status == 200 {
         return match parsed {
             Ok(v) if valid(&v) => {
                 if v["payload"].as_array().is_some_and(Vec::is_empty) {
@@ -332,10 +547,10 @@ fn judge(response: std::io::Result<Response<'_>>, valid: impl Fn(&Value) -> bool
         };
     }
     let code = parsed.ok().and_then(|v| v["errors"][0]["code"].as_str().map(str::to_owned)).unwrap_or_default();
-    if r.status == 404 && code == "route_not_found" {
+    if status == 404 && code == "route_not_found" {
         Outcome::RouteMissing
     } else {
-        Outcome::Error(format!("{} {code}", r.status).trim().to_owned())
+        Outcome::Error(format!("{status} {code}").trim().to_owned())
     }
 }
 

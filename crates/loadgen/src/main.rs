@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! coalesce-loadgen http --base-url URL --token T --account A --op merge|get|search --out FILE
-//!                       [--concurrency 16] [--duration SECS] [--warmup SECS] [--requests N] [--server-pid PID]
+//!                       [--concurrency 16] [--threads 2] [--duration SECS] [--warmup SECS] [--requests N]
+//!                       [--server-pid PID]
 //!                       [--pairs FIRST:COUNT]            merge: pair i is (FIRST + 2i, FIRST + 2i + 1)
 //!                       [--ids LO:HI]                    get: random contact id in [LO, HI]
 //!                       [--terms LO:HI]                  search: q = the term of a random contact group in
@@ -11,8 +12,9 @@
 //! coalesce-loadgen report --dir DIR
 //! ```
 //!
-//! `http` runs one operation at fixed concurrency: one thread per connection, each with its own keep-alive
-//! connection, for a fixed time (after a warm-up that is not recorded) or a fixed number of requests. Latencies
+//! `http` runs one operation at fixed concurrency: one keep-alive connection per client, the clients multiplexed
+//! over a few threads with non-blocking sockets (as pgbench's `-j`), for a fixed time (after a warm-up that is
+//! not recorded) or a fixed number of requests. Latencies
 //! go into an HDR histogram. `pgbench-log` reads pgbench's per-transaction logs (`-l`) into the same result
 //! format, so the service and the floor are summarised by the same code. `report` writes `report.md` and
 //! `report.json` from the results and prints the tables.
