@@ -86,6 +86,28 @@ fn every_foreign_key_is_indexed() {
 }
 
 #[test]
+fn every_trigram_index_keeps_its_pending_list_short() {
+    let db = TestDatabase::new();
+    let gin = sql_query(
+        "SELECT ic.relname::text || ' ' || coalesce(array_to_string(ic.reloptions, ','), '') AS name \
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
+         WHERE am.amname = 'gin' AND ic.relnamespace = 'public'::regnamespace ORDER BY 1",
+    )
+    .load::<Name>(&mut db.connection())
+    .unwrap();
+    let gin: Vec<&str> = gin.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(
+        gin,
+        [
+            "contacts_email_trgm_idx gin_pending_list_limit=512",
+            "contacts_identifier_trgm_idx gin_pending_list_limit=512",
+            "contacts_name_trgm_idx gin_pending_list_limit=512",
+            "contacts_phone_number_trgm_idx gin_pending_list_limit=512",
+        ]
+    );
+}
+
+#[test]
 fn every_tenant_unique_index_includes_account_id() {
     let db = TestDatabase::new();
     let offending = sql_query(
