@@ -16,13 +16,19 @@ fn kill_pool_connections(app: &TestApp) -> i64 {
     )
 }
 
-#[test]
-fn an_idle_connection_that_died_is_replaced_before_use() {
+/// An app whose pool has served one request: the app, a contact's path and a token that may read it.
+fn app_after_one_read() -> (TestApp, String, String) {
     let app = TestApp::spawn();
     let (account, token) = app.account_with_admin();
     let contact = app.insert_contact(account, "Ada", None, None, None);
     let path = format!("/api/v1/accounts/{account}/contacts/{contact}");
     assert_eq!(app.get(&path, &token).status, 200);
+    (app, path, token)
+}
+
+#[test]
+fn an_idle_connection_that_died_is_replaced_before_use() {
+    let (app, path, token) = app_after_one_read();
 
     std::thread::sleep(Duration::from_millis(1_200));
     assert!(kill_pool_connections(&app) >= 1, "the pool kept its connection");
@@ -48,11 +54,7 @@ fn a_transaction_on_a_connection_that_died_while_trusted_starts_again() {
 
 #[test]
 fn a_read_on_a_connection_that_died_while_trusted_answers_503_once_then_recovers() {
-    let app = TestApp::spawn();
-    let (account, token) = app.account_with_admin();
-    let contact = app.insert_contact(account, "Ada", None, None, None);
-    let path = format!("/api/v1/accounts/{account}/contacts/{contact}");
-    assert_eq!(app.get(&path, &token).status, 200);
+    let (app, path, token) = app_after_one_read();
     let killed = kill_pool_connections(&app);
     assert!(killed >= 1);
 

@@ -842,59 +842,46 @@ fn count(n: usize) -> u64 {
 
 impl MergeStore for PgSession {
     fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId) -> Result<MovedCounts, StoreError> {
+        // Every child in one statement (one round trip whatever the number of rows): conversations, the
+        // messages the mergee sent, contact inboxes and notes change owner; labels are a union, the mergee's rows
+        // taken and the base given each label it does not carry yet. Foreign keys are checked at the end of the
+        // statement, against all of it.
         let (a, from, to) = (account.get(), from.get(), to.get());
-        let conn = &mut **self.conn;
-        let conversations = Prepared(
-            diesel::update(conversations::table)
-                .filter(conversations::account_id.eq(a).and(conversations::contact_id.eq(from)))
-                .set(conversations::contact_id.eq(to)),
-        )
-        .execute(conn)
-        .store()?;
-        let messages = Prepared(
-            diesel::update(messages::table)
-                .filter(messages::account_id.eq(a).and(messages::sender_contact_id.eq(from)))
-                .set(messages::sender_contact_id.eq(to)),
-        )
-        .execute(conn)
-        .store()?;
-        let contact_inboxes = Prepared(
-            diesel::update(contact_inboxes::table)
-                .filter(contact_inboxes::account_id.eq(a).and(contact_inboxes::contact_id.eq(from)))
-                .set(contact_inboxes::contact_id.eq(to)),
-        )
-        .execute(conn)
-        .store()?;
-        let notes = Prepared(
-            diesel::update(notes::table)
-                .filter(notes::account_id.eq(a).and(notes::contact_id.eq(from)))
-                .set(notes::contact_id.eq(to)),
-        )
-        .execute(conn)
-        .store()?;
-        // Labels are a union: take the mergee's rows and give the base each label it does not carry yet,
-        // in one statement.
-        let labels: Count = Prepared(
+        let moved: ChildCounts = Prepared(
             diesel::sql_query(
-                "WITH taken AS ( \
+                "WITH conversations_moved AS ( \
+                     UPDATE conversations SET contact_id = $3 WHERE account_id = $1 AND contact_id = $2 RETURNING 1), \
+                 messages_moved AS ( \
+                     UPDATE messages SET sender_contact_id = $3 \
+                     WHERE account_id = $1 AND sender_contact_id = $2 RETURNING 1), \
+                 contact_inboxes_moved AS ( \
+                     UPDATE contact_inboxes SET contact_id = $3 WHERE account_id = $1 AND contact_id = $2 RETURNING 1), \
+                 notes_moved AS ( \
+                     UPDATE notes SET contact_id = $3 WHERE account_id = $1 AND contact_id = $2 RETURNING 1), \
+                 labels_taken AS ( \
                      DELETE FROM contact_labels WHERE account_id = $1 AND contact_id = $2 RETURNING label), \
-                 added AS ( \
-                     INSERT INTO contact_labels (account_id, contact_id, label) SELECT $1, $3, label FROM taken \
+                 labels_added AS ( \
+                     INSERT INTO contact_labels (account_id, contact_id, label) SELECT $1, $3, label FROM labels_taken \
                      ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING 1) \
-                 SELECT count(*) AS n FROM taken",
+                 SELECT (SELECT count(*) FROM conversations_moved) AS conversations, \
+                        (SELECT count(*) FROM messages_moved) AS messages, \
+                        (SELECT count(*) FROM contact_inboxes_moved) AS contact_inboxes, \
+                        (SELECT count(*) FROM notes_moved) AS notes, \
+                        (SELECT count(*) FROM labels_taken) AS labels",
             )
             .bind::<BigInt, _>(a)
             .bind::<BigInt, _>(from)
             .bind::<BigInt, _>(to),
         )
-        .get_result(conn)
+        .get_result(self.conn())
         .store()?;
+        let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok(MovedCounts {
-            conversations: count(conversations),
-            messages: count(messages),
-            contact_inboxes: count(contact_inboxes),
-            notes: count(notes),
-            labels: u64::try_from(labels.n).unwrap_or(0),
+            conversations: unsigned(moved.conversations),
+            messages: unsigned(moved.messages),
+            contact_inboxes: unsigned(moved.contact_inboxes),
+            notes: unsigned(moved.notes),
+            labels: unsigned(moved.labels),
         })
     }
 

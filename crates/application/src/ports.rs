@@ -678,7 +678,7 @@ pub struct StoredMerge {
 /// The set-based moves of a merge and its audit trail.
 pub trait MergeStore {
     /// Moves every conversation, contact-sent message, contact inbox, note and label of `from` to `to`, with
-    /// one statement per table whatever the number of rows. Labels are a union: a label both contacts carry
+    /// a number of statements that does not grow with the rows. Labels are a union: a label both contacts carry
     /// is kept once.
     ///
     /// # Errors

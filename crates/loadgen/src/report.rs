@@ -22,7 +22,7 @@ const OPERATIONS: [(&str, &str); 3] = [
 const FLOOR_NOTE: &str = "The floor is pgbench (`-M prepared`, same concurrency, same run time after the same \
 warm-up) sending the service's own SQL straight to PostgreSQL, one round trip per statement, on the same \
 database in the same run: per merge the authentication lookup (autocommit), `BEGIN`, the `SELECT … FOR UPDATE` \
-of both contacts, the four child `UPDATE`s and the labels CTE, the `DELETE` of the mergee, the \
+of both contacts, the one statement that moves every child (a data-modifying CTE), the `DELETE` of the mergee, the \
 `UPDATE … RETURNING` of the base, the audit and outbox `INSERT`s, the contact-inbox `SELECT` and `COMMIT`, each \
 pgbench client on its own fresh pairs (`scripts/bench/floor-merge.sql`); per read the authentication lookup and \
 the reads (`floor-get.sql`, `floor-search.sql`), the statements PostgreSQL counts for those endpoints. Not in the \

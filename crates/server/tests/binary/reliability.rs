@@ -67,13 +67,13 @@ fn owned(url: &str, contact: i64) -> (i64, i64) {
     )
 }
 
-/// Waits until a server session is inside the merge's transaction, moving conversations.
+/// Waits until a server session is inside the merge's transaction, moving the children.
 fn wait_for_merge_in_flight(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while scalar(
         url,
         "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
-         AND xact_start IS NOT NULL AND query ILIKE '%UPDATE \"conversations\"%'",
+         AND xact_start IS NOT NULL AND query ILIKE '%conversations_moved%'",
     ) == 0
     {
         assert!(Instant::now() < deadline, "the merge never started");
