@@ -148,6 +148,11 @@ impl PgDatabase {
         self.statements.load(Ordering::Relaxed).saturating_sub(self.checks.load(Ordering::Relaxed))
     }
 
+    /// Most connections the pool opens at once.
+    pub fn max_connections(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     fn get(&self) -> Result<PgPooled, StoreError> {
         self.pool.get().map_err(|e| from_pool(&e))
     }
