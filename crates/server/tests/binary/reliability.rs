@@ -1,5 +1,5 @@
-//! Faults: the database going away and coming back, a process killed mid-merge, a graceful stop with a merge in
-//! flight, and tokens kept out of the logs.
+//! Faults and bounds: the database going away and coming back, a process killed mid-merge, a graceful stop with a
+//! merge in flight, tokens kept out of the logs, and the threads a burst of requests may start.
 
 use std::time::{Duration, Instant};
 
@@ -210,4 +210,49 @@ fn tokens_never_reach_the_log() {
     assert!(log.contains(&merge), "requests are logged: {log}");
     assert!(!log.contains(&s.token), "a valid token is never logged");
     assert!(!log.contains("some-wrong-token-value"), "nor an invalid one");
+}
+
+/// Threads of a process, from /proc.
+fn threads_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map(Iterator::count).unwrap_or(0)
+}
+
+#[test]
+fn database_work_runs_on_no_more_threads_than_the_pool_has_connections() {
+    let db = TestDatabase::new();
+    let url = db.url().to_owned();
+    let s = seed(&url, 1);
+    let env = [("COALESCE_POOL_SIZE", "4"), ("COALESCE_WORKERS", "2"), ("COALESCE_WEBHOOK_WORKER", "false")];
+    let server = std::sync::Arc::new(Server::start(&url, &env));
+    let pid = server.child.id();
+    let path = format!("/api/v1/accounts/{}/contacts/{}", s.account, s.base);
+    assert_eq!(server.call("GET", &path, &s.token, None).0, 200);
+    let before = threads_of(pid);
+
+    // 32 clients at once: with tokio's default blocking pool each would soon have a thread of its own.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..32)
+        .map(|_| {
+            let (server, stop, path, token) = (server.clone(), stop.clone(), path.clone(), s.token.clone());
+            std::thread::spawn(move || {
+                let mut answers = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    answers.push(server.call("GET", &path, &token, None).0);
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut most = before;
+    let until = Instant::now() + Duration::from_millis(1_500);
+    while Instant::now() < until {
+        most = most.max(threads_of(pid));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers: Vec<u16> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    assert!(answers.len() > 32, "the load ran: {} answers", answers.len());
+    assert!(answers.iter().all(|s| *s == 200), "every request answered: {answers:?}");
+    // Two workers × two blocking threads (their share of 4 connections), one of which the first request started.
+    assert!(most <= before + 3, "threads grew from {before} to {most} under 32 concurrent requests");
 }
