@@ -52,7 +52,9 @@ fn a_platform_app_provisions_an_account_a_user_and_a_membership() {
 fn platform_errors() {
     let app = TestApp::spawn();
     let platform = app.create_platform_app();
-    let (account, user_token) = app.account_with_admin();
+    let (admin_account, user_token) = app.account_with_admin();
+    let account =
+        app.post("/platform/api/v1/accounts", &platform, &json!({"name": "Own"})).body["id"].as_i64().unwrap();
     let existing =
         app.post("/platform/api/v1/users", &platform, &json!({"name": "Taken", "email": "taken@example.com"}));
     let user = existing.body["id"].as_i64().unwrap();
@@ -66,7 +68,7 @@ fn platform_errors() {
     assert_eq!((r.status, r.error_codes()), (401, vec!["user_token_not_allowed".to_owned()]));
     let r = app.post("/platform/api/v1/accounts", "nonsense", &json!({"name": "x"}));
     assert_eq!((r.status, r.error_codes()), (401, vec!["invalid_token".to_owned()]));
-    let r = app.get(&format!("/api/v1/accounts/{account}/contacts"), &platform);
+    let r = app.get(&format!("/api/v1/accounts/{admin_account}/contacts"), &platform);
     assert_eq!((r.status, r.error_codes()), (401, vec!["platform_token_not_allowed".to_owned()]));
 
     let before = app.count("SELECT (SELECT count(*) FROM accounts) * 1000 + (SELECT count(*) FROM users) * 10 + (SELECT count(*) FROM account_users) AS n");
@@ -90,14 +92,14 @@ fn platform_errors() {
         ),
         (memberships.clone(), json!({"user_id": user, "role": "owner"}), 400, "role", "invalid_value"),
         (memberships.clone(), json!({"role": "agent"}), 400, "user_id", "required"),
-        (memberships.clone(), json!({"user_id": 999_999, "role": "agent"}), 404, "user_id", "not_found"),
+        (memberships.clone(), json!({"user_id": 999_999, "role": "agent"}), 401, "user_id", "non_permissible_resource"),
         (memberships.clone(), json!({"user_id": user, "role": "administrator"}), 422, "user_id", "taken"),
         (
             "/platform/api/v1/accounts/999999/account_users".to_owned(),
             json!({"user_id": user, "role": "agent"}),
-            404,
+            401,
             "account_id",
-            "not_found",
+            "non_permissible_resource",
         ),
         (
             "/platform/api/v1/accounts/abc/account_users".to_owned(),
@@ -118,4 +120,47 @@ fn platform_errors() {
     }
     let after = app.count("SELECT (SELECT count(*) FROM accounts) * 1000 + (SELECT count(*) FROM users) * 10 + (SELECT count(*) FROM account_users) AS n");
     assert_eq!(before, after, "refusals create nothing");
+}
+
+#[test]
+fn a_platform_app_provisions_only_what_it_created() {
+    let app = TestApp::spawn();
+    let (alpha, beta) = (app.create_platform_app(), app.create_platform_app());
+    let created = |token: &str, path: &str, body: serde_json::Value| {
+        let r = app.post(path, token, &body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["id"].as_i64().unwrap()
+    };
+    let alpha_account = created(&alpha, "/platform/api/v1/accounts", json!({"name": "Alpha's"}));
+    let alpha_user = created(&alpha, "/platform/api/v1/users", json!({"name": "A", "email": "a@alpha.io"}));
+    let beta_account = created(&beta, "/platform/api/v1/accounts", json!({"name": "Beta's"}));
+    let beta_user = created(&beta, "/platform/api/v1/users", json!({"name": "B", "email": "b@beta.io"}));
+    // An account made with `coalesce admin` belongs to no platform app.
+    let (admin_account, _) = app.account_with_admin();
+    let members = |account: i64| format!("/platform/api/v1/accounts/{account}/account_users");
+    let memberships = "SELECT count(*) AS n FROM account_users";
+    let before = app.count(memberships);
+
+    for (token, account, user, field) in [
+        (&beta, alpha_account, beta_user, "account_id"),
+        (&beta, beta_account, alpha_user, "user_id"),
+        (&alpha, alpha_account, beta_user, "user_id"),
+        (&alpha, beta_account, alpha_user, "account_id"),
+        (&alpha, admin_account.get(), alpha_user, "account_id"),
+    ] {
+        let r = app.post(&members(account), token, &json!({"user_id": user, "role": "administrator"}));
+        assert_eq!(r.status, 401, "{account} {user}: {}", r.body);
+        r.assert_envelope();
+        assert_eq!(
+            (r.error_fields(), r.error_codes()),
+            (vec![field.to_owned()], vec!["non_permissible_resource".to_owned()])
+        );
+    }
+    assert_eq!(app.count(memberships), before, "nothing was granted");
+
+    let r = app.post(&members(alpha_account), &alpha, &json!({"user_id": alpha_user, "role": "agent"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app.post(&members(beta_account), &beta, &json!({"user_id": beta_user, "role": "agent"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.count(memberships), before + 2);
 }

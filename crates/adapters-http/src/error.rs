@@ -239,6 +239,13 @@ impl From<AdminError> for ApiError {
                 Self::from_violations(StatusCode::UNPROCESSABLE_ENTITY, "The request is invalid", v)
             }
             AdminError::NotFound(what) => Self::not_found(&format!("{what}_id"), &format!("{what} could not be found")),
+            AdminError::NotPermitted(what) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "Non permissible resource",
+                &format!("{what}_id"),
+                "non_permissible_resource",
+                &format!("this platform app did not create this {what}"),
+            ),
             AdminError::Unavailable => Self::unavailable(),
             AdminError::Internal(cause) => Self::internal(&cause),
         }

@@ -165,6 +165,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    platform_app_accounts (platform_app_id, account_id) {
+        platform_app_id -> Int8,
+        account_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    platform_app_users (platform_app_id, user_id) {
+        platform_app_id -> Int8,
+        user_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     platform_apps (id) {
         id -> Int8,
         name -> Text,
@@ -229,6 +245,10 @@ diesel::joinable!(messages -> users (sender_user_id));
 diesel::joinable!(notes -> accounts (account_id));
 diesel::joinable!(notes -> users (user_id));
 diesel::joinable!(outbox_events -> accounts (account_id));
+diesel::joinable!(platform_app_accounts -> accounts (account_id));
+diesel::joinable!(platform_app_accounts -> platform_apps (platform_app_id));
+diesel::joinable!(platform_app_users -> platform_apps (platform_app_id));
+diesel::joinable!(platform_app_users -> users (user_id));
 diesel::joinable!(webhook_deliveries -> accounts (account_id));
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhooks -> accounts (account_id));
@@ -247,6 +267,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     notes,
     outbox_events,
+    platform_app_accounts,
+    platform_app_users,
     platform_apps,
     users,
     webhook_deliveries,

@@ -6,7 +6,7 @@ use application::ports::{
     Account, AccountStatus, AdminStore, AuthStore, ContactPage, ContactQuery, ContactSort, ContactSortKey,
     ContactStore, Conversation, ConversationStore, Credentials, DeletedCounts, InboxStore, LabelStore, MergeEntry,
     MergeRecord, MergeStore, Message, MessageType, MovedCounts, NewContact, NewConversation, Note, NoteStore,
-    OutboxStore, Page, Role, Sender, StoredContactInbox, StoredMerge, TokenOwner, User,
+    OutboxStore, Page, PlatformGrant, Role, Sender, StoredContactInbox, StoredMerge, TokenOwner, User,
 };
 use application::webhooks::{DeliveryOutcome, DeliveryStats, DueDelivery, Webhook, WebhookStore};
 use application::{Session, StoreError};
@@ -28,7 +28,8 @@ use crate::pool::PgPooled;
 use crate::prepared::Prepared;
 use crate::schema::{
     access_tokens, account_users, accounts, contact_inboxes, contact_labels, contact_merges, contacts, conversations,
-    inboxes, messages, notes, outbox_events, platform_apps, users, webhook_deliveries, webhooks,
+    inboxes, messages, notes, outbox_events, platform_app_accounts, platform_app_users, platform_apps, users,
+    webhook_deliveries, webhooks,
 };
 
 /// One connection, with or without an open transaction.
@@ -185,6 +186,36 @@ impl AdminStore for PgSession {
             .execute(self.conn())
             .store()?;
         Ok(())
+    }
+
+    fn grant_platform_app(&mut self, app: i64, grant: PlatformGrant) -> Result<(), StoreError> {
+        match grant {
+            PlatformGrant::Account(account) => diesel::insert_into(platform_app_accounts::table)
+                .values((
+                    platform_app_accounts::platform_app_id.eq(app),
+                    platform_app_accounts::account_id.eq(account.get()),
+                ))
+                .execute(self.conn()),
+            PlatformGrant::User(user) => diesel::insert_into(platform_app_users::table)
+                .values((platform_app_users::platform_app_id.eq(app), platform_app_users::user_id.eq(user.get())))
+                .execute(self.conn()),
+        }
+        .store()?;
+        Ok(())
+    }
+
+    fn platform_app_grants(&mut self, app: i64, account: AccountId, user: UserId) -> Result<(bool, bool), StoreError> {
+        let account_granted = platform_app_accounts::table
+            .filter(platform_app_accounts::platform_app_id.eq(app))
+            .filter(platform_app_accounts::account_id.eq(account.get()))
+            .select(platform_app_accounts::account_id);
+        let user_granted = platform_app_users::table
+            .filter(platform_app_users::platform_app_id.eq(app))
+            .filter(platform_app_users::user_id.eq(user.get()))
+            .select(platform_app_users::user_id);
+        diesel::select((diesel::dsl::exists(account_granted), diesel::dsl::exists(user_granted)))
+            .get_result(self.conn())
+            .store()
     }
 
     fn has_accounts(&mut self) -> Result<bool, StoreError> {

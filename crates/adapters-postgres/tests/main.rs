@@ -32,7 +32,7 @@ fn tables(conn: &mut PgConnection) -> Vec<String> {
     .collect()
 }
 
-const ALL_TABLES: [&str; 17] = [
+const ALL_TABLES: [&str; 19] = [
     "access_tokens",
     "account_users",
     "accounts",
@@ -46,6 +46,8 @@ const ALL_TABLES: [&str; 17] = [
     "messages",
     "notes",
     "outbox_events",
+    "platform_app_accounts",
+    "platform_app_users",
     "platform_apps",
     "users",
     "webhook_deliveries",
@@ -114,7 +116,8 @@ fn every_tenant_unique_index_includes_account_id() {
         "SELECT ic.relname::text AS name FROM pg_index i \
          JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
          WHERE i.indisunique AND NOT i.indisprimary AND t.relnamespace = 'public'::regnamespace \
-           AND t.relname NOT IN ('users', 'platform_apps', 'access_tokens', '__diesel_schema_migrations') \
+           AND t.relname NOT IN ('users', 'platform_apps', 'platform_app_users', 'access_tokens', \
+                                 '__diesel_schema_migrations') \
            AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid AND a.attname = 'account_id' \
                            AND a.attnum = ANY (i.indkey::int2[])) \
          ORDER BY 1",

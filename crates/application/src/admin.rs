@@ -5,7 +5,7 @@ use domain::validation::validate_email;
 use domain::{AccountId, UserId, Violations};
 
 use crate::auth::{generate_token, token_digest};
-use crate::ports::{Account, AccountStatus, Database, Role, StoreError, TokenOwner};
+use crate::ports::{Account, AccountStatus, Database, PlatformGrant, Role, StoreError, TokenOwner};
 
 /// Why provisioning failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,6 +14,9 @@ pub enum AdminError {
     Invalid(Violations),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A platform app asked about an account or user it did not create (the field says which).
+    #[error("{0} is not the platform app's to provision")]
+    NotPermitted(&'static str),
     #[error("database unavailable")]
     Unavailable,
     #[error("internal error: {0}")]
@@ -47,11 +50,26 @@ fn check_name(violations: &mut Violations, field: &str, name: &str) {
 /// # Errors
 /// `Invalid` for a blank or too long name.
 pub fn create_account(db: &dyn Database, name: &str) -> Result<Account, AdminError> {
+    create_account_by(db, None, name)
+}
+
+/// Creates an account for a platform app, which may then provision it.
+///
+/// # Errors
+/// As [`create_account`].
+pub fn platform_create_account(db: &dyn Database, app: i64, name: &str) -> Result<Account, AdminError> {
+    create_account_by(db, Some(app), name)
+}
+
+fn create_account_by(db: &dyn Database, app: Option<i64>, name: &str) -> Result<Account, AdminError> {
     let mut v = Violations::default();
     check_name(&mut v, "name", name);
     v.into_result().map_err(AdminError::Invalid)?;
     let mut tx = db.begin()?;
     let account = tx.insert_account(name.trim())?;
+    if let Some(app) = app {
+        tx.grant_platform_app(app, PlatformGrant::Account(account.id))?;
+    }
     tx.commit()?;
     Ok(account)
 }
@@ -75,6 +93,24 @@ pub fn create_user(
     email: &str,
     membership: Option<(AccountId, Role)>,
 ) -> Result<CreatedUser, AdminError> {
+    create_user_by(db, None, name, email, membership)
+}
+
+/// Creates a user for a platform app, which may then make it a member of its accounts.
+///
+/// # Errors
+/// As [`create_user`].
+pub fn platform_create_user(db: &dyn Database, app: i64, name: &str, email: &str) -> Result<CreatedUser, AdminError> {
+    create_user_by(db, Some(app), name, email, None)
+}
+
+fn create_user_by(
+    db: &dyn Database,
+    app: Option<i64>,
+    name: &str,
+    email: &str,
+    membership: Option<(AccountId, Role)>,
+) -> Result<CreatedUser, AdminError> {
     let mut v = Violations::default();
     check_name(&mut v, "name", name);
     let email = email.trim().to_lowercase();
@@ -84,6 +120,9 @@ pub fn create_user(
     v.into_result().map_err(AdminError::Invalid)?;
     let mut tx = db.begin()?;
     let user = tx.insert_user(name.trim(), &email)?;
+    if let Some(app) = app {
+        tx.grant_platform_app(app, PlatformGrant::User(user.id))?;
+    }
     if let Some((account, role)) = membership {
         tx.insert_membership(account, user.id, role)?;
     }
@@ -99,6 +138,29 @@ pub fn create_user(
 /// `NotFound` for an unknown account or user, `Invalid` (`user_id` taken) when already a member.
 pub fn add_member(db: &dyn Database, account: AccountId, user: UserId, role: Role) -> Result<(), AdminError> {
     let mut tx = db.begin()?;
+    tx.insert_membership(account, user, role)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Makes a user a member of an account for a platform app, which must have created both.
+///
+/// # Errors
+/// `NotPermitted("account")` or `NotPermitted("user")` for an account or user the app did not create (one that
+/// does not exist included: an app learns nothing about others' ids), then as [`add_member`].
+pub fn platform_add_member(
+    db: &dyn Database,
+    app: i64,
+    account: AccountId,
+    user: UserId,
+    role: Role,
+) -> Result<(), AdminError> {
+    let mut tx = db.begin()?;
+    match tx.platform_app_grants(app, account, user)? {
+        (false, _) => return Err(AdminError::NotPermitted("account")),
+        (true, false) => return Err(AdminError::NotPermitted("user")),
+        (true, true) => {}
+    }
     tx.insert_membership(account, user, role)?;
     tx.commit()?;
     Ok(())

@@ -18,8 +18,8 @@ use crate::ports::{
     Account, AccountStatus, AdminStore, AuthStore, ContactPage, ContactQuery, ContactSort, ContactSortKey,
     ContactStore, Conversation, ConversationStore, Credentials, Database, DeletedCounts, IdempotencyStore, InboxStore,
     LabelStore, MergeEntry, MergeRecord, MergeStore, Message, MessageType, MovedCounts, NewContact, NewConversation,
-    Note, NoteStore, OutboxStore, Page, Role, Sender, Session, StoreError, StoredContactInbox, StoredMerge, TokenOwner,
-    User,
+    Note, NoteStore, OutboxStore, Page, PlatformGrant, Role, Sender, Session, StoreError, StoredContactInbox,
+    StoredMerge, TokenOwner, User,
 };
 use crate::webhooks::{DeliveryOutcome, DeliveryStats, DueDelivery, Webhook, WebhookStore};
 
@@ -34,6 +34,8 @@ pub struct State {
     pub memberships: Vec<(AccountId, UserId, Role)>,
     pub tokens: Vec<(Vec<u8>, TokenOwner)>,
     pub platform_apps: Vec<(i64, String)>,
+    /// What each platform app created.
+    pub platform_grants: Vec<(i64, PlatformGrant)>,
     pub inboxes: Vec<(AccountId, InboxSummary)>,
     pub contacts: Vec<Contact>,
     pub contact_inboxes: Vec<(AccountId, StoredContactInbox)>,
@@ -275,6 +277,16 @@ impl AdminStore for MemorySession {
     fn insert_access_token(&mut self, owner: TokenOwner, digest: &[u8]) -> Result<(), StoreError> {
         self.work.tokens.push((digest.to_vec(), owner));
         Ok(())
+    }
+
+    fn grant_platform_app(&mut self, app: i64, grant: PlatformGrant) -> Result<(), StoreError> {
+        self.work.platform_grants.push((app, grant));
+        Ok(())
+    }
+
+    fn platform_app_grants(&mut self, app: i64, account: AccountId, user: UserId) -> Result<(bool, bool), StoreError> {
+        let granted = |g: PlatformGrant| self.work.platform_grants.contains(&(app, g));
+        Ok((granted(PlatformGrant::Account(account)), granted(PlatformGrant::User(user))))
     }
 
     fn has_accounts(&mut self) -> Result<bool, StoreError> {

@@ -167,6 +167,13 @@ pub struct User {
 }
 
 /// Provisioning: accounts, users, memberships, platform apps and their tokens.
+/// What a platform app created, and so may provision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformGrant {
+    Account(AccountId),
+    User(UserId),
+}
+
 pub trait AdminStore {
     /// # Errors
     /// Storage failures.
@@ -189,6 +196,16 @@ pub trait AdminStore {
     /// # Errors
     /// Storage failures.
     fn insert_access_token(&mut self, owner: TokenOwner, token_digest: &[u8]) -> Result<(), StoreError>;
+    /// Records that a platform app created the account or the user, which it may then provision.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn grant_platform_app(&mut self, app: i64, grant: PlatformGrant) -> Result<(), StoreError>;
+    /// Whether the platform app created the account, and whether it created the user.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn platform_app_grants(&mut self, app: i64, account: AccountId, user: UserId) -> Result<(bool, bool), StoreError>;
     /// Whether the database holds no account at all (a fresh install).
     ///
     /// # Errors

@@ -160,6 +160,7 @@ fn admin_message(e: &AdminError) -> String {
     match e {
         AdminError::Invalid(v) => format!("invalid input: {v}"),
         AdminError::NotFound(what) => format!("{what} not found"),
+        AdminError::NotPermitted(what) => format!("{what} is not the platform app's to provision"),
         AdminError::Unavailable => "the database is unavailable".to_owned(),
         AdminError::Internal(m) => format!("internal error: {m}"),
     }

@@ -2,7 +2,7 @@
 //! app's token, over the same use cases as `coalesce admin`.
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use application::admin::{add_member, create_account, create_user};
+use application::admin::{platform_add_member, platform_create_account, platform_create_user};
 use domain::AccountId;
 
 use crate::auth::PlatformApp;
@@ -30,14 +30,14 @@ use crate::AppState;
 )]
 #[post("/platform/api/v1/accounts")]
 pub async fn platform_account_create(
-    _app: PlatformApp,
+    app: PlatformApp,
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: PlatformAccountRequest = parse_body(&req, &body)?;
     let name = request.name();
-    let account = web::block(move || create_account(state.db.as_ref(), &name)).await??;
+    let account = web::block(move || platform_create_account(state.db.as_ref(), app.0, &name)).await??;
     Ok(HttpResponse::Ok().json(PlatformAccountDto::from(&account)))
 }
 
@@ -60,20 +60,22 @@ pub async fn platform_account_create(
 )]
 #[post("/platform/api/v1/users")]
 pub async fn platform_user_create(
-    _app: PlatformApp,
+    app: PlatformApp,
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let request: PlatformUserRequest = parse_body(&req, &body)?;
     let (name, email) = (request.name(), request.email());
-    let user = web::block(move || create_user(state.db.as_ref(), &name, &email, None)).await??;
+    let user = web::block(move || platform_create_user(state.db.as_ref(), app.0, &name, &email)).await??;
     Ok(HttpResponse::Ok().json(PlatformUserDto::from(&user)))
 }
 
 /// Create an Account User
 ///
-/// Makes a user a member of the account, as `administrator` or `agent`.
+/// Makes a user a member of the account, as `administrator` or `agent`. A platform app provisions only what it
+/// created: the account and the user must both have been created with its token (`non_permissible_resource`
+/// otherwise, also for ids that do not exist).
 #[utoipa::path(
     tag = "Platform",
     operation_id = "create-an-account-user",
@@ -82,8 +84,8 @@ pub async fn platform_user_create(
     responses(
         (status = 200, description = "Success", body = AccountUserDto),
         (status = 400, description = "Malformed body or invalid field", body = ErrorBody),
-        (status = 401, description = "Unauthorized: no platform app token", body = ErrorBody),
-        (status = 404, description = "Account or user not found", body = ErrorBody),
+        (status = 401, description = "Unauthorized: no platform app token, or an account or user this app did not create (`non_permissible_resource`)", body = ErrorBody),
+        (status = 404, description = "The account id in the path is not a number", body = ErrorBody),
         (status = 422, description = "The user is already a member", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
@@ -91,7 +93,7 @@ pub async fn platform_user_create(
 )]
 #[post("/platform/api/v1/accounts/{account_id}/account_users")]
 pub async fn platform_account_user_create(
-    _app: PlatformApp,
+    app: PlatformApp,
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
@@ -99,6 +101,6 @@ pub async fn platform_account_user_create(
     let account = AccountId::new(path_id(&req, "account_id")?);
     let request: AccountUserRequest = parse_body(&req, &body)?;
     let (user, role) = (request.user_id(), request.role());
-    web::block(move || add_member(state.db.as_ref(), account, user, role)).await??;
+    web::block(move || platform_add_member(state.db.as_ref(), app.0, account, user, role)).await??;
     Ok(HttpResponse::Ok().json(AccountUserDto { account_id: account.get(), user_id: user.get(), role: role.as_str() }))
 }

@@ -1,0 +1,2 @@
+DROP TABLE platform_app_users;
+DROP TABLE platform_app_accounts;
