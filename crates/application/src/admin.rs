@@ -137,10 +137,7 @@ fn create_user_by(
 /// # Errors
 /// `NotFound` for an unknown account or user, `Invalid` (`user_id` taken) when already a member.
 pub fn add_member(db: &dyn Database, account: AccountId, user: UserId, role: Role) -> Result<(), AdminError> {
-    let mut tx = db.begin()?;
-    tx.insert_membership(account, user, role)?;
-    tx.commit()?;
-    Ok(())
+    add_member_by(db, None, account, user, role)
 }
 
 /// Makes a user a member of an account for a platform app, which must have created both.
@@ -155,11 +152,23 @@ pub fn platform_add_member(
     user: UserId,
     role: Role,
 ) -> Result<(), AdminError> {
+    add_member_by(db, Some(app), account, user, role)
+}
+
+fn add_member_by(
+    db: &dyn Database,
+    app: Option<i64>,
+    account: AccountId,
+    user: UserId,
+    role: Role,
+) -> Result<(), AdminError> {
     let mut tx = db.begin()?;
-    match tx.platform_app_grants(app, account, user)? {
-        (false, _) => return Err(AdminError::NotPermitted("account")),
-        (true, false) => return Err(AdminError::NotPermitted("user")),
-        (true, true) => {}
+    if let Some(app) = app {
+        match tx.platform_app_grants(app, account, user)? {
+            (false, _) => return Err(AdminError::NotPermitted("account")),
+            (true, false) => return Err(AdminError::NotPermitted("user")),
+            (true, true) => {}
+        }
     }
     tx.insert_membership(account, user, role)?;
     tx.commit()?;

@@ -372,25 +372,12 @@ pub fn delete_contact(db: &dyn Database, member: Member, id: ContactId) -> Resul
     Ok(deleted)
 }
 
-/// Makes the contact reachable in an inbox under `source_id` (generated when absent).
+/// Makes the contact reachable in an inbox under `source_id` (generated when absent), inside the caller's
+/// transaction (committed with an idempotency key).
 ///
 /// # Errors
 /// `NotFound` for a contact (`id`) or inbox (`inbox_id`) not in the account; `Invalid` for a bad or taken
 /// source id.
-pub fn add_contact_inbox(
-    db: &dyn Database,
-    account: AccountId,
-    contact: ContactId,
-    inbox: InboxId,
-    source_id: Option<&str>,
-) -> Result<StoredContactInbox, ContactsError> {
-    in_transaction(db, |tx| add_contact_inbox_in(tx, account, contact, inbox, source_id))
-}
-
-/// [`add_contact_inbox`] inside the caller's transaction (committed with an idempotency key).
-///
-/// # Errors
-/// As [`add_contact_inbox`].
 pub fn add_contact_inbox_in(
     tx: &mut dyn Session,
     account: AccountId,
