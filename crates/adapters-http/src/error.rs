@@ -7,9 +7,9 @@
 use std::fmt;
 
 use actix_web::dev::ServiceResponse;
-use actix_web::http::{header, Method, StatusCode};
+use actix_web::http::{header, StatusCode};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpResponse, ResponseError};
 use application::admin::AdminError;
 use application::auth::AuthError;
 use application::contacts::ContactsError;
@@ -366,34 +366,6 @@ pub fn payload_too_large() -> ApiError {
         "payload_too_large",
         "the body exceeds the size limit",
     )
-}
-
-/// The default service: 405 with `Allow` when the path exists under another method, 404 otherwise.
-pub async fn unmatched_route(req: HttpRequest) -> HttpResponse {
-    let allowed = crate::openapi::methods_for_path(req.path());
-    if allowed.is_empty() {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Route not found",
-            "path",
-            "route_not_found",
-            "no route matches this path",
-        )
-        .error_response();
-    }
-    let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-    let mut response = ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "Method not allowed",
-        "method",
-        "method_not_allowed",
-        &format!("this path accepts {allow}"),
-    )
-    .error_response();
-    if let Ok(value) = header::HeaderValue::from_str(&allow) {
-        response.headers_mut().insert(header::ALLOW, value);
-    }
-    response
 }
 
 /// Middleware that puts any error response not already in the envelope (actix's own plain-text errors, such as

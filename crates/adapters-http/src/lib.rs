@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod openapi;
 pub mod params;
 pub mod rate_limit;
+pub mod route_table;
 pub mod routes;
 
 use std::sync::Arc;
@@ -50,6 +51,6 @@ pub fn configure(
         cfg.app_data(web::Data::new(state)).app_data(limiter).app_data(web::PayloadConfig::new(limits.max_body_bytes));
         routes::register(cfg);
         openapi::register(cfg);
-        cfg.default_service(web::to(error::unmatched_route));
+        cfg.default_service(web::to(route_table::unmatched_route));
     }
 }
