@@ -8,6 +8,7 @@ mod concurrency;
 mod connections;
 mod contact_children;
 mod contacts;
+mod contract;
 mod conversations;
 mod errors;
 mod idempotency;

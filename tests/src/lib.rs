@@ -17,6 +17,8 @@ use diesel::{sql_query, PgConnection, QueryableByName, RunQueryDsl};
 use domain::AccountId;
 use serde_json::Value;
 
+pub mod contract;
+
 pub use adapters_postgres;
 pub use serde_json::json;
 
@@ -69,6 +71,8 @@ pub struct TestApp {
     pub pg: PgDatabase,
     handle: ServerHandle,
     agent: ureq::Agent,
+    /// Every (operation, status) this app answered, as checked against the document.
+    answered: std::sync::Mutex<Vec<(String, u16)>>,
 }
 
 impl TestApp {
@@ -95,7 +99,7 @@ impl TestApp {
         let handle = server.handle();
         std::thread::spawn(move || actix_web::rt::System::new().block_on(server));
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
-        Self { address, db, pg, handle, agent }
+        Self { address, db, pg, handle, agent, answered: std::sync::Mutex::default() }
     }
 
     /// A server whose database cannot be reached (nothing listens on the port).
@@ -156,7 +160,20 @@ impl TestApp {
             Some(b) => req.send_json(b.clone()),
             None => req.call(),
         };
-        into_response(result)
+        self.checked(method, path, result)
+    }
+
+    /// The (operation, status) pairs this app has answered so far.
+    pub fn answered(&self) -> Vec<(String, u16)> {
+        self.answered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn checked(&self, method: &str, path: &str, result: Result<ureq::Response, ureq::Error>) -> Response {
+        let (response, operation) = into_response(method, path, result);
+        if let Some(operation) = operation {
+            self.answered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((operation, response.status));
+        }
+        response
     }
 
     /// Sends a raw body with the given content type.
@@ -172,7 +189,7 @@ impl TestApp {
         if let Some(t) = token {
             req = req.set("api_access_token", t);
         }
-        into_response(req.send_bytes(body))
+        self.checked(method, path, req.send_bytes(body))
     }
 
     /// Sends a request with arbitrary headers.
@@ -187,10 +204,14 @@ impl TestApp {
         for (name, value) in headers {
             req = req.set(name, value);
         }
-        into_response(match body {
-            Some(b) => req.send_json(b.clone()),
-            None => req.call(),
-        })
+        self.checked(
+            method,
+            path,
+            match body {
+                Some(b) => req.send_json(b.clone()),
+                None => req.call(),
+            },
+        )
     }
 
     pub fn get(&self, path: &str, token: &str) -> Response {
@@ -319,7 +340,8 @@ impl Drop for TestApp {
     }
 }
 
-fn into_response(result: Result<ureq::Response, ureq::Error>) -> Response {
+/// The response, after checking it against the served OpenAPI document ([`contract::check`]).
+fn into_response(method: &str, path: &str, result: Result<ureq::Response, ureq::Error>) -> (Response, Option<String>) {
     let response = match result {
         Ok(r) | Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("transport error: {e}"),
@@ -331,8 +353,9 @@ fn into_response(result: Result<ureq::Response, ureq::Error>) -> Response {
         .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_owned())))
         .collect();
     let text = response.into_string().unwrap_or_default();
+    let operation = contract::check(method, path, status, &text);
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Response { status, body, text, headers }
+    (Response { status, body, text, headers }, operation)
 }
 
 /// A number unique within the test process.

@@ -155,12 +155,12 @@ pub fn positive_integer(id: &RawId) -> Result<(), ValidationError> {
 pub struct MergeContactsRequest {
     /// The contact that remains and receives the mergee's data.
     #[serde(default)]
-    #[schema(value_type = i64, minimum = 1, example = 1)]
+    #[schema(value_type = i64, required = true, minimum = 1, example = 1)]
     #[validate(custom(function = "positive_integer"))]
     pub base_contact_id: RawId,
     /// The contact that is merged into the base and then deleted.
     #[serde(default)]
-    #[schema(value_type = i64, minimum = 1, example = 2)]
+    #[schema(value_type = i64, required = true, minimum = 1, example = 2)]
     #[validate(custom(function = "positive_integer"))]
     pub mergee_contact_id: RawId,
 }
@@ -282,12 +282,13 @@ impl From<application::ports::MovedCounts> for MovesDto {
     }
 }
 
-/// One attribute a merge changes on the base.
+/// One attribute a merge changes on the base. The values are the attribute's own JSON: a string, a number, a
+/// boolean, `null`, or an object (for `additional_attributes`/`custom_attributes`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FieldChangeDto {
-    #[schema(value_type = Object)]
+    /// The base's value before the merge.
     pub from: Value,
-    #[schema(value_type = Object)]
+    /// The value after the merge.
     pub to: Value,
 }
 

@@ -9,6 +9,10 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::{dto, error, routes};
 
+mod error_responses;
+
+use error_responses::ErrorResponses;
+
 /// The API document. Every operation is listed here once; the route table below is derived from it.
 #[derive(OpenApi)]
 #[openapi(
@@ -107,7 +111,7 @@ use crate::{dto, error, routes};
         dto::platform::AccountUserRequest,
         dto::platform::AccountUserDto
     )),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &ErrorResponses),
     tags(
         (name = "Contacts", description = "Contacts, their labels, notes and contact inboxes, and the merge action"),
         (name = "Inboxes", description = "Inboxes (API channels)"),
