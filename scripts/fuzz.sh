@@ -50,6 +50,8 @@ done
 
 echo "fuzz: $examples examples per operation against http://127.0.0.1:$port" >&2
 status=0
+# the hooks make state-bound values (Idempotency-Key, source_id, webhook URL) unique per request; see the file
+SCHEMATHESIS_HOOKS=fuzz_hooks PYTHONPATH="$root/scripts${PYTHONPATH:+:$PYTHONPATH}" \
 "$venv/bin/st" run "$root/openapi/openapi.json" \
   --url "http://127.0.0.1:$port" \
   --header "api_access_token: $token" \

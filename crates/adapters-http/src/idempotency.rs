@@ -8,6 +8,17 @@ use application::{Session, StoreError};
 use serde::Serialize;
 
 use crate::auth::AccountMember;
+
+/// The `Idempotency-Key` request header, as documented once for every operation that accepts it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKeyHeader {
+    /// Makes retries safe: the same key with the same request within 24 hours replays the first response
+    /// (`Idempotent-Replayed: true`); 1 to 255 visible ASCII characters.
+    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
+    #[allow(dead_code)]
+    idempotency_key: Option<String>,
+}
 use crate::error::ApiError;
 
 /// The header clients send.

@@ -19,6 +19,7 @@ fn clearable(value: Option<&Value>) -> Option<Option<String>> {
 /// Body of `PUT`/`PATCH /contacts/{id}`: every field optional; a field not sent is left alone, `null` clears
 /// email, phone number and identifier. The attribute objects are merged key by key into the stored ones.
 #[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"name": "Alice Smith", "custom_attributes": {"plan": "enterprise"}}))]
 pub struct ContactUpdateRequest {
     /// Name of the contact.
     #[serde(default, deserialize_with = "present")]
@@ -27,7 +28,7 @@ pub struct ContactUpdateRequest {
     pub name: Option<Value>,
     /// Email of the contact; stored lower-cased, unique in the account.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "alice@acme.inc")]
+    #[schema(value_type = Option<String>, format = Email, max_length = 254, example = "alice@acme.inc")]
     #[validate(custom(function = "fields::email"))]
     pub email: Option<Value>,
     /// Phone number in E.164 format; unique in the account.
@@ -76,6 +77,10 @@ impl ContactUpdateRequest {
 /// Body of `POST /contacts`. With `inbox_id` the contact is also made reachable in that inbox, under
 /// `source_id` or a generated one.
 #[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({
+    "inbox_id": 1, "name": "Alice", "email": "alice@acme.inc", "phone_number": "+4930123456",
+    "identifier": "alice-1", "custom_attributes": {"plan": "pro"}
+}))]
 pub struct ContactCreateRequest {
     /// ID of the inbox in which the contact is reachable from the start.
     #[serde(default, deserialize_with = "present")]
@@ -84,7 +89,7 @@ pub struct ContactCreateRequest {
     pub inbox_id: Option<Value>,
     /// The contact's address in that inbox; a random UUID when absent. Ignored without `inbox_id`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 255, example = "a1b2c3")]
+    #[schema(value_type = Option<String>, max_length = 255, pattern = r"\S", example = "a1b2c3")]
     #[validate(custom(function = "fields::source_id"))]
     pub source_id: Option<Value>,
     /// Name of the contact.
@@ -94,7 +99,7 @@ pub struct ContactCreateRequest {
     pub name: Option<Value>,
     /// Email of the contact; stored lower-cased, unique in the account.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "alice@acme.inc")]
+    #[schema(value_type = Option<String>, format = Email, max_length = 254, example = "alice@acme.inc")]
     #[validate(custom(function = "fields::email"))]
     pub email: Option<Value>,
     /// Phone number in E.164 format; unique in the account.
@@ -257,9 +262,23 @@ impl From<ContactSortParam> for ContactSort {
 pub struct LabelsRequest {
     /// Labels; trimmed and lower-cased, duplicates dropped. `[]` removes every label.
     #[serde(default)]
-    #[schema(value_type = Vec<String>, required = true, example = json!(["support", "billing"]))]
+    #[schema(schema_with = label_list, required = true)]
     #[validate(custom(function = "fields::string_array"))]
     pub labels: Value,
+}
+
+/// The labels' schema: each a non-blank string of at most 255 characters without commas or control characters
+/// (the reference keeps labels as a comma-separated list).
+fn label_list() -> utoipa::openapi::schema::Array {
+    let label = utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .max_length(Some(domain::validation::MAX_LABEL_LEN))
+        .pattern(Some(r"^[^,\u0000-\u001f\u007f]*[^,\s][^,\u0000-\u001f\u007f]*$"));
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(label)
+        .description(Some("Labels; trimmed and lower-cased, duplicates dropped. `[]` removes every label."))
+        .examples([serde_json::json!(["support", "billing"])])
+        .build()
 }
 
 impl LabelsRequest {
@@ -280,7 +299,7 @@ pub struct LabelsResponse {
 pub struct NoteRequest {
     /// The note's text.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "Prefers email over phone.")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 150000, pattern = r"\S", example = "Prefers email over phone.")]
     #[validate(custom(function = "fields::content"))]
     pub content: Value,
 }
@@ -332,6 +351,7 @@ impl From<&Note> for NoteDto {
 
 /// Body of `POST /contacts/{id}/contact_inboxes`.
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"inbox_id": 1}))]
 pub struct ContactInboxRequest {
     /// The inbox in which the contact becomes reachable.
     #[serde(default)]
@@ -340,7 +360,7 @@ pub struct ContactInboxRequest {
     pub inbox_id: Value,
     /// The contact's address in the inbox; a random UUID when absent. Unique in the inbox.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 255, example = "a1b2c3")]
+    #[schema(value_type = Option<String>, max_length = 255, pattern = r"\S", example = "a1b2c3")]
     #[validate(custom(function = "fields::source_id"))]
     pub source_id: Option<Value>,
 }

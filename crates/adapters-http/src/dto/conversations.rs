@@ -36,7 +36,7 @@ pub struct ConversationCreateRequest {
     pub contact_id: Option<Value>,
     /// A contact's address in the inbox (see `POST /contacts/{id}/contact_inboxes`).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 255, example = "a1b2c3")]
+    #[schema(value_type = Option<String>, max_length = 255, pattern = r"\S", example = "a1b2c3")]
     #[validate(custom(function = "fields::source_id"))]
     pub source_id: Option<Value>,
     /// A first message, posted with the conversation.
@@ -65,10 +65,10 @@ impl ConversationCreateRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct FirstMessageRequest {
     /// The message's text.
-    #[schema(example = "Hello, how can I help you?")]
+    #[schema(min_length = 1, max_length = 150000, pattern = r"\S", example = "Hello, how can I help you?")]
     pub content: String,
     /// `outgoing` (default: sent by you) or `incoming` (sent by the contact).
-    #[schema(value_type = Option<String>, example = "outgoing")]
+    #[schema(value_type = Option<String>, pattern = "^(incoming|outgoing)$", example = "outgoing")]
     pub message_type: Option<String>,
 }
 
@@ -77,13 +77,13 @@ pub struct FirstMessageRequest {
 pub struct MessageCreateRequest {
     /// The message's text.
     #[serde(default)]
-    #[schema(value_type = String, required = true, max_length = 150000, example = "Hello!")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 150000, pattern = r"\S", example = "Hello!")]
     #[validate(custom(function = "fields::content"))]
     pub content: Value,
     /// `outgoing` (default: sent by you, the token's user) or `incoming` (sent by the conversation's contact).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "outgoing")]
-    #[validate(custom(function = "fields::message_type"))]
+    #[schema(value_type = Option<String>, pattern = "^(incoming|outgoing)$", example = "outgoing")]
+    #[validate(custom(function = "fields::optional_message_type"))]
     pub message_type: Option<Value>,
 }
 

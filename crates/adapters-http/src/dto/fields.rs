@@ -165,6 +165,15 @@ pub fn message_type(value: &Value) -> Result<(), ValidationError> {
     }
 }
 
+/// `incoming`, `outgoing`, or `null` (the default, `outgoing`).
+pub fn optional_message_type(value: &Value) -> Result<(), ValidationError> {
+    if value.is_null() {
+        Ok(())
+    } else {
+        message_type(value)
+    }
+}
+
 /// `agent` or `administrator`.
 pub fn role(value: &Value) -> Result<(), ValidationError> {
     match value {

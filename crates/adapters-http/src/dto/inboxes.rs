@@ -13,7 +13,7 @@ use super::InboxDto;
 pub struct InboxCreateRequest {
     /// The name of the inbox.
     #[serde(default)]
-    #[schema(value_type = String, required = true, max_length = 255, example = "Support")]
+    #[schema(value_type = String, required = true, max_length = 255, pattern = r"\S", example = "Support")]
     #[validate(custom(function = "fields::required_name"))]
     pub name: Value,
     /// The channel; only `{"type": "api"}` can be created here.
@@ -37,7 +37,7 @@ impl InboxCreateRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ChannelRequest {
     /// The kind of channel; only `api` is supported.
-    #[schema(example = "api")]
+    #[schema(pattern = "^api$", example = "api")]
     #[serde(rename = "type")]
     pub channel_type: String,
 }

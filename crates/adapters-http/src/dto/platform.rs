@@ -15,7 +15,7 @@ use super::fields;
 pub struct PlatformAccountRequest {
     /// Name of the account.
     #[serde(default)]
-    #[schema(value_type = String, required = true, max_length = 255, example = "Acme Inc")]
+    #[schema(value_type = String, required = true, max_length = 255, pattern = r"\S", example = "Acme Inc")]
     #[validate(custom(function = "fields::required_name"))]
     pub name: Value,
 }
@@ -47,12 +47,12 @@ impl From<&Account> for PlatformAccountDto {
 pub struct PlatformUserRequest {
     /// Name of the user.
     #[serde(default)]
-    #[schema(value_type = String, required = true, max_length = 255, example = "Daniel")]
+    #[schema(value_type = String, required = true, max_length = 255, pattern = r"\S", example = "Daniel")]
     #[validate(custom(function = "fields::required_name"))]
     pub name: Value,
     /// Email of the user; unique (case-insensitive).
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "daniel@acme.inc")]
+    #[schema(value_type = String, required = true, format = Email, max_length = 254, example = "daniel@acme.inc")]
     #[validate(custom(function = "fields::required_email"))]
     pub email: Value,
 }
@@ -102,7 +102,7 @@ pub struct AccountUserRequest {
     pub user_id: Value,
     /// `administrator` or `agent`.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "administrator")]
+    #[schema(value_type = String, required = true, pattern = "^(agent|administrator)$", example = "administrator")]
     #[validate(custom(function = "fields::role"))]
     pub role: Value,
 }

@@ -8,7 +8,7 @@ use crate::auth::AccountMember;
 use crate::dto::contacts::{ContactInboxCreatedDto, ContactInboxRequest};
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::create_idempotently;
+use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 use crate::params::path_id;
 
 /// Create Contact Inbox
@@ -19,9 +19,9 @@ use crate::params::path_id;
     tag = "Contacts",
     operation_id = "contactInboxCreation",
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours"),
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
+        IdempotencyKeyHeader,
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
     ),
     request_body(content = ContactInboxRequest, content_type = "application/json"),
     responses(

@@ -13,7 +13,7 @@ use crate::dto::contacts::{
 };
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::create_idempotently;
+use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 use crate::params::{list_query, path_id};
 
 /// List Contacts
@@ -24,7 +24,7 @@ use crate::params::{list_query, path_id};
     tag = "Contacts",
     operation_id = "contactList",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
         ("page" = Option<u32>, Query, minimum = 1, description = "The page, from 1 (default 1)"),
         ("sort" = Option<ContactSortParam>, Query, description = "The field to sort by; prefix `-` for descending"),
     ),
@@ -57,8 +57,8 @@ pub async fn contact_list(member: AccountMember, req: HttpRequest) -> Result<Htt
     tag = "Contacts",
     operation_id = "contactSearch",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("q" = String, Query, description = "Search using contact `name`, `identifier`, `email` or `phone number`"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("q" = String, Query, pattern = r"\S", description = "Search using contact `name`, `identifier`, `email` or `phone number`; not blank"),
         ("page" = Option<u32>, Query, minimum = 1, description = "The page, from 1 (default 1)"),
         ("sort" = Option<ContactSortParam>, Query, description = "The field to sort by; prefix `-` for descending"),
     ),
@@ -92,8 +92,8 @@ pub async fn contact_search(member: AccountMember, req: HttpRequest) -> Result<H
     tag = "Contacts",
     operation_id = "contactCreate",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        IdempotencyKeyHeader,
     ),
     request_body(content = ContactCreateRequest, content_type = "application/json"),
     responses(
@@ -131,8 +131,8 @@ pub async fn contact_create(
     tag = "Contacts",
     operation_id = "contactDetails",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
     ),
     responses(
         (status = 200, description = "Success", body = ContactResponse),
@@ -165,8 +165,8 @@ async fn update(member: AccountMember, req: HttpRequest, body: web::Bytes) -> Re
     tag = "Contacts",
     operation_id = "contactUpdate",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
     ),
     request_body(content = ContactUpdateRequest, content_type = "application/json"),
     responses(
@@ -195,8 +195,8 @@ pub async fn contact_update(
     tag = "Contacts",
     operation_id = "contactPatch",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
     ),
     request_body(content = ContactUpdateRequest, content_type = "application/json"),
     responses(
@@ -226,8 +226,8 @@ pub async fn contact_patch(
     tag = "Contacts",
     operation_id = "contactDelete",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
     ),
     responses(
         (status = 200, description = "Deleted; empty body"),

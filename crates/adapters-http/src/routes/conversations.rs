@@ -14,7 +14,7 @@ use crate::dto::conversations::{
 };
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::create_idempotently;
+use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 use crate::params::path_id;
 
 /// Contact Conversations
@@ -24,8 +24,8 @@ use crate::params::path_id;
     tag = "Contacts",
     operation_id = "contactConversations",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
     ),
     responses(
         (status = 200, description = "Success", body = ConversationListResponse),
@@ -50,8 +50,8 @@ pub async fn contact_conversation_list(member: AccountMember, req: HttpRequest) 
     tag = "Conversations",
     operation_id = "newConversation",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        IdempotencyKeyHeader,
     ),
     request_body(content = ConversationCreateRequest, content_type = "application/json"),
     responses(
@@ -87,8 +87,8 @@ pub async fn conversation_create(
     tag = "Conversations",
     operation_id = "get-details-of-a-conversation",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("conversation_id" = i64, Path, description = "The conversation's number in the account (`id` in its JSON)"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("conversation_id" = i64, Path, minimum = 1, description = "The conversation's number in the account (`id` in its JSON)"),
     ),
     responses(
         (status = 200, description = "Success", body = ConversationDto),
@@ -113,9 +113,9 @@ pub async fn conversation_details(member: AccountMember, req: HttpRequest) -> Re
     tag = "Messages",
     operation_id = "create-a-new-message-in-a-conversation",
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours"),
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("conversation_id" = i64, Path, description = "The conversation's number in the account"),
+        IdempotencyKeyHeader,
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("conversation_id" = i64, Path, minimum = 1, description = "The conversation's number in the account"),
     ),
     request_body(content = MessageCreateRequest, content_type = "application/json"),
     responses(
@@ -153,8 +153,8 @@ pub async fn message_create(
     tag = "Messages",
     operation_id = "list-all-messages",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("conversation_id" = i64, Path, description = "The conversation's number in the account"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("conversation_id" = i64, Path, minimum = 1, description = "The conversation's number in the account"),
     ),
     responses(
         (status = 200, description = "Success", body = MessageListResponse),

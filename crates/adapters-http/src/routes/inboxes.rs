@@ -8,7 +8,7 @@ use crate::auth::AccountMember;
 use crate::dto::inboxes::{InboxCreateRequest, InboxListResponse};
 use crate::dto::{parse_body, InboxDto};
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::create_idempotently;
+use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 use crate::params::path_id;
 
 /// List Inboxes
@@ -17,7 +17,7 @@ use crate::params::path_id;
 #[utoipa::path(
     tag = "Inboxes",
     operation_id = "listAllInboxes",
-    params(("account_id" = i64, Path, description = "The numeric ID of the account")),
+    params(("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account")),
     responses(
         (status = 200, description = "Success", body = InboxListResponse),
         (status = 401, description = "Unauthorized", body = ErrorBody),
@@ -40,8 +40,8 @@ pub async fn inbox_list(member: AccountMember) -> Result<HttpResponse, ApiError>
     tag = "Inboxes",
     operation_id = "inboxCreation",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        IdempotencyKeyHeader,
     ),
     request_body(content = InboxCreateRequest, content_type = "application/json"),
     responses(
@@ -73,8 +73,8 @@ pub async fn inbox_create(member: AccountMember, req: HttpRequest, body: web::By
     tag = "Inboxes",
     operation_id = "GetInbox",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the inbox"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the inbox"),
     ),
     responses(
         (status = 200, description = "Success", body = InboxDto),

@@ -17,8 +17,8 @@ use crate::params::path_id;
     tag = "Contacts",
     operation_id = "list-all-labels-of-a-contact",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
     ),
     responses(
         (status = 200, description = "Success", body = LabelsResponse),
@@ -43,8 +43,8 @@ pub async fn contact_labels_list(member: AccountMember, req: HttpRequest) -> Res
     tag = "Contacts",
     operation_id = "contact-add-labels",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
     ),
     request_body(content = LabelsRequest, content_type = "application/json"),
     responses(

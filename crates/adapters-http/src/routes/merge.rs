@@ -6,7 +6,7 @@ use application::merge_contacts::merge_in;
 use crate::auth::AccountMember;
 use crate::dto::{parse_body, ContactDto, MergeContactsRequest, MergeContactsResponse};
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::create_idempotently;
+use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 
 /// Merge Contacts
 ///
@@ -23,8 +23,8 @@ use crate::idempotency::create_idempotently;
     tag = "Contacts",
     operation_id = "contactMerge",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours")
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        IdempotencyKeyHeader
     ),
     request_body(content = MergeContactsRequest, content_type = "application/json"),
     responses(

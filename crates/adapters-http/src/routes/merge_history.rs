@@ -33,7 +33,7 @@ impl From<MergeHistoryError> for ApiError {
 #[utoipa::path(
     tag = "Contacts",
     operation_id = "contactMergePreview",
-    params(("account_id" = i64, Path, description = "The numeric ID of the account")),
+    params(("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account")),
     request_body(content = MergeContactsRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "What the merge would do", body = MergePreviewResponse),
@@ -63,7 +63,7 @@ pub async fn contact_merge_preview(
 #[utoipa::path(
     tag = "Contacts",
     operation_id = "contactMergeList",
-    params(("account_id" = i64, Path, description = "The numeric ID of the account"), MergeHistoryQuery),
+    params(("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"), MergeHistoryQuery),
     responses(
         (status = 200, description = "A page of merge records", body = MergeRecordListResponse),
         (status = 400, description = "Bad query", body = ErrorBody),
@@ -95,8 +95,8 @@ pub async fn contact_merge_list(member: AccountMember, req: HttpRequest) -> Resu
     tag = "Contacts",
     operation_id = "contactMergeDetails",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "The merge record's id")
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "The merge record's id")
     ),
     responses(
         (status = 200, description = "The merge record", body = MergeRecordResponse),

@@ -8,7 +8,7 @@ use crate::auth::AccountMember;
 use crate::dto::contacts::{NoteDto, NoteRequest};
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::create_idempotently;
+use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 use crate::params::path_id;
 
 fn ids(req: &HttpRequest) -> Result<(ContactId, NoteId), ApiError> {
@@ -22,8 +22,8 @@ fn ids(req: &HttpRequest) -> Result<(ContactId, NoteId), ApiError> {
     tag = "Contacts",
     operation_id = "contactNoteList",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
     ),
     responses(
         (status = 200, description = "Success", body = Vec<NoteDto>),
@@ -47,9 +47,9 @@ pub async fn note_list(member: AccountMember, req: HttpRequest) -> Result<HttpRe
     tag = "Contacts",
     operation_id = "contactNoteCreate",
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours"),
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
+        IdempotencyKeyHeader,
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
     ),
     request_body(content = NoteRequest, content_type = "application/json"),
     responses(
@@ -81,9 +81,9 @@ pub async fn note_create(member: AccountMember, req: HttpRequest, body: web::Byt
     tag = "Contacts",
     operation_id = "contactNoteDetails",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
-        ("note_id" = i64, Path, description = "ID of the note"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
+        ("note_id" = i64, Path, minimum = 1, description = "ID of the note"),
     ),
     responses(
         (status = 200, description = "Success", body = NoteDto),
@@ -112,9 +112,9 @@ pub async fn note_details(member: AccountMember, req: HttpRequest) -> Result<Htt
     tag = "Contacts",
     operation_id = "contactNoteUpdate",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
-        ("note_id" = i64, Path, description = "ID of the note"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
+        ("note_id" = i64, Path, minimum = 1, description = "ID of the note"),
     ),
     request_body(content = NoteRequest, content_type = "application/json"),
     responses(
@@ -145,9 +145,9 @@ pub async fn note_update(member: AccountMember, req: HttpRequest, body: web::Byt
     tag = "Contacts",
     operation_id = "contactNoteDelete",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("id" = i64, Path, description = "ID of the contact"),
-        ("note_id" = i64, Path, description = "ID of the note"),
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
+        ("note_id" = i64, Path, minimum = 1, description = "ID of the note"),
     ),
     responses(
         (status = 200, description = "Deleted; empty body"),

@@ -79,7 +79,7 @@ pub async fn platform_user_create(
 #[utoipa::path(
     tag = "Platform",
     operation_id = "create-an-account-user",
-    params(("account_id" = i64, Path, description = "The numeric ID of the account")),
+    params(("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account")),
     request_body(content = AccountUserRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Success", body = AccountUserDto),

@@ -11,7 +11,7 @@ use validator::Validate;
 use crate::auth::AccountMember;
 use crate::dto::parse_body;
 use crate::error::{idempotency_key_reused, ApiError, ErrorBody};
-use crate::idempotency::create_idempotently;
+use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 use crate::params::path_id;
 
 /// Body of `POST …/webhooks`.
@@ -100,7 +100,7 @@ impl From<WebhookError> for ApiError {
 #[utoipa::path(
     tag = "Webhooks",
     operation_id = "list-all-webhooks",
-    params(("account_id" = i64, Path, description = "The numeric ID of the account")),
+    params(("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account")),
     responses(
         (status = 200, description = "Success", body = Vec<WebhookDto>),
         (status = 401, description = "Unauthorized", body = ErrorBody),
@@ -124,8 +124,8 @@ pub async fn webhook_list(member: AccountMember) -> Result<HttpResponse, ApiErro
     tag = "Webhooks",
     operation_id = "create-a-webhook",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: replays the first response for 24 hours")
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        IdempotencyKeyHeader
     ),
     request_body(content = CreateWebhookRequest, content_type = "application/json"),
     responses(
@@ -163,8 +163,8 @@ pub async fn webhook_create(
     tag = "Webhooks",
     operation_id = "delete-a-webhook",
     params(
-        ("account_id" = i64, Path, description = "The numeric ID of the account"),
-        ("webhook_id" = i64, Path, description = "The webhook's id")
+        ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
+        ("webhook_id" = i64, Path, minimum = 1, description = "The webhook's id")
     ),
     responses(
         (status = 200, description = "Success"),
