@@ -27,10 +27,9 @@ use domain::{
     UserId,
 };
 
-use crate::idempotency::StoredResponse;
 use crate::ports::{
     Account, Conversation, Database, MergeRecord, Message, MessageType, Note, PlatformGrant, Role, Sender, Session,
-    StoreError, StoredContactInbox, TokenOwner, User,
+    StoreError, StoredContactInbox, StoredResponse, TokenOwner, User,
 };
 use crate::webhooks::{DueDelivery, Webhook};
 

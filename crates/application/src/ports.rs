@@ -5,16 +5,20 @@
 //! mode ([`Database::connect`], for single-statement reads). Dropping a transactional session without calling
 //! [`Session::commit`] rolls everything back, so an early `?` in a use case can never leave half a change.
 //!
-//! This file holds what every port shares (the error, the database, the session, a listing page); each port
+//! This file holds what ties the ports together (the database, the session, [`in_transaction`]); each port
 //! family lives in the submodule named after the use cases that need it (`ports/contacts.rs` for
-//! `crate::contacts`, `ports/merges.rs` for the three merge use cases, …), and everything is re-exported here,
-//! so `crate::ports::ContactStore` is the one path to use. `IdempotencyStore` and `WebhookStore` are defined
-//! next to their types in `crate::idempotency` and `crate::webhooks`.
+//! `crate::contacts`, `ports/merges.rs` for the three merge use cases, …), the shared [`StoreError`] in the leaf
+//! `ports/error.rs`, and everything is re-exported here, so `crate::ports::ContactStore` is the one path to use.
+//! Submodules import `error` and, in one direction only, each other (`admin` uses `auth`'s roles; `conversations`
+//! and `notes` use `admin`'s `User`), never this file. `WebhookStore` is still defined next to its types in
+//! `crate::webhooks` and only re-exported here.
 
 mod admin;
 mod auth;
 mod contacts;
 mod conversations;
+mod error;
+mod idempotency;
 mod inboxes;
 mod labels;
 mod merges;
@@ -27,31 +31,15 @@ pub use contacts::{
     ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, DeletedCounts, NewContact, StoredContactInbox,
 };
 pub use conversations::{Conversation, ConversationStore, Message, MessageType, NewConversation, Sender};
+pub use error::StoreError;
+pub use idempotency::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
 pub use inboxes::InboxStore;
 pub use labels::LabelStore;
-pub use merges::{MergeEntry, MergeRecord, MergeStore, MovedCounts, StoredMerge};
+pub use merges::{MergeEntry, MergeRecord, MergeStore, MovedCounts, Page, StoredMerge};
 pub use notes::{Note, NoteStore};
 pub use webhooks::OutboxStore;
 
-pub use crate::idempotency::IdempotencyStore;
 pub use crate::webhooks::WebhookStore;
-
-/// What can go wrong in storage, in terms a use case can act on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// A unique index refused the write; `field` is the input field it guards (`email`, `identifier`, …).
-    #[error("{field} is already taken")]
-    Taken { field: &'static str },
-    /// A referenced row does not exist (foreign key), e.g. a contact deleted by a concurrent merge.
-    #[error("a referenced {entity} does not exist")]
-    MissingReference { entity: &'static str },
-    /// The database cannot be reached or did not answer in time.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// Anything else; the text is for the log only, never for clients.
-    #[error("storage failure: {0}")]
-    Other(String),
-}
 
 /// The entry point of storage.
 pub trait Database: Send + Sync {
@@ -104,18 +92,4 @@ pub trait Session:
     /// # Errors
     /// Whatever the database says at commit, e.g. `Unavailable` when the connection dropped.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
-}
-
-/// A page of a listing: 1-based page number and page size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    pub number: u32,
-    pub size: u32,
-}
-
-impl Page {
-    /// Rows to skip.
-    pub fn offset(self) -> u64 {
-        u64::from(self.number.saturating_sub(1)) * u64::from(self.size)
-    }
 }

@@ -1,7 +1,8 @@
 //! [`IdempotencyStore`] on PostgreSQL: claiming an `Idempotency-Key` inside the transaction of the work it
 //! guards, and storing the response for replays (use case: `application::idempotency`).
 
-use application::idempotency::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse, KEY_LIFETIME_HOURS};
+use application::idempotency::KEY_LIFETIME_HOURS;
+use application::ports::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
 use application::StoreError;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bytea, Text};

@@ -3,8 +3,7 @@
 use domain::AccountId;
 
 use super::MemorySession;
-use crate::idempotency::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
-use crate::ports::StoreError;
+use crate::ports::{Claim, IdempotencyRequest, IdempotencyStore, StoreError, StoredResponse};
 
 impl IdempotencyStore for MemorySession {
     fn claim_idempotency_key(&mut self, account: AccountId, request: &IdempotencyRequest) -> Result<Claim, StoreError> {

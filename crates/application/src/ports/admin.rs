@@ -4,7 +4,7 @@
 use domain::{AccountId, UserId};
 
 use super::auth::{AccountStatus, Role, TokenOwner};
-use super::StoreError;
+use super::error::StoreError;
 
 /// An account.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use domain::{AccountId, UserId};
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// Account status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, InboxId};
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// Reads and writes contacts.
 pub trait ContactStore {

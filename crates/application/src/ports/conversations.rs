@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use domain::{AccountId, ContactId, ConversationId, InboxId, UserId};
 
 use super::admin::User;
-use super::StoreError;
+use super::error::StoreError;
 
 /// A conversation.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,7 +2,7 @@
 
 use domain::{AccountId, InboxId, InboxSummary};
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// Inboxes.
 pub trait InboxStore {

@@ -2,7 +2,7 @@
 
 use domain::{AccountId, ContactId};
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// Labels of contacts.
 pub trait LabelStore {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use domain::{AccountId, ContactAttributes, ContactId, UserId};
 
-use super::{Page, StoreError};
+use super::error::StoreError;
 
 /// How many rows of each kind a merge moved from the mergee to the base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -106,4 +106,18 @@ pub struct MergeEntry {
     pub mergee_snapshot: serde_json::Value,
     pub moved: MovedCounts,
     pub created_at: DateTime<Utc>,
+}
+
+/// A page of a listing: 1-based page number and page size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub number: u32,
+    pub size: u32,
+}
+
+impl Page {
+    /// Rows to skip.
+    pub fn offset(self) -> u64 {
+        u64::from(self.number.saturating_sub(1)) * u64::from(self.size)
+    }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::{AccountId, ContactId, NoteId, UserId};
 
 use super::admin::User;
-use super::StoreError;
+use super::error::StoreError;
 
 /// A note about a contact.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,7 @@
 
 use domain::AccountId;
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// Events for the outside world, written in the transaction of the change they describe.
 pub trait OutboxStore {
