@@ -1,7 +1,8 @@
 //! [`PgSession`]: every port of `application` implemented on one pooled connection, inside a transaction or in
 //! autocommit mode. Dropping a transactional session without committing rolls it back.
 //!
-//! This file holds the session itself (transaction plumbing) and the few helpers several port families share;
+//! This file holds the session itself (transaction plumbing, and the `Database` port on the pool that hands
+//! sessions out) and the few helpers several port families share;
 //! each port family's SQL lives in the submodule named after its use cases (`merge_contacts`, `merge_preview` and
 //! `merge_history` in [`merges`], and so on). Submodules use this file's helpers, never each other's, except
 //! `admin`, which reads account statuses the way `auth` does.
@@ -18,15 +19,16 @@ mod notes;
 mod webhooks;
 
 use application::ports::User;
-use application::{Session, StoreError};
+use application::{Database, Session, StoreError};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
 use diesel::sql_types::BigInt;
 use domain::{AccountId, InboxId};
 
 use crate::errors::StoreResult;
 use crate::models::{InboxRow, UserRow};
-use crate::pool::PgPooled;
+use crate::pool::{PgDatabase, PgPooled};
 // `schema::inboxes` is spelled out: the name `inboxes` is the submodule here.
 use crate::schema::{self, users};
 
@@ -100,5 +102,25 @@ impl PgSession {
         let rows: Vec<UserRow> =
             users::table.filter(users::id.eq_any(ids)).select(UserRow::as_select()).load(self.conn()).store()?;
         Ok(rows.into_iter().map(User::from).collect())
+    }
+}
+
+/// Sessions come from the pool: the [`Database`] port on [`PgDatabase`].
+impl Database for PgDatabase {
+    fn begin(&self) -> Result<Box<dyn Session>, StoreError> {
+        match PgSession::begin(self.get()?) {
+            // `BEGIN` is the transaction's first statement, so nothing was done yet: a connection that died
+            // while trusted (it is now discarded) costs a second try, not the request.
+            Err(StoreError::Unavailable(_)) => Ok(Box::new(PgSession::begin(self.get()?)?)),
+            other => Ok(Box::new(other?)),
+        }
+    }
+
+    fn connect(&self) -> Result<Box<dyn Session>, StoreError> {
+        Ok(Box::new(PgSession::autocommit(self.get()?)))
+    }
+
+    fn ping(&self) -> bool {
+        self.get().is_ok_and(|mut conn| conn.ping().is_ok())
     }
 }
