@@ -1,17 +1,17 @@
-//! The connection pool and the [`Database`] port's entry points.
+//! The connection pool, [`PgDatabase`]. The `Database` port on it, which hands out sessions, is implemented in
+//! `store` next to the session, so that the pool knows nothing of sessions.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use application::{Database, Session, StoreError};
+use application::StoreError;
 use diesel::connection::{Instrumentation, InstrumentationEvent};
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection};
 use diesel::{Connection, PgConnection};
 
 use crate::errors::from_pool;
-use crate::store::PgSession;
 
 /// A pooled PostgreSQL connection.
 pub type PgPooled = PooledConnection<Manager>;
@@ -21,7 +21,7 @@ pub type PgPooled = PooledConnection<Manager>;
 /// replaced instead of failing a request. Under load connections come back within milliseconds and skip the
 /// check, which would otherwise be one more round trip in every request (the pool's default checks each
 /// checkout). A connection that dies inside this window fails its next statement; diesel then marks it broken,
-/// the pool discards it, and [`PgDatabase::begin`] retries once on a new connection.
+/// the pool discards it, and `PgDatabase`'s `Database::begin` (in `store`) retries once on a new connection.
 const TRUSTED_FOR: Duration = Duration::from_secs(1);
 
 /// A connection and when it last came back to the pool.
@@ -91,7 +91,7 @@ impl PoolConfig {
     }
 }
 
-/// PostgreSQL behind the [`Database`] port.
+/// PostgreSQL behind the [`application::Database`] port.
 #[derive(Clone)]
 pub struct PgDatabase {
     pool: Pool<Manager>,
@@ -153,26 +153,8 @@ impl PgDatabase {
         self.pool.max_size()
     }
 
-    fn get(&self) -> Result<PgPooled, StoreError> {
+    /// A connection from the pool.
+    pub(crate) fn get(&self) -> Result<PgPooled, StoreError> {
         self.pool.get().map_err(|e| from_pool(&e))
-    }
-}
-
-impl Database for PgDatabase {
-    fn begin(&self) -> Result<Box<dyn Session>, StoreError> {
-        match PgSession::begin(self.get()?) {
-            // `BEGIN` is the transaction's first statement, so nothing was done yet: a connection that died
-            // while trusted (it is now discarded) costs a second try, not the request.
-            Err(StoreError::Unavailable(_)) => Ok(Box::new(PgSession::begin(self.get()?)?)),
-            other => Ok(Box::new(other?)),
-        }
-    }
-
-    fn connect(&self) -> Result<Box<dyn Session>, StoreError> {
-        Ok(Box::new(PgSession::autocommit(self.get()?)))
-    }
-
-    fn ping(&self) -> bool {
-        self.get().is_ok_and(|mut conn| conn.ping().is_ok())
     }
 }

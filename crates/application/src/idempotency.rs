@@ -9,6 +9,7 @@
 
 use domain::AccountId;
 
+pub use crate::ports::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
 use crate::ports::{Database, Session, StoreError};
 
 /// How long a key is remembered.
@@ -16,13 +17,7 @@ pub const KEY_LIFETIME_HOURS: i64 = 24;
 /// Longest accepted key.
 pub const MAX_KEY_LEN: usize = 255;
 
-/// The key a client sent and the fingerprint of its request (method, path and body).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyRequest {
-    pub key: String,
-    pub fingerprint: Vec<u8>,
-}
-
+// How a request's fingerprint is made is this use case's rule, so it stays here; the type is part of the port.
 impl IdempotencyRequest {
     /// The key with the fingerprint of the request it came with: SHA-256 over method, path and body.
     pub fn new(key: &str, method: &str, path: &str, body: &[u8]) -> Self {
@@ -33,46 +28,6 @@ impl IdempotencyRequest {
         }
         Self { key: key.to_owned(), fingerprint: hasher.finalize().to_vec() }
     }
-}
-
-/// A response as sent, kept for replays.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    pub status: u16,
-    pub body: String,
-}
-
-/// What a claim found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// The key is new (or expired): do the work.
-    Fresh,
-    /// The key was used for the same request: send this again.
-    Replay(StoredResponse),
-    /// The key was used for another request.
-    Reused,
-}
-
-/// Storage of idempotency keys.
-pub trait IdempotencyStore {
-    /// Claims `request.key` for the account inside the current transaction: inserts it (or takes over an expired
-    /// one), or reports what an earlier request with the same key left. Waits while another open transaction
-    /// holds the same key.
-    ///
-    /// # Errors
-    /// Storage failures.
-    fn claim_idempotency_key(&mut self, account: AccountId, request: &IdempotencyRequest) -> Result<Claim, StoreError>;
-
-    /// Stores the response of the claimed key.
-    ///
-    /// # Errors
-    /// Storage failures.
-    fn save_idempotent_response(
-        &mut self,
-        account: AccountId,
-        key: &str,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError>;
 }
 
 /// The same key was sent with a different request.

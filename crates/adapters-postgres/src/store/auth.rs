@@ -1,0 +1,61 @@
+//! [`AuthStore`] on PostgreSQL: a request's token owner, account status and role in one round trip
+//! (use case: `application::auth`).
+
+use application::ports::{AccountStatus, AuthStore, Credentials, Role, TokenOwner};
+use application::StoreError;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bytea, Nullable, Text};
+use domain::{AccountId, UserId};
+
+use super::PgSession;
+use crate::errors::StoreResult;
+use crate::prepared::Prepared;
+
+#[derive(QueryableByName)]
+struct CredentialsRow {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    user_id: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    platform_app_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    account_status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    role: Option<String>,
+}
+
+pub(super) fn account_status(s: &str) -> AccountStatus {
+    if s == "active" {
+        AccountStatus::Active
+    } else {
+        AccountStatus::Suspended
+    }
+}
+
+impl AuthStore for PgSession {
+    fn credentials(&mut self, token_digest: &[u8], account: Option<AccountId>) -> Result<Credentials, StoreError> {
+        // One round trip: token owner, account status and membership together.
+        let row: CredentialsRow = Prepared(
+            diesel::sql_query(
+                "SELECT t.user_id, t.platform_app_id, a.status AS account_status, au.role \
+                 FROM (SELECT 1) AS one \
+                 LEFT JOIN access_tokens t ON t.token_digest = $1 \
+                 LEFT JOIN accounts a ON a.id = $2 \
+                 LEFT JOIN account_users au ON au.account_id = a.id AND au.user_id = t.user_id",
+            )
+            .bind::<Bytea, _>(token_digest)
+            .bind::<Nullable<BigInt>, _>(account.map(AccountId::get)),
+        )
+        .get_result(self.conn())
+        .store()?;
+        let owner = match (row.user_id, row.platform_app_id) {
+            (Some(u), _) => Some(TokenOwner::User(UserId::new(u))),
+            (None, Some(p)) => Some(TokenOwner::PlatformApp(p)),
+            (None, None) => None,
+        };
+        Ok(Credentials {
+            owner,
+            account: row.account_status.as_deref().map(account_status),
+            role: row.role.as_deref().and_then(Role::parse),
+        })
+    }
+}

@@ -1,0 +1,130 @@
+//! [`MergeStore`] in memory: the moves of a merge (labels as a union), preview counts, the merge records and the
+//! chain of merged-away contacts.
+
+use chrono::Utc;
+use domain::{AccountId, Contact, ContactAttributes, ContactId};
+
+use super::{count, MemorySession, UniqueField};
+use crate::ports::{MergeEntry, MergeRecord, MergeStore, MovedCounts, Page, Sender, StoreError, StoredMerge};
+
+impl MergeStore for MemorySession {
+    fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId) -> Result<MovedCounts, StoreError> {
+        let w = &mut self.work;
+        let mut moved = MovedCounts::default();
+        for c in w.conversations.iter_mut().filter(|c| c.account_id == account && c.contact_id == from) {
+            c.contact_id = to;
+            moved.conversations += 1;
+        }
+        for m in w.messages.iter_mut().filter(|m| m.account_id == account && m.sender == Sender::Contact(from)) {
+            m.sender = Sender::Contact(to);
+            moved.messages += 1;
+        }
+        for (_, ci) in w.contact_inboxes.iter_mut().filter(|(a, ci)| *a == account && ci.contact_id == from) {
+            ci.contact_id = to;
+            moved.contact_inboxes += 1;
+        }
+        for n in w.notes.iter_mut().filter(|n| n.account_id == account && n.contact_id == from) {
+            n.contact_id = to;
+            moved.notes += 1;
+        }
+        let moved_labels: Vec<String> =
+            w.labels.iter().filter(|(a, c, _)| *a == account && *c == from).map(|l| l.2.clone()).collect();
+        w.labels.retain(|(a, c, _)| !(*a == account && *c == from));
+        for label in &moved_labels {
+            if !w.labels.iter().any(|(a, c, l)| *a == account && *c == to && l == label) {
+                w.labels.push((account, to, label.clone()));
+            }
+        }
+        moved.labels = count(moved_labels.len());
+        Ok(moved)
+    }
+
+    fn insert_merge_record(&mut self, record: &MergeRecord) -> Result<StoredMerge, StoreError> {
+        self.work.merges.push(record.clone());
+        Ok(StoredMerge { id: self.work.merges.len() as i64, created_at: Utc::now() })
+    }
+
+    fn count_children(&mut self, account: AccountId, contact: ContactId) -> Result<MovedCounts, StoreError> {
+        let w = &self.work;
+        Ok(MovedCounts {
+            conversations: count(
+                w.conversations.iter().filter(|c| c.account_id == account && c.contact_id == contact).count(),
+            ),
+            messages: count(
+                w.messages.iter().filter(|m| m.account_id == account && m.sender == Sender::Contact(contact)).count(),
+            ),
+            contact_inboxes: count(
+                w.contact_inboxes.iter().filter(|(a, ci)| *a == account && ci.contact_id == contact).count(),
+            ),
+            notes: count(w.notes.iter().filter(|n| n.account_id == account && n.contact_id == contact).count()),
+            labels: count(w.labels.iter().filter(|(a, c, _)| *a == account && *c == contact).count()),
+        })
+    }
+
+    fn taken_fields(
+        &mut self,
+        account: AccountId,
+        attributes: &ContactAttributes,
+        exclude: &[ContactId],
+    ) -> Result<Vec<&'static str>, StoreError> {
+        let others: Vec<&Contact> =
+            self.work.contacts.iter().filter(|c| c.account_id == account && !exclude.contains(&c.id)).collect();
+        let fields: [(&'static str, UniqueField); 3] =
+            [("email", |a| &a.email), ("identifier", |a| &a.identifier), ("phone_number", |a| &a.phone_number)];
+        Ok(fields
+            .into_iter()
+            .filter(|(_, get)| {
+                get(attributes).is_some() && others.iter().any(|c| get(&c.attributes) == get(attributes))
+            })
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    fn merged_into(&mut self, account: AccountId, id: ContactId) -> Result<Option<ContactId>, StoreError> {
+        let mut current = id;
+        let mut hops = 0;
+        while let Some(m) = self.work.merges.iter().find(|m| m.account_id == account && m.mergee_contact_id == current)
+        {
+            current = m.base_contact_id;
+            hops += 1;
+        }
+        Ok((hops > 0 && self.work.has_contact(account, current)).then_some(current))
+    }
+
+    fn list_merges(
+        &mut self,
+        account: AccountId,
+        contact: Option<ContactId>,
+        page: Page,
+    ) -> Result<(Vec<MergeEntry>, u64), StoreError> {
+        let all: Vec<MergeEntry> = (0..self.work.merges.len())
+            .rev()
+            .filter_map(|i| self.entry(i))
+            .filter(|e| e.account_id == account)
+            .filter(|e| contact.is_none_or(|c| e.base_contact_id == c || e.mergee_contact_id == c))
+            .collect();
+        let total = count(all.len());
+        let skip = usize::try_from(page.offset()).unwrap_or(usize::MAX);
+        Ok((all.into_iter().skip(skip).take(page.size as usize).collect(), total))
+    }
+
+    fn find_merge(&mut self, account: AccountId, id: i64) -> Result<Option<MergeEntry>, StoreError> {
+        let index = usize::try_from(id - 1).ok();
+        Ok(index.and_then(|i| self.entry(i)).filter(|e| e.account_id == account))
+    }
+}
+
+impl MemorySession {
+    fn entry(&self, index: usize) -> Option<MergeEntry> {
+        self.work.merges.get(index).map(|r| MergeEntry {
+            id: index as i64 + 1,
+            account_id: r.account_id,
+            actor: r.actor,
+            base_contact_id: r.base_contact_id,
+            mergee_contact_id: r.mergee_contact_id,
+            mergee_snapshot: r.mergee_snapshot.clone(),
+            moved: r.moved,
+            created_at: Utc::now(),
+        })
+    }
+}

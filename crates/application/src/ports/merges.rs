@@ -1,0 +1,123 @@
+//! The merge port ([`MergeStore`]): the set-based moves of a merge, its preview counts and its audit trail (used
+//! by `crate::merge_contacts`, `crate::merge_preview` and `crate::merge_history`).
+
+use chrono::{DateTime, Utc};
+use domain::{AccountId, ContactAttributes, ContactId, UserId};
+
+use super::error::StoreError;
+
+/// How many rows of each kind a merge moved from the mergee to the base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MovedCounts {
+    pub conversations: u64,
+    pub messages: u64,
+    pub contact_inboxes: u64,
+    pub notes: u64,
+    pub labels: u64,
+}
+
+/// The audit record of one merge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeRecord {
+    pub account_id: AccountId,
+    pub actor: Option<UserId>,
+    pub base_contact_id: ContactId,
+    pub mergee_contact_id: ContactId,
+    /// The mergee as it was just before the merge.
+    pub mergee_snapshot: serde_json::Value,
+    pub moved: MovedCounts,
+}
+
+/// A stored merge record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMerge {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The set-based moves of a merge and its audit trail.
+pub trait MergeStore {
+    /// Moves every conversation, contact-sent message, contact inbox, note and label of `from` to `to`, with
+    /// a number of statements that does not grow with the rows. Labels are a union: a label both contacts carry
+    /// is kept once.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId) -> Result<MovedCounts, StoreError>;
+
+    /// Writes the audit row.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn insert_merge_record(&mut self, record: &MergeRecord) -> Result<StoredMerge, StoreError>;
+
+    /// How many rows [`MergeStore::move_children`] would move from `contact` right now (for previews).
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn count_children(&mut self, account: AccountId, contact: ContactId) -> Result<MovedCounts, StoreError>;
+
+    /// The unique fields (`email`, `identifier`, `phone_number`) of `attributes` that a contact other than
+    /// those in `exclude` already holds.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn taken_fields(
+        &mut self,
+        account: AccountId,
+        attributes: &ContactAttributes,
+        exclude: &[ContactId],
+    ) -> Result<Vec<&'static str>, StoreError>;
+
+    /// Where a merged-away contact lives now: follows the merge records from `id` (A into B, B into C → C) and
+    /// returns the last base if it still exists; `None` when `id` was never merged away.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn merged_into(&mut self, account: AccountId, id: ContactId) -> Result<Option<ContactId>, StoreError>;
+
+    /// One page of the account's merge records, newest first, optionally only those where `contact` was the
+    /// base or the mergee; with the total count.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn list_merges(
+        &mut self,
+        account: AccountId,
+        contact: Option<ContactId>,
+        page: Page,
+    ) -> Result<(Vec<MergeEntry>, u64), StoreError>;
+
+    /// One merge record of the account.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn find_merge(&mut self, account: AccountId, id: i64) -> Result<Option<MergeEntry>, StoreError>;
+}
+
+/// A stored merge record, as the history shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeEntry {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub actor: Option<UserId>,
+    pub base_contact_id: ContactId,
+    pub mergee_contact_id: ContactId,
+    pub mergee_snapshot: serde_json::Value,
+    pub moved: MovedCounts,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of a listing: 1-based page number and page size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub number: u32,
+    pub size: u32,
+}
+
+impl Page {
+    /// Rows to skip.
+    pub fn offset(self) -> u64 {
+        u64::from(self.number.saturating_sub(1)) * u64::from(self.size)
+    }
+}
