@@ -44,7 +44,7 @@ impl DerefMut for PgConn {
 }
 
 /// diesel's connection manager, checking at checkout only the connections idle for longer than
-/// [`TRUSTED_FOR`].
+/// `TRUSTED_FOR` (one second).
 #[derive(Debug)]
 pub struct Manager {
     inner: ConnectionManager<PgConnection>,
