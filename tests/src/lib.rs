@@ -79,11 +79,12 @@ impl TestApp {
         Self::spawn_on(db, pg)
     }
 
-    /// Starts the server with a given pool (e.g. one pointing at a database that is down). The rate limit is
-    /// off: tests that hammer the API from one token are not about it.
+    /// Starts the server with a given pool (e.g. one pointing at a database that is down). The rate limits are
+    /// off: tests that hammer the API from one token or address are not about them.
     pub fn spawn_on(db: TestDatabase, pg: PgDatabase) -> Self {
         let mut settings = server::ServerSettings { workers: 2, ..server::ServerSettings::default() };
         settings.limits.rate.per_second = 0.0;
+        settings.limits.rate.unauthenticated_per_minute = 0;
         Self::spawn_with(db, pg, &settings)
     }
 

@@ -1,23 +1,36 @@
 //! The webhook delivery worker each `coalesce serve` runs beside the HTTP server: it fans committed outbox events
 //! out into deliveries and sends the due ones, sharing the work with every other process through
 //! `FOR UPDATE SKIP LOCKED`. Also the outbound HTTP client (the `WebhookSender` port) it sends with.
+//!
+//! Where a delivery may go is decided before the client runs (`application::webhook_targets`): the host is
+//! resolved once, every address checked, and the client connects to those addresses only — it never resolves
+//! the name itself, follows no redirect and uses no proxy, so what was checked is what is connected to.
 
+use std::io::Read;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use adapters_postgres::PgDatabase;
+use application::webhook_targets::TargetPolicy;
 use application::webhooks::{deliver_due, fan_out, RetryPolicy, WebhookSender};
 
+use crate::resolver::SystemResolver;
+
 /// How the worker runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WebhookSettings {
     /// Pause between two rounds when there was nothing to do.
     pub poll_interval: Duration,
     pub retry: RetryPolicy,
-    /// Longest wait for a receiver's answer.
+    /// Longest wait for a receiver's whole answer (connecting, sending, reading).
     pub timeout: Duration,
+    /// Longest wait for a connection to be established.
+    pub connect_timeout: Duration,
+    /// Where deliveries may go.
+    pub targets: Arc<TargetPolicy>,
 }
 
 impl Default for WebhookSettings {
@@ -26,31 +39,73 @@ impl Default for WebhookSettings {
             poll_interval: Duration::from_millis(500),
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            targets: Arc::new(TargetPolicy::new(Arc::new(SystemResolver::default()), false)),
         }
     }
 }
 
+/// The most of a receiver's answer body that is read (and discarded): enough for a receiver's usual short
+/// acknowledgement to complete cleanly, never an unbounded download.
+pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+
 /// POSTs with ureq; any HTTP status is an answer, only transport failures are errors.
 pub struct HttpSender {
-    agent: ureq::Agent,
+    timeout: Duration,
+    connect_timeout: Duration,
 }
 
 impl HttpSender {
-    pub fn new(timeout: Duration) -> Self {
-        Self { agent: ureq::AgentBuilder::new().timeout(timeout).redirects(0).build() }
+    pub fn new(timeout: Duration, connect_timeout: Duration) -> Self {
+        Self { timeout, connect_timeout: connect_timeout.min(timeout) }
+    }
+
+    /// A client for one delivery whose resolver answers exactly the checked addresses, whatever name it is
+    /// asked for. No connection is kept for another delivery: each one connects to the addresses checked for
+    /// it.
+    fn agent(&self, addresses: &[SocketAddr]) -> ureq::Agent {
+        let pinned = addresses.to_vec();
+        ureq::AgentBuilder::new()
+            .resolver(move |_netloc: &str| Ok(pinned.clone()))
+            .try_proxy_from_env(false)
+            .timeout_connect(self.connect_timeout)
+            .timeout(self.timeout)
+            .redirects(0)
+            .max_idle_connections(0)
+            .build()
     }
 }
 
+/// Reads at most [`MAX_RESPONSE_BYTES`] of an answer's body.
+fn drain(response: ureq::Response) {
+    let mut capped = response.into_reader().take(MAX_RESPONSE_BYTES);
+    let _ = std::io::copy(&mut capped, &mut std::io::sink());
+}
+
 impl WebhookSender for HttpSender {
-    fn post(&self, url: &str, headers: &[(&str, String)], body: &[u8]) -> Result<u16, String> {
-        let mut request = self.agent.post(url);
+    fn post(
+        &self,
+        url: &str,
+        addresses: &[SocketAddr],
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> Result<u16, String> {
+        if addresses.is_empty() {
+            return Err("no address to connect to".to_owned());
+        }
+        let mut request = self.agent(addresses).post(url);
         for (name, value) in headers {
             request = request.set(name, value);
         }
         match request.send_bytes(body) {
-            Ok(response) => Ok(response.status()),
-            Err(ureq::Error::Status(status, _)) => Ok(status),
-            Err(ureq::Error::Transport(t)) => Err(t.to_string()),
+            Ok(response) | Err(ureq::Error::Status(_, response)) => {
+                let status = response.status();
+                drain(response);
+                Ok(status)
+            }
+            // The kind only ("Connection Failed", "Network Error"): the recorded error is shown to the
+            // webhook's owner and must not describe the network behind the address.
+            Err(ureq::Error::Transport(t)) => Err(t.kind().to_string()),
         }
     }
 }
@@ -86,7 +141,7 @@ pub fn spawn(db: PgDatabase, settings: WebhookSettings) -> WorkerHandle {
     let thread = std::thread::Builder::new()
         .name("webhook-worker".into())
         .spawn(move || {
-            let sender = HttpSender::new(settings.timeout);
+            let sender = HttpSender::new(settings.timeout, settings.connect_timeout);
             while !flag.load(Ordering::Relaxed) {
                 let busy = round(&db, &sender, &settings);
                 if !busy {
@@ -104,7 +159,7 @@ fn round(db: &PgDatabase, sender: &HttpSender, settings: &WebhookSettings) -> bo
         log::warn!("webhook fan-out failed: {e}");
         0
     });
-    let sent = deliver_due(db, sender, &settings.retry, BATCH).unwrap_or_else(|e| {
+    let sent = deliver_due(db, sender, &settings.targets, &settings.retry, BATCH).unwrap_or_else(|e| {
         log::warn!("webhook delivery failed: {e}");
         0
     });
