@@ -11,7 +11,9 @@
 //! A token becomes "known" when authentication finds it (whatever the rest of the check says: a member of
 //! another account is still a real token) and stops being known when authentication says it is invalid
 //! (revoked). Authentication reports that through [`TokenVerdict`], which this middleware puts in the request's
-//! extensions. The limiters are `governor`'s keyed GCRA limiters (sharded maps, no global lock); all state
+//! extensions. So a valid token's very first request also draws on its address's budget: behind an address
+//! that floods, a token never used since the process started waits like everyone there, one already used does
+//! not. The health probes (`/health`, `/ready`) carry no token and are not limited per address. The limiters are `governor`'s keyed GCRA limiters (sharded maps, no global lock); all state
 //! lives in the process, so with several processes each enforces its own share.
 
 use std::net::IpAddr;
@@ -212,7 +214,8 @@ pub async fn limit_per_token<B: MessageBody + 'static>(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     let token = request_token(&req);
-    let peer = req.peer_addr().map(|a| a.ip());
+    let probe = matches!(req.path(), "/health" | "/ready");
+    let peer = req.peer_addr().map(|a| a.ip()).filter(|_| !probe);
     if let Err(exhausted) = limiter.admit(token.as_ref(), peer) {
         let response = too_many_requests(exhausted);
         return Ok(req.into_response(response).map_into_right_body());
