@@ -110,7 +110,7 @@ impl RateLimiter<DefaultClock> {
 impl<C: Clock + Clone> RateLimiter<C> {
     pub fn with_clock(config: RateLimitConfig, clock: C) -> Self {
         let per_token = (config.per_second > 0.0)
-            .then(|| Quota::with_period(Duration::from_secs_f64(1.0 / config.per_second)))
+            .then(|| Quota::with_period(token_period(config.per_second)))
             .flatten()
             .map(|quota| quota.allow_burst(nonzero(config.burst)));
         let per_address = NonZeroU32::new(config.unauthenticated_per_minute).map(Quota::per_minute);
@@ -152,7 +152,8 @@ impl<C: Clock + Clone> RateLimiter<C> {
     /// Records what authentication said about a token.
     fn learn(&self, token: Digest, verdict: &TokenVerdict) {
         match verdict.0.load(Ordering::Relaxed) {
-            FOUND => {
+            // Most requests carry a token already known: only a new one takes a write lock (and counts).
+            FOUND if !self.known_tokens.contains(&token) => {
                 if self.known_tokens.len() >= MAX_KNOWN_TOKENS {
                     self.known_tokens.clear();
                 }
@@ -161,7 +162,8 @@ impl<C: Clock + Clone> RateLimiter<C> {
             NOT_FOUND => {
                 self.known_tokens.remove(&token);
             }
-            _unchecked => {}
+            // Already known, or authentication did not run (a route without it): nothing to learn.
+            _ => {}
         }
     }
 
@@ -175,6 +177,12 @@ impl<C: Clock + Clone> RateLimiter<C> {
             l.shrink_to_fit();
         }
     }
+}
+
+/// The interval at which a token's budget gains one request, kept between 1 ns and a day.
+fn token_period(per_second: f64) -> Duration {
+    let day = Duration::from_secs(86_400);
+    Duration::try_from_secs_f64(1.0 / per_second).map_or(day, |p| p.clamp(Duration::from_nanos(1), day))
 }
 
 fn nonzero(burst: f64) -> NonZeroU32 {
