@@ -174,3 +174,89 @@ fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
         slept += step;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{SocketAddr, TcpListener};
+    use std::sync::mpsc;
+    use std::time::Instant;
+
+    use super::*;
+
+    /// Accepts one connection, reports the request's head (lower-cased), answers with `head`, then streams
+    /// `body_bytes` zero bytes (or until the client hangs up).
+    fn receiver(head: &'static str, body_bytes: usize) -> (SocketAddr, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                request.push_str(&line.to_ascii_lowercase());
+            }
+            tx.send(request).unwrap();
+            let mut stream = stream;
+            let _ = stream.write_all(head.as_bytes());
+            let chunk = [0u8; 8192];
+            let mut sent = 0;
+            while sent < body_bytes && stream.write_all(&chunk).is_ok() {
+                sent += chunk.len();
+            }
+        });
+        (address, rx)
+    }
+
+    #[test]
+    fn posts_to_the_checked_address_and_never_resolves_the_name() {
+        let (address, seen) = receiver("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", 0);
+        let sender = HttpSender::new(Duration::from_secs(5), Duration::from_secs(1));
+        // The name cannot resolve (.invalid): only the pinned address can be reached.
+        let url = format!("http://target.invalid:{}/hook", address.port());
+        assert_eq!(sender.post(&url, &[address], &[("X-Test", "1".to_owned())], b"{}"), Ok(204));
+        let head = seen.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(head.starts_with("post /hook http/1.1"), "{head}");
+        assert!(head.contains(&format!("host: target.invalid:{}", address.port())), "{head}");
+        assert!(head.contains("x-test: 1"), "{head}");
+        assert_eq!(sender.post(&url, &[], &[], b"{}"), Err("no address to connect to".to_owned()));
+    }
+
+    #[test]
+    fn redirects_are_answers_not_followed() {
+        let (address, _seen) =
+            receiver("HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n", 0);
+        let sender = HttpSender::new(Duration::from_secs(5), Duration::from_secs(1));
+        let url = format!("http://127.0.0.1:{}/hook", address.port());
+        assert_eq!(sender.post(&url, &[address], &[], b"{}"), Ok(302));
+    }
+
+    #[test]
+    fn a_long_answer_is_read_only_up_to_the_cap() {
+        // 1 GiB announced and streamed: reading it all would take far longer than the 3 s time-out.
+        let (address, _seen) = receiver("HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n", 1 << 30);
+        let sender = HttpSender::new(Duration::from_secs(3), Duration::from_secs(1));
+        let url = format!("http://127.0.0.1:{}/hook", address.port());
+        let started = Instant::now();
+        assert_eq!(sender.post(&url, &[address], &[], b"{}"), Ok(200));
+        assert!(started.elapsed() < Duration::from_secs(2), "read past the cap: {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_receiver_that_never_answers_times_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let sender = HttpSender::new(Duration::from_millis(500), Duration::from_millis(200));
+        let started = Instant::now();
+        let result = sender.post(&format!("http://127.0.0.1:{}/", address.port()), &[address], &[], b"{}");
+        assert!(result.is_err(), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(!result.unwrap_err().contains("127.0.0.1"), "the error names no address");
+        drop(listener);
+    }
+}
