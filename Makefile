@@ -36,7 +36,8 @@ run: db build ## Serve the API (creates a demo account and token on an empty dat
 	  print("demo: account %(account_id)s, inbox %(inbox_id)s, administrator %(email)s\ndemo: api_access_token: %(access_token)s" % d if d["created"] \
 	  else "demo: database already provisioned; use your token or `coalesce admin create-user`")'
 	@echo "Swagger UI: http://$(COALESCE_BIND)/swagger-ui/"
-	COALESCE_BIND=$(COALESCE_BIND) $(COALESCE) serve
+	@echo "Webhooks may reach private addresses here (COALESCE_WEBHOOK_ALLOW_PRIVATE=true, for local receivers)"
+	COALESCE_BIND=$(COALESCE_BIND) COALESCE_WEBHOOK_ALLOW_PRIVATE=$${COALESCE_WEBHOOK_ALLOW_PRIVATE:-true} $(COALESCE) serve
 
 test: db ## Run every test against real PostgreSQL
 	$(CARGO) test --workspace

@@ -136,10 +136,11 @@ printf 'database\t\t%s\n' "$(q "SELECT pg_size_pretty(pg_database_size(current_d
 column -t -s $'\t' "$results/sizes.tsv" >&2 || cat "$results/sizes.tsv" >&2
 
 # --- server --------------------------------------------------------------------------------------------------
-# The address is read from the server's "listening on" line, which RUST_LOG must let through. The per-token rate
-# limit is off (the load comes from one token by design) and so is the webhook worker (the floor has no
+# The address is read from the server's "listening on" line, which RUST_LOG must let through. The rate limits
+# are off (the load comes from one token and one address by design) and so is the webhook worker (the floor has no
 # outbox processing either); both can be turned back on through the environment.
 COALESCE_RATE_LIMIT_PER_SECOND="${COALESCE_RATE_LIMIT_PER_SECOND:-0}" COALESCE_WEBHOOK_WORKER="${COALESCE_WEBHOOK_WORKER:-false}" \
+COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE="${COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE:-0}" \
 COALESCE_BIND=127.0.0.1:0 RUST_LOG="${RUST_LOG:-info},server::cli=info" "$bin/coalesce" serve > "$out/server.log" 2>&1 &
 server_pid=$!
 base_url=""

@@ -109,7 +109,8 @@ fn each_token_is_rate_limited_with_retry_after() {
     let db = TestDatabase::new();
     let pg = db.pool(4);
     let mut settings = server::ServerSettings { workers: 2, ..server::ServerSettings::default() };
-    settings.limits.rate = adapters_http::rate_limit::RateLimitConfig { per_second: 0.5, burst: 3.0 };
+    settings.limits.rate =
+        adapters_http::rate_limit::RateLimitConfig { per_second: 0.5, burst: 3.0, unauthenticated_per_minute: 0 };
     let app = TestApp::spawn_with(db, pg, &settings);
     let (account, token) = app.account_with_admin();
     let other = app.create_member(account, application::ports::Role::Agent);

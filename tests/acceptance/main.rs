@@ -18,5 +18,7 @@ mod merge;
 mod merge_concurrency;
 mod merge_history;
 mod platform;
+mod rate_limit;
 mod search;
 mod story;
+mod webhooks;

@@ -83,11 +83,12 @@ impl TestApp {
         Self::spawn_on(db, pg)
     }
 
-    /// Starts the server with a given pool (e.g. one pointing at a database that is down). The rate limit is
-    /// off: tests that hammer the API from one token are not about it.
+    /// Starts the server with a given pool (e.g. one pointing at a database that is down). The rate limits are
+    /// off: tests that hammer the API from one token or address are not about them.
     pub fn spawn_on(db: TestDatabase, pg: PgDatabase) -> Self {
         let mut settings = server::ServerSettings { workers: 2, ..server::ServerSettings::default() };
         settings.limits.rate.per_second = 0.0;
+        settings.limits.rate.unauthenticated_per_minute = 0;
         Self::spawn_with(db, pg, &settings)
     }
 
@@ -212,6 +213,35 @@ impl TestApp {
                 None => req.call(),
             },
         )
+    }
+
+    /// `GET path` over a connection from the local address `source` (any of 127.0.0.0/8 on Linux), so the
+    /// server sees another client address. A plain HTTP/1.1 exchange: the agent cannot choose its source.
+    pub fn get_from(&self, source: &str, path: &str, token: Option<&str>) -> Response {
+        use std::io::{Read, Write};
+        use std::net::{SocketAddr, TcpStream};
+        let server: SocketAddr = self.address.trim_start_matches("http://").parse().unwrap();
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let local: SocketAddr = format!("{source}:0").parse().unwrap();
+        socket.bind(&local.into()).unwrap();
+        socket.connect(&server.into()).unwrap();
+        let mut stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\n");
+        if let Some(t) = token {
+            request.push_str(&format!("api_access_token: {t}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let (head, text) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
+        let mut lines = head.lines();
+        let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let headers =
+            lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())).collect();
+        let body = serde_json::from_str(text).unwrap_or(Value::Null);
+        Response { status, body, text: text.to_owned(), headers }
     }
 
     pub fn get(&self, path: &str, token: &str) -> Response {

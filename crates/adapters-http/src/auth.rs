@@ -9,12 +9,13 @@ use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use application::auth::{authenticate_member, authenticate_platform_app, AuthError, Member};
 use application::Database;
 use domain::AccountId;
 
 use crate::error::ApiError;
+use crate::rate_limit::TokenVerdict;
 use crate::AppState;
 
 /// The token sent with the request, if any.
@@ -41,6 +42,27 @@ pub fn token_from_headers(headers: &actix_web::http::header::HeaderMap) -> Optio
     direct.or_else(bearer).map(str::to_owned)
 }
 
+/// Tells the rate limiter whether the token exists: any answer past the token check means it does.
+fn report<T>(verdict: Option<&TokenVerdict>, outcome: &Result<T, AuthError>) {
+    let Some(verdict) = verdict else { return };
+    match outcome {
+        Ok(_)
+        | Err(
+            AuthError::PlatformTokenNotAllowed
+            | AuthError::UserTokenNotAllowed
+            | AuthError::AccountNotFound
+            | AuthError::AccountSuspended
+            | AuthError::NotAccountMember,
+        ) => verdict.found(),
+        Err(AuthError::InvalidToken) => verdict.not_found(),
+        Err(AuthError::MissingToken | AuthError::Unavailable | AuthError::Internal(_)) => {}
+    }
+}
+
+fn verdict(req: &HttpRequest) -> Option<TokenVerdict> {
+    req.extensions().get::<TokenVerdict>().cloned()
+}
+
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| ApiError::internal("AppState is not registered"))
 }
@@ -56,6 +78,7 @@ pub struct AccountMember {
     state: web::Data<AppState>,
     token: String,
     account: AccountId,
+    verdict: Option<TokenVerdict>,
 }
 
 impl AccountMember {
@@ -71,8 +94,9 @@ impl AccountMember {
     {
         web::block(move || {
             let db = self.state.db.as_ref();
-            let member = authenticate_member(db, Some(&self.token), self.account)?;
-            work(db, member)
+            let outcome = authenticate_member(db, Some(&self.token), self.account);
+            report(self.verdict.as_ref(), &outcome);
+            work(db, outcome?)
         })
         .await?
     }
@@ -91,7 +115,7 @@ impl FromRequest for AccountMember {
             // Ids start at 1, so an id that does not parse becomes 0 and is simply an account that does not
             // exist, found after the token checks like any other.
             let account = req.match_info().get("account_id").and_then(|a| a.parse::<i64>().ok()).filter(|a| *a > 0);
-            Ok(Self { state, token, account: AccountId::new(account.unwrap_or(0)) })
+            Ok(Self { state, token, account: AccountId::new(account.unwrap_or(0)), verdict: verdict(req) })
         })())
     }
 }
@@ -107,10 +131,16 @@ impl FromRequest for PlatformApp {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = token(req);
         let state = state(req);
+        let verdict = verdict(req);
         Box::pin(async move {
             let state = state?;
             let token = token.ok_or(AuthError::MissingToken)?;
-            let id = web::block(move || authenticate_platform_app(state.db.as_ref(), Some(&token))).await??;
+            let id = web::block(move || {
+                let outcome = authenticate_platform_app(state.db.as_ref(), Some(&token));
+                report(verdict.as_ref(), &outcome);
+                outcome
+            })
+            .await??;
             Ok(Self(id))
         })
     }

@@ -17,12 +17,15 @@ pub mod routes;
 use std::sync::Arc;
 
 use actix_web::web;
+use application::webhook_targets::TargetPolicy;
 use application::Database;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Arc<dyn Database>,
+    /// Where webhooks may point (checked when one is registered).
+    pub webhook_targets: Arc<TargetPolicy>,
 }
 
 /// Limits applied to every request.
@@ -30,7 +33,7 @@ pub struct AppState {
 pub struct HttpLimits {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
-    /// Requests per access token.
+    /// Requests per access token, and per address without a known token.
     pub rate: rate_limit::RateLimitConfig,
 }
 

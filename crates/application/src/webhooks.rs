@@ -6,7 +6,11 @@
 //!    processes share the work and never send the same delivery twice — POSTs each one signed with
 //!    HMAC-SHA256 over the body, and records the outcome: delivered, retry later with exponential backoff, or
 //!    failed after the last attempt.
+//!
+//! Where a webhook may point is [`crate::webhook_targets`]'s business: public addresses only, checked at
+//! registration and again at every delivery against the addresses actually connected to.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +21,8 @@ use sha2::Sha256;
 
 use crate::auth::Member;
 use crate::ports::{Database, Role, Session, StoreError};
+pub use crate::webhook_targets::MAX_URL_LEN;
+use crate::webhook_targets::{DeliveryRefused, TargetPolicy, WebhookTarget};
 
 /// The events a webhook can subscribe to.
 pub const EVENTS: [&str; 4] = ["contact_created", "contact_updated", "contact_deleted", "contact_merged"];
@@ -119,11 +125,14 @@ pub trait WebhookStore {
 
 /// Sends one HTTP POST (the outbound port, implemented with an HTTP client by the server).
 pub trait WebhookSender: Send + Sync {
-    /// POSTs `body` with the headers; `Ok(status)` for any HTTP answer, `Err` when none came.
+    /// POSTs `body` with the headers to `url`, connecting only to `addresses` (already resolved and checked:
+    /// the implementation MUST NOT resolve the URL's host itself, and MUST NOT follow redirects).
+    /// `Ok(status)` for any HTTP answer, `Err` when none came.
     ///
     /// # Errors
-    /// Connection failures and time-outs, as text.
-    fn post(&self, url: &str, headers: &[(&str, String)], body: &[u8]) -> Result<u16, String>;
+    /// Connection failures and time-outs, as text that names no address.
+    fn post(&self, url: &str, addresses: &[SocketAddr], headers: &[(&str, String)], body: &[u8])
+        -> Result<u16, String>;
 }
 
 /// Why a webhook request failed.
@@ -161,9 +170,6 @@ impl From<StoreError> for WebhookError {
     }
 }
 
-/// Longest accepted webhook URL.
-pub const MAX_URL_LEN: usize = 2048;
-
 fn require_administrator(member: &Member) -> Result<(), WebhookError> {
     if member.role == Role::Administrator {
         Ok(())
@@ -175,24 +181,23 @@ fn require_administrator(member: &Member) -> Result<(), WebhookError> {
 /// A webhook to create, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewWebhook {
-    url: String,
+    target: WebhookTarget,
     subscriptions: Vec<String>,
 }
 
 impl NewWebhook {
-    /// Checks the URL (http or https) and the events (those we send, at least one; duplicates dropped).
+    /// Checks the URL ([`WebhookTarget::parse`]: http or https, no user name or password) and the events (those
+    /// we send, at least one; duplicates dropped). Not the address: that needs resolving.
     ///
     /// # Errors
     /// `Invalid` with one violation per broken rule.
     pub fn parse(url: &str, subscriptions: &[String]) -> Result<Self, WebhookError> {
-        let url = url.trim();
         let mut v = Violations::default();
-        let scheme_ok = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).is_some_and(|rest| {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty() && !host.chars().any(char::is_whitespace)
-        });
-        if !scheme_ok || url.len() > MAX_URL_LEN {
-            v.push("url", "invalid_format", "must be an http or https URL of at most 2048 characters");
+        let target = WebhookTarget::parse(url);
+        if let Err(url_violations) = &target {
+            for f in url_violations.as_slice() {
+                v.push(&f.field, &f.code, f.message.clone());
+            }
         }
         if subscriptions.is_empty() {
             v.push("subscriptions", "blank", "subscribe to at least one event");
@@ -207,29 +212,37 @@ impl NewWebhook {
             }
         }
         v.into_result().map_err(WebhookError::Invalid)?;
+        let target = target.map_err(WebhookError::Invalid)?;
         let mut subscriptions = subscriptions.to_vec();
         subscriptions.sort();
         subscriptions.dedup();
-        Ok(Self { url: url.to_owned(), subscriptions })
+        Ok(Self { target, subscriptions })
     }
 }
 
 /// Subscribes a URL to events, inside the caller's transaction; the webhook gets a new random signing secret.
 ///
+/// The address check may resolve the URL's host (bounded by the resolver's time-out) while the transaction is
+/// open; registering a webhook is rare and administrators-only, so that wait is accepted for exact
+/// `Idempotency-Key` semantics (a replay never resolves again).
+///
 /// # Errors
-/// `AdministratorRequired` (checked first), then as [`NewWebhook::parse`]; `Invalid` (`url` taken) when the
-/// account already has a webhook for the URL.
+/// `AdministratorRequired` (checked first), then as [`NewWebhook::parse`]; `Invalid` with `forbidden_address`
+/// on `url` when its address is not public ([`TargetPolicy::check_registration`]); `Invalid` (`url` taken)
+/// when the account already has a webhook for the URL.
 pub fn create_webhook_in(
     tx: &mut dyn Session,
     member: &Member,
+    targets: &TargetPolicy,
     url: &str,
     subscriptions: &[String],
 ) -> Result<Webhook, WebhookError> {
     require_administrator(member)?;
     let new = NewWebhook::parse(url, subscriptions)?;
+    targets.check_registration(&new.target).map_err(WebhookError::Invalid)?;
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
-    Ok(tx.insert_webhook(member.account_id, &new.url, &new.subscriptions, &hex::encode(secret))?)
+    Ok(tx.insert_webhook(member.account_id, new.target.url(), &new.subscriptions, &hex::encode(secret))?)
 }
 
 /// [`create_webhook_in`] in its own transaction, from unchecked input.
@@ -239,11 +252,12 @@ pub fn create_webhook_in(
 pub fn create_webhook(
     db: &dyn Database,
     member: &Member,
+    targets: &TargetPolicy,
     url: &str,
     subscriptions: &[String],
 ) -> Result<Webhook, WebhookError> {
     let mut tx = db.begin()?;
-    let webhook = create_webhook_in(tx.as_mut(), member, url, subscriptions)?;
+    let webhook = create_webhook_in(tx.as_mut(), member, targets, url, subscriptions)?;
     tx.commit()?;
     Ok(webhook)
 }
@@ -334,13 +348,23 @@ pub fn fan_out(db: &dyn Database, batch: u32) -> Result<u64, StoreError> {
     Ok(n)
 }
 
+/// What a delivery refused by the address rule records as its error: that it was refused, never what the
+/// target resolved to.
+pub const REFUSED_ERROR: &str = "forbidden_address: the webhook's address is not public; the delivery was refused";
+
 /// Step 2: sends the due deliveries this worker could claim. Returns how many it attempted.
+///
+/// Each delivery's host is resolved once and every address checked against the address rule; the POST then
+/// connects to exactly those addresses. A delivery to a forbidden address is not sent and is given up at once
+/// (recorded as failed with [`REFUSED_ERROR`]); a name that does not resolve is retried like a connection
+/// failure.
 ///
 /// # Errors
 /// Storage failures.
 pub fn deliver_due(
     db: &dyn Database,
     sender: &dyn WebhookSender,
+    targets: &TargetPolicy,
     policy: &RetryPolicy,
     batch: u32,
 ) -> Result<usize, StoreError> {
@@ -356,10 +380,21 @@ pub fn deliver_due(
             ("X-Coalesce-Signature", format!("sha256={}", signature(&d.secret, &body))),
         ];
         let attempt = d.attempts + 1;
-        let failure = match sender.post(&d.url, &headers, &body) {
-            Ok(status) if (200..300).contains(&status) => None,
-            Ok(status) => Some((format!("HTTP {status}"), Some(status))),
-            Err(e) => Some((e, None)),
+        let addresses = WebhookTarget::parse(&d.url)
+            .map_err(|_| DeliveryRefused::ForbiddenAddress)
+            .and_then(|target| targets.delivery_addresses(&target));
+        let failure = match addresses {
+            Err(DeliveryRefused::ForbiddenAddress) => {
+                let outcome = DeliveryOutcome::Failed { error: REFUSED_ERROR.to_owned(), status: None };
+                tx.record_delivery(d.id, &outcome)?;
+                continue;
+            }
+            Err(DeliveryRefused::Unresolved) => Some(("could not resolve the host name".to_owned(), None)),
+            Ok(addresses) => match sender.post(&d.url, &addresses, &headers, &body) {
+                Ok(status) if (200..300).contains(&status) => None,
+                Ok(status) => Some((format!("HTTP {status}"), Some(status))),
+                Err(e) => Some((e, None)),
+            },
         };
         let outcome = match failure {
             None => DeliveryOutcome::Delivered { status: 200 },
@@ -387,9 +422,10 @@ mod tests {
         assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
     }
 
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use crate::memory::MemoryDb;
+    use crate::webhook_targets::tests::TableResolver;
 
     /// (url, headers, body) of one POST.
     type Sent = (String, Vec<(String, String)>, Vec<u8>);
@@ -401,7 +437,13 @@ mod tests {
     }
 
     impl WebhookSender for ScriptedReceiver {
-        fn post(&self, url: &str, headers: &[(&str, String)], body: &[u8]) -> Result<u16, String> {
+        fn post(
+            &self,
+            url: &str,
+            _addresses: &[SocketAddr],
+            headers: &[(&str, String)],
+            body: &[u8],
+        ) -> Result<u16, String> {
             let headers = headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
             self.seen.lock().unwrap().push((url.to_owned(), headers, body.to_vec()));
             let mut answers = self.answers.lock().unwrap();
@@ -417,10 +459,16 @@ mod tests {
         Member { user_id: domain::UserId::new(1), account_id: AccountId::new(1), role: Role::Administrator }
     }
 
+    /// Private addresses allowed, as in development.
+    fn lenient() -> TargetPolicy {
+        TargetPolicy::new(TableResolver::with(&[]), true)
+    }
+
     #[test]
     fn deliveries_are_signed_retried_and_given_up() {
         let db = MemoryDb::default();
-        let webhook = create_webhook(&db, &admin(), "http://127.0.0.1:9/hook", &["contact_merged".into()]).unwrap();
+        let webhook =
+            create_webhook(&db, &admin(), &lenient(), "http://127.0.0.1:9/hook", &["contact_merged".into()]).unwrap();
         db.lock().events.push((AccountId::new(1), "contact.merged".into(), serde_json::json!({"base_contact_id": 5})));
         db.lock().events.push((AccountId::new(1), "contact.created".into(), serde_json::json!({"id": 6})));
         assert_eq!(fan_out(&db, 10).unwrap(), 2);
@@ -432,7 +480,7 @@ mod tests {
         };
         let policy = RetryPolicy { max_attempts: 3, base_backoff: Duration::ZERO, max_backoff: Duration::ZERO };
         for _ in 0..5 {
-            deliver_due(&db, &receiver, &policy, 10).unwrap();
+            deliver_due(&db, &receiver, &lenient(), &policy, 10).unwrap();
         }
         let seen = receiver.seen.lock().unwrap();
         assert_eq!(seen.len(), 3, "three attempts, then given up");
@@ -452,20 +500,47 @@ mod tests {
         let db = MemoryDb::default();
         let agent = Member { role: Role::Agent, ..admin() };
         assert_eq!(
-            create_webhook(&db, &agent, "https://x.io", &["contact_merged".into()]),
+            create_webhook(&db, &agent, &lenient(), "https://x.io", &["contact_merged".into()]),
             Err(WebhookError::AdministratorRequired)
         );
-        let Err(WebhookError::Invalid(v)) = create_webhook(&db, &admin(), "ftp://x", &["nope".into()]) else {
+        let Err(WebhookError::Invalid(v)) = create_webhook(&db, &admin(), &lenient(), "ftp://x", &["nope".into()])
+        else {
             panic!("expected Invalid")
         };
         let fields: Vec<&str> = v.as_slice().iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["url", "subscriptions"]);
-        create_webhook(&db, &admin(), "https://x.io/a", &["contact_merged".into()]).unwrap();
-        let Err(WebhookError::Invalid(v)) = create_webhook(&db, &admin(), "https://x.io/a", &["contact_merged".into()])
+        create_webhook(&db, &admin(), &lenient(), "https://x.io/a", &["contact_merged".into()]).unwrap();
+        let Err(WebhookError::Invalid(v)) =
+            create_webhook(&db, &admin(), &lenient(), "https://x.io/a", &["contact_merged".into()])
         else {
             panic!("expected taken")
         };
         assert_eq!(v.as_slice()[0].code, "taken");
+    }
+
+    #[test]
+    fn a_private_address_is_refused_at_registration_and_at_delivery() {
+        let db = MemoryDb::default();
+        let resolver = TableResolver::with(&[("hooks.example", &["93.184.215.14"]), ("localhost", &["127.0.0.1"])]);
+        let strict = TargetPolicy::new(Arc::clone(&resolver) as Arc<dyn crate::webhook_targets::HostResolver>, false);
+        let merged = ["contact_merged".to_owned()];
+        for url in ["http://localhost:8080/", "http://169.254.169.254/", "http://[::ffff:10.0.0.1]/"] {
+            let Err(WebhookError::Invalid(v)) = create_webhook(&db, &admin(), &strict, url, &merged) else {
+                panic!("{url} accepted")
+            };
+            assert_eq!(v.as_slice()[0].code, "forbidden_address");
+        }
+        assert!(db.snapshot().webhooks.is_empty(), "nothing stored");
+
+        // Public at registration, private at delivery: the rebinding is caught and nothing is sent.
+        create_webhook(&db, &admin(), &strict, "https://hooks.example/in", &merged).unwrap();
+        resolver.set("hooks.example", &["10.0.0.7"]);
+        db.lock().events.push((AccountId::new(1), "contact.merged".into(), serde_json::json!({"base_contact_id": 5})));
+        fan_out(&db, 10).unwrap();
+        let receiver = ScriptedReceiver { answers: Mutex::new(Vec::new()), seen: Mutex::new(Vec::new()) };
+        assert_eq!(deliver_due(&db, &receiver, &strict, &RetryPolicy::default(), 10).unwrap(), 1);
+        assert!(receiver.seen.lock().unwrap().is_empty(), "nothing sent to a private address");
+        assert_eq!(db.snapshot().deliveries[0].1, "failed", "refused deliveries are given up at once");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod contact;
 pub mod ids;
 pub mod merge;
+pub mod network;
 pub mod validation;
 
 pub use contact::{Contact, ContactAttributes, ContactInbox, InboxSummary};

@@ -2,6 +2,7 @@
 //! an environment variable, and a flag overrides it.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use adapters_http::rate_limit::RateLimitConfig;
@@ -69,6 +70,10 @@ pub struct ServeArgs {
     /// Requests per access token allowed in a burst above the sustained rate.
     #[arg(long, env = "COALESCE_RATE_LIMIT_BURST", default_value_t = 200.0)]
     pub rate_limit_burst: f64,
+    /// Requests per minute per client address (IPv6: per /64) that carry no token or one not known to be valid
+    /// (also the burst; 429 above); 0 turns this limit off. The address is the connection's peer.
+    #[arg(long, env = "COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE", default_value_t = 60)]
+    pub rate_limit_unauthenticated_per_minute: u32,
     /// HTTP worker threads; 0 means one per core.
     #[arg(long, env = "COALESCE_WORKERS", default_value_t = 0)]
     pub workers: usize,
@@ -90,6 +95,13 @@ pub struct ServeArgs {
     /// Longest wait for a webhook receiver's answer, in milliseconds.
     #[arg(long, env = "COALESCE_WEBHOOK_TIMEOUT_MS", default_value_t = 5000)]
     pub webhook_timeout_ms: u64,
+    /// Longest wait for a connection to a webhook receiver, in milliseconds (at most the timeout above).
+    #[arg(long, env = "COALESCE_WEBHOOK_CONNECT_TIMEOUT_MS", default_value_t = 2000)]
+    pub webhook_connect_timeout_ms: u64,
+    /// Let webhooks reach loopback, private and other non-public addresses. For local development and tests
+    /// only: in a shared deployment it lets account administrators reach the internal network.
+    #[arg(long, env = "COALESCE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,11 +223,19 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let settings = ServerSettings {
         limits: HttpLimits {
             max_body_bytes: args.max_body_bytes,
-            rate: RateLimitConfig { per_second: args.rate_limit_per_second, burst: args.rate_limit_burst },
+            rate: RateLimitConfig {
+                per_second: args.rate_limit_per_second,
+                burst: args.rate_limit_burst,
+                unauthenticated_per_minute: args.rate_limit_unauthenticated_per_minute,
+            },
         },
         workers: args.workers,
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+        webhook_targets: crate::webhook_targets(args.webhook_allow_private),
     };
+    if args.webhook_allow_private {
+        log::warn!("COALESCE_WEBHOOK_ALLOW_PRIVATE is on: webhooks may reach loopback and private addresses");
+    }
     let listener = TcpListener::bind(&args.bind).map_err(|e| format!("cannot bind {}: {e}", args.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     log::info!("listening on http://{address} (Swagger UI at http://{address}/swagger-ui/)");
@@ -230,6 +250,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                     max_backoff: Duration::from_secs(3600),
                 },
                 timeout: Duration::from_millis(args.webhook_timeout_ms.max(1)),
+                connect_timeout: Duration::from_millis(args.webhook_connect_timeout_ms.max(1)),
+                targets: Arc::clone(&settings.webhook_targets),
             },
         )
     });

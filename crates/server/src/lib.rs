@@ -3,6 +3,7 @@
 //! also use to start the real server in-process.
 
 pub mod cli;
+pub mod resolver;
 pub mod webhook_worker;
 
 use std::net::TcpListener;
@@ -15,6 +16,7 @@ use actix_web::{web, App, HttpServer};
 use adapters_http::rate_limit::{limit_per_token, RateLimiter};
 use adapters_http::{AppState, HttpLimits};
 use adapters_postgres::PgDatabase;
+use application::webhook_targets::TargetPolicy;
 
 /// Settings of one `coalesce serve` process.
 #[derive(Debug, Clone)]
@@ -25,12 +27,24 @@ pub struct ServerSettings {
     pub workers: usize,
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
+    /// Where webhooks may point (public addresses only unless private ones are allowed).
+    pub webhook_targets: Arc<TargetPolicy>,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { limits: HttpLimits::default(), workers: 0, shutdown_timeout: Duration::from_secs(10) }
+        Self {
+            limits: HttpLimits::default(),
+            workers: 0,
+            shutdown_timeout: Duration::from_secs(10),
+            webhook_targets: webhook_targets(false),
+        }
     }
+}
+
+/// The address rule for webhooks, with the system's resolver; `allow_private` lifts it (development, tests).
+pub fn webhook_targets(allow_private: bool) -> Arc<TargetPolicy> {
+    Arc::new(TargetPolicy::new(Arc::new(resolver::SystemResolver::default()), allow_private))
 }
 
 /// Builds the HTTP server on an already bound listener. It stops gracefully on SIGTERM and SIGINT: in-flight
@@ -40,7 +54,7 @@ impl Default for ServerSettings {
 /// When the listener cannot be used.
 pub fn http_server(listener: TcpListener, db: PgDatabase, settings: &ServerSettings) -> std::io::Result<Server> {
     let max_connections = db.max_connections();
-    let state = AppState { db: Arc::new(db) };
+    let state = AppState { db: Arc::new(db), webhook_targets: Arc::clone(&settings.webhook_targets) };
     let limits = settings.limits;
     let limiter = web::Data::new(RateLimiter::new(limits.rate));
     let mut server = HttpServer::new(move || {

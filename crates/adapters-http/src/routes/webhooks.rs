@@ -13,11 +13,14 @@ use crate::dto::parse_body;
 use crate::error::{idempotency_key_reused, ApiError, ErrorBody};
 use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 use crate::params::path_id;
+use crate::AppState;
 
 /// Body of `POST …/webhooks`.
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 pub struct CreateWebhookRequest {
-    /// Where deliveries are POSTed (http or https).
+    /// Where deliveries are POSTed: an http or https URL without user name or password, whose host is (or
+    /// resolves to) public addresses only; loopback, private, link-local and other reserved addresses are refused
+    /// with `forbidden_address` (unless the server allows private addresses for development).
     #[validate(length(min = 1, max = 2048))]
     #[schema(example = "https://crm.example.com/coalesce", max_length = 2048)]
     pub url: String,
@@ -133,7 +136,7 @@ pub async fn webhook_list(member: AccountMember) -> Result<HttpResponse, ApiErro
         (status = 400, description = "Bad Request Error", body = ErrorBody),
         (status = 401, description = "Unauthorized", body = ErrorBody),
         (status = 404, description = "Account not found", body = ErrorBody),
-        (status = 422, description = "Invalid URL or events, URL already subscribed, or Idempotency-Key reused", body = ErrorBody),
+        (status = 422, description = "Invalid URL or events, an address that is not public (`forbidden_address`), URL already subscribed, or Idempotency-Key reused", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
     security(("userApiKey" = []))
@@ -141,16 +144,18 @@ pub async fn webhook_list(member: AccountMember) -> Result<HttpResponse, ApiErro
 #[post("/api/v1/accounts/{account_id}/webhooks")]
 pub async fn webhook_create(
     member: AccountMember,
+    state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let request = parse_body::<CreateWebhookRequest>(&req, &body);
+    let targets = state.webhook_targets.clone();
     create_idempotently(
         member,
         &req,
         &body,
         request,
-        |tx, m, request| create_webhook_in(tx, &m, &request.url, &request.subscriptions),
+        move |tx, m, request| create_webhook_in(tx, &m, &targets, &request.url, &request.subscriptions),
         |webhook| WebhookDto::from(webhook),
     )
     .await

@@ -55,6 +55,7 @@ impl Server {
             .env("COALESCE_WEBHOOK_MAX_ATTEMPTS", "4")
             .env("COALESCE_WEBHOOK_TIMEOUT_MS", "2000")
             .env("COALESCE_RATE_LIMIT_PER_SECOND", "0")
+            .env("COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE", "0")
             .stdout(Stdio::null())
             .stderr(log_file);
         for (k, v) in env {

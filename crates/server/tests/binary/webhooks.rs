@@ -1,5 +1,9 @@
 //! Webhooks end to end against the real binary: subscription management, signed delivery to a local receiver,
-//! retries, exactly-once delivery across two server processes, and no event for a rolled-back merge.
+//! retries, exactly-once delivery across two server processes, no event for a rolled-back merge, and no
+//! delivery at all to a private address unless the deployment allows them.
+//!
+//! The local receiver listens on loopback, which production refuses: the tests that deliver to it start the
+//! server with `COALESCE_WEBHOOK_ALLOW_PRIVATE=true`, as `make run` does for development.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,7 +13,7 @@ use std::time::{Duration, Instant};
 use adapters_postgres::testing::TestDatabase;
 use application::admin;
 use application::ports::Role;
-use application::webhooks::signature;
+use application::webhooks::{signature, REFUSED_ERROR};
 use serde_json::{json, Value};
 
 use crate::common::{self, Server};
@@ -105,6 +109,11 @@ fn serve_one(stream: TcpStream, log: &Mutex<Vec<Received>>, script: &Mutex<Vec<u
     let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
 
+/// A server that lets webhooks reach the local receiver.
+fn start_allowing_private(database_url: &str) -> Server {
+    Server::start(database_url, &[("COALESCE_WEBHOOK_ALLOW_PRIVATE", "true")])
+}
+
 fn scalar(db: &TestDatabase, query: &str) -> i64 {
     common::scalar(db.url(), query)
 }
@@ -172,7 +181,7 @@ fn subscriptions_are_managed_by_administrators() {
 #[test]
 fn merges_are_delivered_signed_and_retried_until_the_receiver_answers() {
     let s = setup();
-    let server = Server::start(s.db.url(), &[]);
+    let server = start_allowing_private(s.db.url());
     // The receiver fails twice, then accepts.
     let receiver = Receiver::start(vec![500, 503]);
     let path = format!("/api/v1/accounts/{}/webhooks", s.account);
@@ -233,7 +242,7 @@ fn merges_are_delivered_signed_and_retried_until_the_receiver_answers() {
 #[test]
 fn a_receiver_that_never_answers_well_is_given_up_after_the_last_attempt() {
     let s = setup();
-    let server = Server::start(s.db.url(), &[]);
+    let server = start_allowing_private(s.db.url());
     let receiver = Receiver::start(vec![500; 10]);
     let path = format!("/api/v1/accounts/{}/webhooks", s.account);
     server.call("POST", &path, &s.admin_token, Some(json!({"url": receiver.url, "subscriptions": ["contact_merged"]})));
@@ -264,8 +273,8 @@ fn a_receiver_that_never_answers_well_is_given_up_after_the_last_attempt() {
 fn two_processes_deliver_each_event_exactly_once() {
     let s = setup();
     let receiver = Receiver::start(Vec::new());
-    let first = Server::start(s.db.url(), &[]);
-    let second = Server::start(s.db.url(), &[]);
+    let first = start_allowing_private(s.db.url());
+    let second = start_allowing_private(s.db.url());
     let path = format!("/api/v1/accounts/{}/webhooks", s.account);
     first.call("POST", &path, &s.admin_token, Some(json!({"url": receiver.url, "subscriptions": ["contact_merged"]})));
 
@@ -309,7 +318,7 @@ fn two_processes_deliver_each_event_exactly_once() {
 #[test]
 fn a_rolled_back_merge_sends_nothing() {
     let s = setup();
-    let server = Server::start(s.db.url(), &[]);
+    let server = start_allowing_private(s.db.url());
     let receiver = Receiver::start(Vec::new());
     let path = format!("/api/v1/accounts/{}/webhooks", s.account);
     server.call("POST", &path, &s.admin_token, Some(json!({"url": receiver.url, "subscriptions": ["contact_merged"]})));
@@ -333,4 +342,68 @@ fn a_rolled_back_merge_sends_nothing() {
     assert_eq!(status, 200);
     let got = receiver.wait_for(1, 10);
     assert_eq!(got[0].json()["mergee_contact_id"], good);
+}
+
+#[test]
+fn a_delivery_to_a_private_address_is_refused_when_it_is_due_and_nothing_is_sent() {
+    let s = setup();
+    // Production's rule: private addresses are not allowed.
+    let server = Server::start(s.db.url(), &[]);
+    let receiver = Receiver::start(Vec::new());
+    let port = receiver.url.trim_start_matches("http://127.0.0.1:").trim_end_matches("/hook").to_owned();
+    let path = format!("/api/v1/accounts/{}/webhooks", s.account);
+    let (status, refused) = server.call(
+        "POST",
+        &path,
+        &s.admin_token,
+        Some(json!({"url": receiver.url, "subscriptions": ["contact_merged"]})),
+    );
+    assert_eq!((status, refused["errors"][0]["code"].clone()), (422, json!("forbidden_address")));
+
+    // Registered under names that do not resolve, then pointed at the receiver behind the server's back (as a
+    // name whose DNS answer changes would be): one row names `localhost`, one the loopback address itself.
+    let mut ids = Vec::new();
+    for (name, target) in
+        [("a", format!("http://localhost:{port}/hook")), ("b", format!("http://127.0.0.1:{port}/hook"))]
+    {
+        let url = format!("https://hooks-{name}.example.invalid/in");
+        let (status, created) =
+            server.call("POST", &path, &s.admin_token, Some(json!({"url": url, "subscriptions": ["contact_merged"]})));
+        assert_eq!(status, 200, "{created}");
+        let id = created["id"].as_i64().unwrap();
+        common::execute(s.db.url(), &format!("UPDATE webhooks SET url = '{target}' WHERE id = {id}"));
+        ids.push(id);
+    }
+    let base = contact(&s.db, s.account, "base@x.io");
+    let mergee = contact(&s.db, s.account, "mergee@x.io");
+    let (status, _) = server.call(
+        "POST",
+        &format!("/api/v1/accounts/{}/actions/contact_merge", s.account),
+        &s.admin_token,
+        Some(json!({"base_contact_id": base, "mergee_contact_id": mergee})),
+    );
+    assert_eq!(status, 200);
+
+    // Both deliveries are refused at once (no retries) and say so, without naming the target.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let list = loop {
+        let (_, list) = server.call("GET", &path, &s.admin_token, None);
+        if list.as_array().unwrap().iter().all(|w| w["status"]["failed"] == 1) {
+            break list;
+        }
+        assert!(Instant::now() < deadline, "deliveries never refused: {list}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for webhook in list.as_array().unwrap() {
+        assert!(ids.contains(&webhook["id"].as_i64().unwrap()));
+        assert_eq!(webhook["status"]["last_error"], REFUSED_ERROR, "{webhook}");
+        assert_eq!(
+            (webhook["status"]["delivered"].clone(), webhook["status"]["pending"].clone()),
+            (json!(0), json!(0))
+        );
+    }
+    assert!(!REFUSED_ERROR.contains("127.0.0.1") && !REFUSED_ERROR.contains(&port));
+    assert_eq!(scalar(&s.db, "SELECT max(attempts)::bigint AS n FROM webhook_deliveries"), 1, "given up at once");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(receiver.received().is_empty(), "the receiver got nothing");
 }
