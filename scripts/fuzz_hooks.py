@@ -29,7 +29,9 @@ def map_case(context, case):
     body = case.body
     if isinstance(body, dict):
         source_id = body.get("source_id")
-        if isinstance(source_id, str) and source_id.strip():
+        # a new contact's (or contact inbox's) source id must be free; a conversation's must already exist
+        creates_address = context.operation.path.endswith(("/contacts", "/contact_inboxes"))
+        if creates_address and isinstance(source_id, str) and source_id.strip():
             body["source_id"] = _unique(source_id, 255)
         identifier = body.get("identifier")
         if isinstance(identifier, str) and identifier:

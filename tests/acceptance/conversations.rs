@@ -94,6 +94,13 @@ fn a_first_message_is_posted_with_the_conversation() {
         "outgoing by default"
     );
 
+    // `"message": null`, as the document allows, is no first message
+    let r =
+        app.post(&conversations(account), &token, &json!({"inbox_id": inbox, "contact_id": contact, "message": null}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let silent = app.get(&format!("{}/{}/messages", conversations(account), r.body["id"]), &token).body;
+    assert_eq!(silent["payload"].as_array().unwrap().len(), 0);
+
     let r = app.post(
         &conversations(account),
         &token,

@@ -111,7 +111,7 @@ use error_responses::ErrorResponses;
         dto::platform::AccountUserRequest,
         dto::platform::AccountUserDto
     )),
-    modifiers(&SecuritySchemes, &ErrorResponses),
+    modifiers(&SecuritySchemes, &ErrorResponses, &OneOfTwoFields),
     tags(
         (name = "Contacts", description = "Contacts, their labels, notes and contact inboxes, and the merge action"),
         (name = "Inboxes", description = "Inboxes (API channels)"),
@@ -143,6 +143,25 @@ impl Modify for SecuritySchemes {
                 "A platform app's access token, for the provisioning API.",
             ))),
         );
+    }
+}
+
+/// Rules across fields that a derive cannot state: a new conversation names its contact by `contact_id` or by
+/// `source_id` (at least one of them).
+struct OneOfTwoFields;
+
+impl Modify for OneOfTwoFields {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Schema, Type};
+        let Some(components) = openapi.components.as_mut() else { return };
+        let Some(request) = components.schemas.get_mut("ConversationCreateRequest") else { return };
+        let branch = |field: &str, kind: Type| {
+            ObjectBuilder::new().property(field, ObjectBuilder::new().schema_type(kind)).required(field)
+        };
+        let either =
+            AnyOfBuilder::new().item(branch("contact_id", Type::Integer)).item(branch("source_id", Type::String));
+        let object = std::mem::replace(request, utoipa::openapi::RefOr::T(Schema::default()));
+        *request = AllOfBuilder::new().item(object).item(either).into();
     }
 }
 

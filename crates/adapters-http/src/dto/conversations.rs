@@ -23,6 +23,7 @@ fn message_type(value: Option<&Value>) -> MessageType {
 /// Body of `POST /conversations`. The contact is the one that owns `source_id` in the inbox, else
 /// `contact_id` (whose address in the inbox is found or created).
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"inbox_id": 1, "contact_id": 1, "message": {"content": "Hello, how can I help you?"}}))]
 pub struct ConversationCreateRequest {
     /// The inbox in which the conversation happens.
     #[serde(default)]

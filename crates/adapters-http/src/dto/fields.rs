@@ -201,9 +201,13 @@ pub fn channel(value: &Value) -> Result<(), ValidationError> {
     }
 }
 
-/// A first message: an object with non-blank string `content` and optionally a `message_type`.
+/// A first message: an object with non-blank string `content` and optionally a `message_type`; `null` for none.
 pub fn first_message(value: &Value) -> Result<(), ValidationError> {
-    let Value::Object(o) = value else { return Err(error("invalid_type", "must be an object with \"content\"")) };
+    let o = match value {
+        Value::Null => return Ok(()),
+        Value::Object(o) => o,
+        _ => return Err(error("invalid_type", "must be an object with \"content\"")),
+    };
     content(o.get("content").unwrap_or(&Value::Null)).map_err(|mut e| {
         // the violation is reported against `message`, so say which part of it is wrong
         e.message = Some(format!("content {}", e.message.unwrap_or_default()).into());

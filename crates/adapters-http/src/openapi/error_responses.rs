@@ -111,11 +111,12 @@ fn facts(path: &str, operation: &Operation, components: &Components) -> Operatio
             RefOr::T(_) => Some(schema),
         })
         .map(|schema| match schema {
-            RefOr::T(Schema::Object(object)) => {
-                let mut fields = object.required.clone();
-                fields.extend(object.properties.keys().filter(|k| !object.required.contains(k)).cloned());
-                fields
-            }
+            // a request with rules across fields is its object and those rules (`allOf`), the object first
+            RefOr::T(Schema::AllOf(all)) => match all.items.first() {
+                Some(RefOr::T(Schema::Object(object))) => object_fields(object),
+                _ => Vec::new(),
+            },
+            RefOr::T(Schema::Object(object)) => object_fields(object),
             _ => Vec::new(),
         })
         .unwrap_or_default();
@@ -126,6 +127,13 @@ fn facts(path: &str, operation: &Operation, components: &Components) -> Operatio
         first_query_param,
         idempotent,
     }
+}
+
+/// An object's fields, required ones first.
+fn object_fields(object: &utoipa::openapi::schema::Object) -> Vec<String> {
+    let mut fields = object.required.clone();
+    fields.extend(object.properties.keys().filter(|k| !object.required.contains(k)).cloned());
+    fields
 }
 
 /// The named examples of one error status of one operation: (name, summary, body).

@@ -34,7 +34,7 @@ impl From<MergeHistoryError> for ApiError {
     tag = "Contacts",
     operation_id = "contactMergePreview",
     params(("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account")),
-    request_body(content = MergeContactsRequest, content_type = "application/json"),
+    request_body(content = MergeContactsRequest, content_type = "application/json", example = json!({"base_contact_id": 3, "mergee_contact_id": 4})),
     responses(
         (status = 200, description = "What the merge would do", body = MergePreviewResponse),
         (status = 400, description = "Bad Request Error", body = ErrorBody),

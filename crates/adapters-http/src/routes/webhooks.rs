@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
-use application::webhooks::{create_webhook_in, delete_webhook, list_webhooks, Webhook, WebhookError};
+use application::webhooks::{create_webhook_in, delete_webhook, list_webhooks, Webhook, WebhookError, EVENTS};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -22,12 +22,41 @@ pub struct CreateWebhookRequest {
     /// resolves to) public addresses only; loopback, private, link-local and other reserved addresses are refused
     /// with `forbidden_address` (unless the server allows private addresses for development).
     #[validate(length(min = 1, max = 2048))]
-    #[schema(example = "https://crm.example.com/coalesce", max_length = 2048)]
+    #[schema(
+        example = "https://crm.example.com/coalesce",
+        max_length = 2048,
+        pattern = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$"
+    )]
     pub url: String,
-    /// Events to deliver: `contact_created`, `contact_updated`, `contact_deleted`, `contact_merged`.
-    #[validate(length(min = 1, max = 4))]
-    #[schema(example = json!(["contact_merged"]), min_items = 1)]
+    /// Events to deliver, each at most once.
+    #[validate(length(min = 1), custom(function = "known_event_count"))]
+    #[schema(schema_with = subscriptions_schema)]
     pub subscriptions: Vec<String>,
+}
+
+/// validator rule: no more subscriptions than there are events (each event once; which events is the use case's).
+fn known_event_count(subscriptions: &[String]) -> Result<(), validator::ValidationError> {
+    if subscriptions.len() <= EVENTS.len() {
+        Ok(())
+    } else {
+        let mut e = validator::ValidationError::new("length");
+        e.message = Some(format!("at most {} events", EVENTS.len()).into());
+        Err(e)
+    }
+}
+
+/// The subscriptions' schema, from the list of events the service sends.
+fn subscriptions_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let event = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(EVENTS));
+    ArrayBuilder::new()
+        .items(event)
+        .min_items(Some(1))
+        .max_items(Some(EVENTS.len()))
+        .unique_items(true)
+        .description(Some("Events to deliver, each at most once."))
+        .examples([serde_json::json!(["contact_merged"])])
+        .build()
 }
 
 /// How a webhook's deliveries went.
