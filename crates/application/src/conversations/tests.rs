@@ -173,3 +173,24 @@ fn a_message_follows_a_conversation_merged_to_another_contact() {
     assert_eq!(show_conversation(&w.db, ACCOUNT, display_id).unwrap().contact.id, base);
     assert_eq!(contact_conversations(&w.db, ACCOUNT, base).unwrap().len(), 1);
 }
+
+#[test]
+fn message_content_is_required_and_at_most_150000_characters() {
+    let w = world();
+    let cmd = CreateConversation { inbox_id: w.inbox, contact_id: Some(w.contact), source_id: None, message: None };
+    let display_id = create_conversation(&w.db, w.member, cmd).unwrap().conversation.display_id;
+    let at_limit = "é".repeat(MAX_MESSAGE_LEN);
+    let posted = create_message(&w.db, w.member, display_id, message(&at_limit, MessageType::Outgoing)).unwrap();
+    assert_eq!(posted.message.content.chars().count(), MAX_MESSAGE_LEN);
+    let before = w.db.snapshot();
+    let over = "x".repeat(MAX_MESSAGE_LEN + 1);
+    assert_eq!(
+        create_message(&w.db, w.member, display_id, message(&over, MessageType::Outgoing)),
+        Err(ConversationsError::Invalid(Violations::one("content", "too_long", "must be at most 150000 characters")))
+    );
+    assert_eq!(
+        create_message(&w.db, w.member, display_id, message(" \n ", MessageType::Incoming)),
+        Err(ConversationsError::Invalid(Violations::one("content", "blank", "can't be blank")))
+    );
+    assert_eq!(w.db.snapshot(), before);
+}
