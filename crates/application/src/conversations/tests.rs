@@ -145,6 +145,7 @@ fn messages_have_the_right_sender_and_mark_activity() {
     let contents: Vec<&str> = listed.iter().map(|m| m.message.content.as_str()).collect();
     assert_eq!(contents, ["first", "hi"]);
     assert!(matches!(&listed[0].sender, MessageSender::User(u) if u.id == UserId::new(7)));
+    assert!(matches!(&listed[1].sender, MessageSender::Contact(c) if c.id == w.contact));
     assert_eq!(
         create_message(&w.db, w.member, 999, message("x", MessageType::Incoming)),
         Err(ConversationsError::NotFound { field: "conversation_id", entity: "conversation" })
