@@ -195,3 +195,34 @@ fn message_content_is_required_and_at_most_150000_characters() {
     );
     assert_eq!(w.db.snapshot(), before);
 }
+
+/// `lock_owner` with a `find` whose answers are scripted, as a concurrent merge would change them between reads.
+fn lock_with_owners(w: &World, owners: &[ContactId]) -> Result<Option<(Contact, &'static str)>, ConversationsError> {
+    let mut tx = w.db.begin().unwrap();
+    let mut reads = owners.iter().copied().chain(std::iter::repeat(*owners.last().unwrap()));
+    lock_owner(tx.as_mut(), ACCOUNT, |_| Ok(reads.next().map(|owner| (owner, "the item"))))
+}
+
+#[test]
+fn a_write_follows_its_row_to_the_contact_a_concurrent_merge_moved_it_to() {
+    let w = world();
+    let base =
+        w.db.lock().add_contact(ACCOUNT, ContactAttributes { name: "Base".into(), ..ContactAttributes::default() });
+    // read: owned by the contact; locked it; read again: a merge moved it to the base meanwhile
+    let (locked, item) = lock_with_owners(&w, &[w.contact, base]).unwrap().unwrap();
+    assert_eq!((locked.id, item), (base, "the item"), "the lock is taken on the new owner");
+    // a row that stays put is returned with its owner at once
+    let (locked, _) = lock_with_owners(&w, &[w.contact]).unwrap().unwrap();
+    assert_eq!(locked.id, w.contact);
+}
+
+#[test]
+fn a_write_gives_up_when_its_row_keeps_moving() {
+    let w = world();
+    let other = w.db.lock().add_contact(ACCOUNT, ContactAttributes::default());
+    let moving: Vec<ContactId> = [w.contact, other].into_iter().cycle().take(12).collect();
+    assert_eq!(
+        lock_with_owners(&w, &moving),
+        Err(ConversationsError::Internal("the owning contact kept changing under concurrent merges".into()))
+    );
+}
