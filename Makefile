@@ -16,10 +16,11 @@ CARGO ?= cargo
 COALESCE := target/debug/coalesce
 COALESCE_BIND ?= 127.0.0.1:3000
 
-.PHONY: help db db-stop build run test lint fmt layering deny audit fuzz openapi openapi-check schema schema-check bench bench-smoke ci
+.PHONY: help db db-stop build run test lint fmt layering deny audit fuzz openapi openapi-check schema schema-check bench bench-smoke \
+  mutants mutants-domain mutants-application ci
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 db: ## Start the project-local PostgreSQL (idempotent)
 	$(DB_START)
@@ -51,7 +52,7 @@ lint: ## fmt check, clippy -D warnings, layering check, cargo-deny (licenses, ba
 	scripts/check-layering.sh
 	scripts/deny.sh
 
-deny: ## cargo-deny: licenses, bans, sources (installs cargo-deny under target/tools once)
+deny: ## cargo-deny: licenses, bans, sources (from the per-machine tool cache, see scripts/tools.sh)
 	scripts/deny.sh
 
 audit: ## cargo-deny: RustSec advisories (needs the advisory database's git host; not in CI)
@@ -88,4 +89,25 @@ bench: ## Benchmark the service against PostgreSQL's floor (release build; about
 bench-smoke: ## The benchmark with tiny sizes and 2 s per operation (in CI, so it never rots)
 	scripts/bench.sh smoke
 
-ci: lint test bench-smoke openapi-check schema-check fuzz ## What .ci/run runs
+# Mutation testing (cargo-mutants, from the tool cache): each crate's mutants against that crate's own tests only,
+# failing below the share of viable mutants its tests must catch. Equivalent mutants are excluded, with their
+# reasons, in .cargo/mutants.toml. Reports land in target/mutants/<crate>/mutants.out.
+mutants: mutants-domain mutants-application ## cargo-mutants per crate: domain >= 95%, application >= 85% caught
+
+mutants-domain: ## cargo-mutants on domain with its own tests (>= 95% caught; about 90 s; in `make ci`)
+	scripts/mutants.sh domain 95
+
+mutants-application: ## cargo-mutants on application with its own tests (>= 85% caught; several minutes)
+	scripts/mutants.sh application 85
+
+# `make ci` runs each step as its own make through scripts/timed.sh, which appends "step seconds outcome" to
+# CI_TIMES; .ci/run prints that table at the end. The database is started once here: the steps inherit its
+# DATABASE_URL. The loop stops at the first failing step, as a list of prerequisites would.
+CI_TIMES ?= target/ci-times.txt
+CI_STEPS := lint test mutants-domain bench-smoke openapi-check schema-check fuzz
+ci: ## What .ci/run runs (each step timed into target/ci-times.txt)
+	@mkdir -p $(dir $(CI_TIMES)) && rm -f $(CI_TIMES)
+	$(DB_START)
+	@for step in $(CI_STEPS); do \
+	  scripts/timed.sh $(CI_TIMES) $$step $(MAKE) --no-print-directory $$step || exit 1; \
+	done

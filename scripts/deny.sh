@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# cargo-deny, installed under target/tools on first use (no hand-installed tools).
+# cargo-deny, from the per-machine tool cache (scripts/tools.sh: installed there on first use, pinned version).
 #   scripts/deny.sh                 licenses, bans, sources (what `make lint` and CI check)
 #   scripts/deny.sh advisories      the RustSec advisories (needs the advisory database's git host; `make audit`)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-deny="$root/target/tools/bin/cargo-deny"
-if [ ! -x "$deny" ]; then
-  echo "deny: installing cargo-deny into target/tools (once)" >&2
-  cargo install --quiet --root "$root/target/tools" cargo-deny --version '^0.20' --locked >&2
-fi
+# shellcheck source=scripts/tools.sh
+source "$root/scripts/tools.sh"
+deny="$(cargo_tool cargo-deny "$CARGO_DENY_VERSION" cargo-deny)"
 cd "$root"
 if [ "${1:-}" = advisories ]; then
   exec "$deny" --log-level error check advisories

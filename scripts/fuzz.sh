@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the running API from the committed OpenAPI document with schemathesis: no 5xx, and every response
-# conforms to the documented schema. Installs schemathesis into target/fuzz-venv (from PyPI) on first use.
+# conforms to the documented schema. schemathesis comes from the per-machine tool cache
+# (scripts/tools.sh: installed there from PyPI on first use, pinned version).
 #
 #   FUZZ_EXAMPLES=25 scripts/fuzz.sh     examples per operation (default 25; CI keeps it small)
 #
@@ -10,12 +11,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 : "${DATABASE_URL:?DATABASE_URL must be set}"
 examples="${FUZZ_EXAMPLES:-25}"
-venv="$root/target/fuzz-venv"
-if [ ! -x "$venv/bin/st" ]; then
-  echo "fuzz: installing schemathesis into target/fuzz-venv (once)" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet 'schemathesis==4.32.5'
-fi
+# shellcheck source=scripts/tools.sh
+source "$root/scripts/tools.sh"
+venv="$(python_tool schemathesis "$SCHEMATHESIS_VERSION")"
 
 cargo build --quiet --bin coalesce
 bin="$root/target/debug/coalesce"
@@ -53,9 +51,9 @@ done
 
 echo "fuzz: $examples examples per operation against http://127.0.0.1:$port" >&2
 status=0
-# the hooks make state-bound values (Idempotency-Key, source_id, webhook URL) unique per request; see the file
+# the hooks make state-bound values (Idempotency-Key, source_id, email, webhook URL) unique per request; see the file
 SCHEMATHESIS_HOOKS=fuzz_hooks PYTHONPATH="$root/scripts${PYTHONPATH:+:$PYTHONPATH}" \
-"$venv/bin/st" run "$root/openapi/openapi.json" \
+"$venv/bin/python" -m schemathesis.cli run "$root/openapi/openapi.json" \
   --url "http://127.0.0.1:$port" \
   --header "api_access_token: $token" \
   --checks not_a_server_error,response_schema_conformance \

@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates schema.rs from the migrations with the diesel CLI on a scratch database and compares it with the
 # committed file. `scripts/schema-check.sh write` rewrites the committed file instead.
-# Needs DATABASE_URL (the Makefile sets it) and installs the diesel CLI under target/tools when missing.
+# Needs DATABASE_URL (the Makefile sets it); the diesel CLI comes from the per-machine tool cache (scripts/tools.sh).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-diesel="$root/target/tools/bin/diesel"
-if [ ! -x "$diesel" ]; then
-  echo "schema: installing the diesel CLI into target/tools (once)" >&2
-  cargo install --quiet --root "$root/target/tools" diesel_cli --version '^2.3' \
-    --no-default-features --features postgres --locked >&2
-fi
+# shellcheck source=scripts/tools.sh
+source "$root/scripts/tools.sh"
+diesel="$(cargo_tool diesel_cli "$DIESEL_CLI_VERSION" diesel --no-default-features --features postgres)"
 : "${DATABASE_URL:?DATABASE_URL must be set}"
 scratch="schema_check_$$"
 server="${DATABASE_URL%/*}"

@@ -234,3 +234,6 @@ pub fn bootstrap_demo(db: &dyn Database) -> Result<Option<DemoSetup>, AdminError
         inbox_id,
     }))
 }
+
+#[cfg(test)]
+mod tests;

@@ -104,6 +104,8 @@ pub fn authenticate_platform_app(db: &dyn Database, token: Option<&str>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::{create_account, create_platform_app, create_user, set_account_status};
+    use crate::memory::MemoryDb;
 
     #[test]
     fn tokens_are_random_and_digests_stable() {
@@ -114,6 +116,86 @@ mod tests {
         assert_eq!(token_digest(&a), token_digest(&a));
         assert_ne!(token_digest(&a), token_digest(&b));
         assert_eq!(token_digest(&a).len(), 32);
+    }
+
+    /// An account with a member, a user of no account and a platform app, each with its token.
+    struct Tokens {
+        db: MemoryDb,
+        account: AccountId,
+        member: (UserId, String),
+        outsider: String,
+        app: (i64, String),
+    }
+
+    fn tokens() -> Tokens {
+        let db = MemoryDb::default();
+        let account = create_account(&db, "Acme").unwrap().id;
+        let member = create_user(&db, "Ada", "ada@example.com", Some((account, Role::Agent))).unwrap();
+        let outsider = create_user(&db, "Out", "out@example.com", None).unwrap();
+        let app = create_platform_app(&db, "Provisioner").unwrap();
+        Tokens { db, account, member: (member.id, member.access_token), outsider: outsider.access_token, app }
+    }
+
+    #[test]
+    fn a_member_is_let_in_with_its_role() {
+        let t = tokens();
+        // surrounding whitespace is not part of the token
+        let padded = format!("  {}\t", t.member.1);
+        assert_eq!(
+            authenticate_member(&t.db, Some(&padded), t.account),
+            Ok(Member { user_id: t.member.0, account_id: t.account, role: Role::Agent })
+        );
+    }
+
+    #[test]
+    fn member_checks_fail_in_the_order_token_account_membership() {
+        let t = tokens();
+        let nowhere = AccountId::new(999);
+        let cases: [(Option<&str>, AccountId, AuthError); 8] = [
+            (None, t.account, AuthError::MissingToken),
+            (Some("  "), nowhere, AuthError::MissingToken),
+            (Some("not-a-token"), t.account, AuthError::InvalidToken),
+            (Some("not-a-token"), nowhere, AuthError::InvalidToken),
+            (Some(&t.app.1), t.account, AuthError::PlatformTokenNotAllowed),
+            (Some(&t.member.1), nowhere, AuthError::AccountNotFound),
+            (Some(&t.outsider), nowhere, AuthError::AccountNotFound),
+            (Some(&t.outsider), t.account, AuthError::NotAccountMember),
+        ];
+        for (token, account, expected) in cases {
+            assert_eq!(authenticate_member(&t.db, token, account), Err(expected.clone()), "{token:?} {account}");
+        }
+        set_account_status(&t.db, t.account, AccountStatus::Suspended).unwrap();
+        assert_eq!(authenticate_member(&t.db, Some(&t.member.1), t.account), Err(AuthError::AccountSuspended));
+        assert_eq!(authenticate_member(&t.db, Some(&t.outsider), t.account), Err(AuthError::AccountSuspended));
+    }
+
+    #[test]
+    fn only_platform_app_tokens_reach_the_platform_api() {
+        let t = tokens();
+        assert_eq!(authenticate_platform_app(&t.db, Some(&t.app.1)), Ok(t.app.0));
+        assert_eq!(authenticate_platform_app(&t.db, Some(&format!(" {} ", t.app.1))), Ok(t.app.0));
+        assert_eq!(authenticate_platform_app(&t.db, Some(&t.member.1)), Err(AuthError::UserTokenNotAllowed));
+        assert_eq!(authenticate_platform_app(&t.db, Some("not-a-token")), Err(AuthError::InvalidToken));
+        assert_eq!(authenticate_platform_app(&t.db, Some("")), Err(AuthError::MissingToken));
+        assert_eq!(authenticate_platform_app(&t.db, None), Err(AuthError::MissingToken));
+    }
+
+    #[test]
+    fn storage_errors_are_unavailable_or_internal() {
+        assert_eq!(AuthError::from(StoreError::Unavailable("timeout".into())), AuthError::Unavailable);
+        assert_eq!(
+            AuthError::from(StoreError::Other("boom".into())),
+            AuthError::Internal("storage failure: boom".into())
+        );
+    }
+
+    #[test]
+    fn digests_are_sha256() {
+        assert_eq!(
+            hex::encode(token_digest("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(generate_token().chars().all(|c| c.is_ascii_hexdigit()));
     }
 
     #[test]

@@ -116,5 +116,19 @@ mod tests {
         assert_eq!(fields, ["name", "channel.type"]);
         assert_eq!(list_inboxes(&db, ACCOUNT).unwrap(), std::slice::from_ref(&inbox));
         assert_eq!(show_inbox(&db, AccountId::new(2), inbox.id), Err(InboxesError::NotFound));
+        assert_eq!(show_inbox(&db, ACCOUNT, inbox.id), Ok(inbox));
+    }
+
+    #[test]
+    fn inbox_names_are_at_most_255_characters() {
+        let db = MemoryDb::default();
+        let at_limit = "ü".repeat(MAX_NAME_LEN);
+        assert_eq!(create_inbox(&db, ACCOUNT, &at_limit, "api").unwrap().name, at_limit);
+        let before = db.snapshot();
+        assert_eq!(
+            create_inbox(&db, ACCOUNT, &"n".repeat(MAX_NAME_LEN + 1), "api"),
+            Err(InboxesError::Invalid(Violations::one("name", "too_long", "must be at most 255 characters")))
+        );
+        assert_eq!(db.snapshot(), before);
     }
 }

@@ -48,3 +48,6 @@ pub fn list_merges(
 pub fn get_merge(db: &dyn Database, account: AccountId, id: i64) -> Result<MergeEntry, MergeHistoryError> {
     db.connect()?.find_merge(account, id)?.ok_or(MergeHistoryError::NotFound)
 }
+
+#[cfg(test)]
+mod tests;

@@ -181,4 +181,41 @@ mod tests {
         delete_note(&db, ACCOUNT, mine, note.id).unwrap();
         assert_eq!(list_notes(&db, ACCOUNT, mine).unwrap(), []);
     }
+
+    #[test]
+    fn notes_are_listed_newest_first_per_contact() {
+        let db = MemoryDb::default();
+        let (mine, other) = {
+            let mut s = db.lock();
+            (s.add_contact(ACCOUNT, ContactAttributes::default()), s.add_contact(ACCOUNT, ContactAttributes::default()))
+        };
+        let member = Member { user_id: domain::UserId::new(7), account_id: ACCOUNT, role: Role::Agent };
+        let first = create_note(&db, member, mine, "first").unwrap();
+        let second = create_note(&db, member, mine, "second").unwrap();
+        create_note(&db, member, other, "elsewhere").unwrap();
+        assert_eq!(list_notes(&db, ACCOUNT, mine).unwrap(), [second, first.clone()]);
+        assert_eq!(show_note(&db, ACCOUNT, mine, first.id), Ok(first));
+        assert_eq!(list_notes(&db, ACCOUNT, ContactId::new(999)), Err(contact_not_found()));
+        assert_eq!(list_notes(&db, AccountId::new(2), mine), Err(contact_not_found()));
+    }
+
+    #[test]
+    fn note_content_is_required_and_at_most_65535_characters() {
+        let db = MemoryDb::default();
+        let contact = db.lock().add_contact(ACCOUNT, ContactAttributes::default());
+        let member = Member { user_id: domain::UserId::new(7), account_id: ACCOUNT, role: Role::Agent };
+        let at_limit = "ö".repeat(MAX_NOTE_LEN);
+        let note = create_note(&db, member, contact, &format!(" {at_limit} ")).unwrap();
+        assert_eq!(note.content, at_limit);
+        let before = db.snapshot();
+        let too_long = NotesError::Invalid(Violations::one("content", "too_long", "must be at most 65535 characters"));
+        let over = "x".repeat(MAX_NOTE_LEN + 1);
+        assert_eq!(create_note(&db, member, contact, &over), Err(too_long.clone()));
+        assert_eq!(update_note(&db, ACCOUNT, contact, note.id, &over), Err(too_long));
+        assert_eq!(
+            update_note(&db, ACCOUNT, contact, note.id, "\n"),
+            Err(NotesError::Invalid(Violations::one("content", "blank", "can't be blank")))
+        );
+        assert_eq!(db.snapshot(), before);
+    }
 }

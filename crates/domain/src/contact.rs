@@ -152,6 +152,121 @@ mod tests {
         let v = attributes.validate().unwrap_err();
         assert_eq!(v.as_slice()[0].field, "custom_attributes");
     }
+
+    /// An object nesting `levels` levels in all (itself included), the innermost ones built by `wrap`.
+    fn nested(levels: usize, wrap: fn(serde_json::Value) -> serde_json::Value) -> JsonObject {
+        let mut value = json!("leaf");
+        for _ in 1..levels {
+            value = wrap(value);
+        }
+        object(json!({ "k": value }))
+    }
+
+    #[test]
+    fn depth_counts_arrays_and_objects_alike_up_to_the_limit() {
+        for (kind, wrap) in [
+            ("objects", (|v| json!({ "k": v })) as fn(serde_json::Value) -> serde_json::Value),
+            ("arrays", |v| json!([v])),
+        ] {
+            assert_eq!(validate_json_object(&nested(MAX_ATTRIBUTES_DEPTH, wrap)), Ok(()), "{kind} at the limit");
+            let err = validate_json_object(&nested(MAX_ATTRIBUTES_DEPTH + 1, wrap)).unwrap_err();
+            assert_eq!(err.code, "too_deep", "{kind} one level over");
+            assert_eq!(err.message, "must not nest objects or arrays more than 8 levels deep");
+        }
+        // objects and arrays alternating: eight levels, then nine
+        let mixed = object(json!({"a": [{"b": [{"c": [{"d": ["leaf"]}]}]}]}));
+        assert_eq!(validate_json_object(&mixed), Ok(()));
+        let mixed = object(json!({"a": [{"b": [{"c": [{"d": [{"e": 1}]}]}]}]}));
+        assert_eq!(validate_json_object(&mixed).map_err(|v| v.code), Err("too_deep"));
+        // the deepest branch counts, wherever it is; empty containers and scalars add nothing below them
+        let mut wide = nested(MAX_ATTRIBUTES_DEPTH + 1, |v| json!([v]));
+        wide.insert("a".into(), json!([]));
+        wide.insert("b".into(), json!({}));
+        wide.insert("c".into(), json!(1));
+        assert_eq!(validate_json_object(&wide).map_err(|v| v.code), Err("too_deep"));
+        assert_eq!(validate_json_object(&object(json!({"a": [], "b": {}, "c": [1, 2]}))), Ok(()));
+        assert_eq!(validate_json_object(&JsonObject::new()), Ok(()));
+    }
+
+    #[test]
+    fn size_limit_is_inclusive_and_counts_serialized_bytes() {
+        // {"blob":"…"} is 11 bytes of JSON around the string
+        let sized = |bytes: usize| object(json!({ "blob": "x".repeat(bytes - 11) }));
+        assert_eq!(serde_json::to_vec(&sized(MAX_ATTRIBUTES_BYTES)).map(|b| b.len()).ok(), Some(65_536));
+        assert_eq!(validate_json_object(&sized(MAX_ATTRIBUTES_BYTES)), Ok(()));
+        let err = validate_json_object(&sized(MAX_ATTRIBUTES_BYTES + 1)).unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), ("too_large", "must be at most 65536 bytes as JSON"));
+    }
+
+    #[test]
+    fn name_and_identifier_limits_are_inclusive_and_count_characters() {
+        let at_limit = ContactAttributes {
+            name: "ñ".repeat(MAX_NAME_LEN),
+            identifier: Some("ñ".repeat(MAX_IDENTIFIER_LEN)),
+            ..ContactAttributes::default()
+        };
+        assert_eq!(at_limit.validate(), Ok(()));
+        for over in [1, 50] {
+            let too_long = ContactAttributes {
+                name: "n".repeat(MAX_NAME_LEN + over),
+                identifier: Some("i".repeat(MAX_IDENTIFIER_LEN + over)),
+                ..ContactAttributes::default()
+            };
+            let v = too_long.validate().unwrap_err();
+            let found: Vec<(&str, &str, &str)> =
+                v.as_slice().iter().map(|v| (v.field.as_str(), v.code.as_str(), v.message.as_str())).collect();
+            assert_eq!(
+                found,
+                [
+                    ("name", "too_long", "must be at most 255 characters"),
+                    ("identifier", "too_long", "must be at most 255 characters")
+                ],
+                "{over} over the limit"
+            );
+        }
+        let short = ContactAttributes { identifier: Some("i".into()), ..ContactAttributes::default() };
+        assert_eq!(short.validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported_against_its_field() {
+        let deep = nested(MAX_ATTRIBUTES_DEPTH + 1, |v| json!({ "k": v }));
+        let broken = ContactAttributes {
+            name: "Ok".into(),
+            email: Some("not-an-email".into()),
+            phone_number: Some("0301234".into()),
+            identifier: None,
+            additional_attributes: deep.clone(),
+            custom_attributes: deep,
+        };
+        let v = broken.validate().unwrap_err();
+        let found: Vec<(&str, &str)> = v.as_slice().iter().map(|v| (v.field.as_str(), v.code.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("email", "invalid_format"),
+                ("phone_number", "invalid_format"),
+                ("additional_attributes", "too_deep"),
+                ("custom_attributes", "too_deep")
+            ]
+        );
+    }
+
+    #[test]
+    fn normalization_trims_lowercases_the_email_and_drops_blanks() {
+        let raw = ContactAttributes {
+            name: "  Ada ".into(),
+            email: Some(" Ada@Example.ORG ".into()),
+            phone_number: Some("   ".into()),
+            identifier: Some(" id-1 ".into()),
+            ..ContactAttributes::default()
+        };
+        let n = raw.normalized();
+        assert_eq!(n.name, "Ada");
+        assert_eq!(n.email.as_deref(), Some("ada@example.org"));
+        assert_eq!(n.phone_number, None);
+        assert_eq!(n.identifier.as_deref(), Some("id-1"));
+    }
 }
 
 /// An inbox as shown inside a contact's `contact_inboxes`.

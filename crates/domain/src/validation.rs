@@ -156,6 +156,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn violations_collect_in_order_and_read_back() {
+        let one = Violations::one("email", "taken", "has already been taken");
+        assert!(!one.is_empty());
+        assert_eq!(
+            one.as_slice(),
+            [FieldViolation { field: "email".into(), code: "taken".into(), message: "has already been taken".into() }]
+        );
+        assert_eq!(one.clone().into_result(), Err(one.clone()));
+
+        let none = Violations::default();
+        assert!(none.is_empty());
+        assert_eq!(none.into_result(), Ok(()));
+
+        let mut two = Violations::default();
+        two.push("name", "too_long", "must be at most 255 characters");
+        two.push_violation("phone_number", ValueViolation { code: "invalid_format", message: "is odd".into() });
+        let fields: Vec<(String, String)> = two.clone().into_vec().into_iter().map(|v| (v.field, v.code)).collect();
+        assert_eq!(fields, [("name".into(), "too_long".into()), ("phone_number".into(), "invalid_format".into())]);
+        // what the logs and error messages show: field and message of each, in order
+        assert_eq!(two.to_string(), "name must be at most 255 characters; phone_number is odd");
+        assert_eq!(Violations::default().to_string(), "");
+    }
+
+    #[test]
     fn emails() {
         for ok in ["a@b.co", "first.last+tag@sub.example.org", "ünï@exämple.de"] {
             assert_eq!(validate_email(ok), Ok(()), "{ok}");
@@ -164,6 +188,22 @@ mod tests {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
         assert_eq!(validate_email(&format!("{}@x.com", "a".repeat(300))).map_err(|v| v.code), Err("too_long"));
+    }
+
+    #[test]
+    fn email_length_limit_is_inclusive() {
+        // a 64-character local part (its own limit) and a domain that brings the address to the limit
+        let at_limit = format!("{}@{}.com", "a".repeat(64), "b".repeat(MAX_EMAIL_LEN - 64 - 1 - 4));
+        assert_eq!(at_limit.chars().count(), MAX_EMAIL_LEN);
+        assert_eq!(validate_email(&at_limit), Ok(()));
+        let one_over = format!("{}@{}.com", "a".repeat(64), "b".repeat(MAX_EMAIL_LEN - 64 - 4));
+        let err = validate_email(&one_over).unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), ("too_long", "must be at most 254 characters"));
+        // characters, not bytes: 254 two-byte characters are still within the limit
+        let wide = format!("{}@{}.de", "a".repeat(64), "ä".repeat(MAX_EMAIL_LEN - 64 - 1 - 3));
+        assert_eq!(validate_email(&wide), Ok(()));
+        // the local part on its own: 64 characters at most
+        assert_eq!(validate_email(&format!("{}@x.com", "a".repeat(65))).map_err(|v| v.code), Err("invalid_format"));
     }
 
     #[test]
@@ -184,5 +224,9 @@ mod tests {
         assert_eq!(normalize_label("a,b").map_err(|v| v.code), Err("invalid_format"));
         assert_eq!(normalize_label("a\nb").map_err(|v| v.code), Err("invalid_format"));
         assert_eq!(normalize_label(&"x".repeat(256)).map_err(|v| v.code), Err("too_long"));
+        // the limit is inclusive, counts characters, and applies after trimming
+        assert_eq!(normalize_label(&"x".repeat(MAX_LABEL_LEN)), Ok("x".repeat(MAX_LABEL_LEN)));
+        assert_eq!(normalize_label(&"é".repeat(MAX_LABEL_LEN)), Ok("é".repeat(MAX_LABEL_LEN)));
+        assert_eq!(normalize_label(&format!("  {}  ", "x".repeat(MAX_LABEL_LEN))), Ok("x".repeat(MAX_LABEL_LEN)));
     }
 }

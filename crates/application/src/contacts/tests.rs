@@ -204,3 +204,85 @@ fn labels_are_normalized_deduplicated_and_replaced_as_a_set() {
     assert_eq!(contact_labels(&db, ACCOUNT, id).unwrap(), ["billing", "lead"], "a refused set changes nothing");
     assert_eq!(set(&[]).unwrap(), Vec::<String>::new());
 }
+
+#[test]
+fn generated_source_ids_are_version_4_uuids() {
+    let ids: Vec<String> = (0..200).map(|_| generate_source_id()).collect();
+    for id in &ids {
+        let hex: String = id.chars().filter(|c| *c != '-').collect();
+        assert_eq!(hex.len(), 32, "{id}");
+        assert!(hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{id}");
+        assert_eq!(&hex[12..13], "4", "the version nibble of {id}");
+        assert!(["8", "9", "a", "b"].contains(&&hex[16..17]), "the variant bits of {id}");
+    }
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len());
+}
+
+#[test]
+fn source_ids_are_trimmed_and_at_most_255_characters() {
+    assert_eq!(check_source_id("  abc "), Ok("abc".to_owned()));
+    assert_eq!(check_source_id(" \t"), Err(Violations::one("source_id", "blank", "can't be blank")));
+    let at_limit = "ß".repeat(MAX_SOURCE_ID_LEN);
+    assert_eq!(check_source_id(&format!(" {at_limit} ")), Ok(at_limit));
+    assert_eq!(
+        check_source_id(&"s".repeat(MAX_SOURCE_ID_LEN + 1)),
+        Err(Violations::one("source_id", "too_long", "must be at most 255 characters"))
+    );
+}
+
+#[test]
+fn a_client_source_id_is_used_in_the_inbox_and_checked() {
+    let db = MemoryDb::default();
+    let inbox = db.lock().add_inbox(ACCOUNT, "API");
+    let with_source = |source_id: &str| CreateContact {
+        inbox_id: Some(inbox.id),
+        source_id: Some(source_id.into()),
+        ..CreateContact::default()
+    };
+    let created = create_contact(&db, ACCOUNT, with_source("  crm-42 ")).unwrap();
+    assert_eq!(created.contact_inbox.map(|ci| ci.source_id).as_deref(), Some("crm-42"));
+    let before = db.snapshot();
+    assert_eq!(
+        create_contact(&db, ACCOUNT, with_source(" ")),
+        Err(ContactsError::Invalid(Violations::one("source_id", "blank", "can't be blank")))
+    );
+    assert_eq!(db.snapshot(), before);
+    // without an inbox the source id is ignored, as the reference ignores it
+    let ignored = CreateContact { source_id: Some(" ".into()), ..CreateContact::default() };
+    let created = create_contact(&db, ACCOUNT, ignored).unwrap();
+    assert_eq!(created.contact_inbox, None);
+    assert!(created.contact.contact_inboxes.is_empty());
+}
+
+#[test]
+fn creates_and_updates_are_recorded_for_webhooks_with_the_contact() {
+    let db = MemoryDb::default();
+    let created = create_contact(
+        &db,
+        ACCOUNT,
+        CreateContact {
+            fields: ContactChanges { name: Some("Eve".into()), ..ContactChanges::default() },
+            ..CreateContact::default()
+        },
+    )
+    .unwrap();
+    let id = created.contact.contact.id;
+    let changes = ContactChanges { name: Some("Eve Two".into()), ..ContactChanges::default() };
+    update_contact(&db, ACCOUNT, id, changes).unwrap();
+    let events = db.snapshot().events;
+    let summary: Vec<(AccountId, &str, &Value, &Value, &Value)> = events
+        .iter()
+        .map(|(account, kind, payload)| {
+            (*account, kind.as_str(), &payload["event"], &payload["account_id"], &payload["contact"]["name"])
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (ACCOUNT, "contact.created", &json!("contact_created"), &json!(1), &json!("Eve")),
+            (ACCOUNT, "contact.updated", &json!("contact_updated"), &json!(1), &json!("Eve Two")),
+        ]
+    );
+    assert_eq!(events[1].2["contact"]["id"], json!(id.get()));
+}

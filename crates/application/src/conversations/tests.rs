@@ -145,6 +145,7 @@ fn messages_have_the_right_sender_and_mark_activity() {
     let contents: Vec<&str> = listed.iter().map(|m| m.message.content.as_str()).collect();
     assert_eq!(contents, ["first", "hi"]);
     assert!(matches!(&listed[0].sender, MessageSender::User(u) if u.id == UserId::new(7)));
+    assert!(matches!(&listed[1].sender, MessageSender::Contact(c) if c.id == w.contact));
     assert_eq!(
         create_message(&w.db, w.member, 999, message("x", MessageType::Incoming)),
         Err(ConversationsError::NotFound { field: "conversation_id", entity: "conversation" })
@@ -172,4 +173,56 @@ fn a_message_follows_a_conversation_merged_to_another_contact() {
     assert!(matches!(&m.sender, MessageSender::Contact(c) if c.id == base));
     assert_eq!(show_conversation(&w.db, ACCOUNT, display_id).unwrap().contact.id, base);
     assert_eq!(contact_conversations(&w.db, ACCOUNT, base).unwrap().len(), 1);
+}
+
+#[test]
+fn message_content_is_required_and_at_most_150000_characters() {
+    let w = world();
+    let cmd = CreateConversation { inbox_id: w.inbox, contact_id: Some(w.contact), source_id: None, message: None };
+    let display_id = create_conversation(&w.db, w.member, cmd).unwrap().conversation.display_id;
+    let at_limit = "é".repeat(MAX_MESSAGE_LEN);
+    let posted = create_message(&w.db, w.member, display_id, message(&at_limit, MessageType::Outgoing)).unwrap();
+    assert_eq!(posted.message.content.chars().count(), MAX_MESSAGE_LEN);
+    let before = w.db.snapshot();
+    let over = "x".repeat(MAX_MESSAGE_LEN + 1);
+    assert_eq!(
+        create_message(&w.db, w.member, display_id, message(&over, MessageType::Outgoing)),
+        Err(ConversationsError::Invalid(Violations::one("content", "too_long", "must be at most 150000 characters")))
+    );
+    assert_eq!(
+        create_message(&w.db, w.member, display_id, message(" \n ", MessageType::Incoming)),
+        Err(ConversationsError::Invalid(Violations::one("content", "blank", "can't be blank")))
+    );
+    assert_eq!(w.db.snapshot(), before);
+}
+
+/// `lock_owner` with a `find` whose answers are scripted, as a concurrent merge would change them between reads.
+fn lock_with_owners(w: &World, owners: &[ContactId]) -> Result<Option<(Contact, &'static str)>, ConversationsError> {
+    let mut tx = w.db.begin().unwrap();
+    let mut reads = owners.iter().copied().chain(std::iter::repeat(*owners.last().unwrap()));
+    lock_owner(tx.as_mut(), ACCOUNT, |_| Ok(reads.next().map(|owner| (owner, "the item"))))
+}
+
+#[test]
+fn a_write_follows_its_row_to_the_contact_a_concurrent_merge_moved_it_to() {
+    let w = world();
+    let base =
+        w.db.lock().add_contact(ACCOUNT, ContactAttributes { name: "Base".into(), ..ContactAttributes::default() });
+    // read: owned by the contact; locked it; read again: a merge moved it to the base meanwhile
+    let (locked, item) = lock_with_owners(&w, &[w.contact, base]).unwrap().unwrap();
+    assert_eq!((locked.id, item), (base, "the item"), "the lock is taken on the new owner");
+    // a row that stays put is returned with its owner at once
+    let (locked, _) = lock_with_owners(&w, &[w.contact]).unwrap().unwrap();
+    assert_eq!(locked.id, w.contact);
+}
+
+#[test]
+fn a_write_gives_up_when_its_row_keeps_moving() {
+    let w = world();
+    let other = w.db.lock().add_contact(ACCOUNT, ContactAttributes::default());
+    let moving: Vec<ContactId> = [w.contact, other].into_iter().cycle().take(12).collect();
+    assert_eq!(
+        lock_with_owners(&w, &moving),
+        Err(ConversationsError::Internal("the owning contact kept changing under concurrent merges".into()))
+    );
 }
