@@ -35,7 +35,7 @@ pub use error::StoreError;
 pub use idempotency::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
 pub use inboxes::InboxStore;
 pub use labels::LabelStore;
-pub use merges::{MergeEntry, MergeRecord, MergeStore, MovedCounts, Page, StoredMerge};
+pub use merges::{MergeEntry, MergeLedger, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, StoredMerge};
 pub use notes::{Note, NoteStore};
 pub use webhooks::OutboxStore;
 
