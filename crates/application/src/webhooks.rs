@@ -19,7 +19,8 @@ use crate::auth::Member;
 use crate::ports::{Database, Role, Session, StoreError};
 
 /// The events a webhook can subscribe to.
-pub const EVENTS: [&str; 4] = ["contact_created", "contact_updated", "contact_deleted", "contact_merged"];
+pub const EVENTS: [&str; 5] =
+    ["contact_created", "contact_updated", "contact_deleted", "contact_merged", "contact_unmerged"];
 
 /// A webhook with its delivery status.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,8 +21,9 @@ pub struct CreateWebhookRequest {
     #[validate(length(min = 1, max = 2048))]
     #[schema(example = "https://crm.example.com/coalesce", max_length = 2048)]
     pub url: String,
-    /// Events to deliver: `contact_created`, `contact_updated`, `contact_deleted`, `contact_merged`.
-    #[validate(length(min = 1, max = 4))]
+    /// Events to deliver: `contact_created`, `contact_updated`, `contact_deleted`, `contact_merged`,
+    /// `contact_unmerged`.
+    #[validate(length(min = 1, max = 5))]
     #[schema(example = json!(["contact_merged"]), min_items = 1)]
     pub subscriptions: Vec<String>,
 }

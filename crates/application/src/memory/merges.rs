@@ -4,8 +4,8 @@
 use chrono::Utc;
 use domain::{AccountId, Contact, ContactAttributes, ContactId};
 
-use super::{count, MemorySession, UniqueField};
 use super::MergeMeta;
+use super::{count, MemorySession, UniqueField};
 use crate::ports::{
     MergeEntry, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, Sender, StoreError, StoredMerge,
 };
