@@ -20,3 +20,4 @@ mod merge_history;
 mod platform;
 mod search;
 mod story;
+mod undo;

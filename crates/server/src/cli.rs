@@ -75,6 +75,9 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "COALESCE_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
+    /// How many days after a merge it may be undone (`POST …/contact_merges/{id}/undo`).
+    #[arg(long, env = "COALESCE_UNDO_WINDOW_DAYS", default_value_t = adapters_http::DEFAULT_UNDO_WINDOW_DAYS)]
+    pub undo_window_days: u32,
     /// Run the webhook delivery worker in this process.
     #[arg(long, env = "COALESCE_WEBHOOK_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub webhook_worker: bool,
@@ -215,6 +218,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         },
         workers: args.workers,
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+        undo_window_days: args.undo_window_days,
     };
     let listener = TcpListener::bind(&args.bind).map_err(|e| format!("cannot bind {}: {e}", args.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;

@@ -25,11 +25,18 @@ pub struct ServerSettings {
     pub workers: usize,
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
     pub shutdown_timeout: Duration,
+    /// How many days after a merge it may be undone.
+    pub undo_window_days: u32,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { limits: HttpLimits::default(), workers: 0, shutdown_timeout: Duration::from_secs(10) }
+        Self {
+            limits: HttpLimits::default(),
+            workers: 0,
+            shutdown_timeout: Duration::from_secs(10),
+            undo_window_days: adapters_http::DEFAULT_UNDO_WINDOW_DAYS,
+        }
     }
 }
 
@@ -40,7 +47,7 @@ impl Default for ServerSettings {
 /// When the listener cannot be used.
 pub fn http_server(listener: TcpListener, db: PgDatabase, settings: &ServerSettings) -> std::io::Result<Server> {
     let max_connections = db.max_connections();
-    let state = AppState { db: Arc::new(db) };
+    let state = AppState { db: Arc::new(db), undo_window_days: settings.undo_window_days };
     let limits = settings.limits;
     let limiter = web::Data::new(RateLimiter::new(limits.rate));
     let mut server = HttpServer::new(move || {
