@@ -218,6 +218,14 @@ fn every_operation_answers_as_documented_on_success_and_on_error() {
     call("DELETE", &a(&format!("/contacts/{other}")), None, 200);
     call("DELETE", &a(&format!("/contacts/{other}")), None, 404);
 
+    // the undo of the merge: previewed, done, then refused as done already; the mergee answers again
+    let undo = a(&format!("/contact_merges/{record}/undo"));
+    call("POST", &format!("{undo}/preview"), None, 200);
+    call("POST", &undo, None, 200);
+    assert_eq!(call("POST", &undo, None, 409).error_codes(), ["already_undone"]);
+    call("POST", &format!("{undo}/preview"), None, 409);
+    call("GET", &a(&format!("/contacts/{mergee}")), None, 200);
+
     // anonymous callers, and the probes
     for operation in contract::operations() {
         let (method, template) = operation.split_once(' ').unwrap();

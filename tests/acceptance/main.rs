@@ -21,4 +21,5 @@ mod platform;
 mod rate_limit;
 mod search;
 mod story;
+mod undo;
 mod webhooks;

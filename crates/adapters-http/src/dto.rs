@@ -328,6 +328,10 @@ pub struct MergeRecordDto {
     pub mergee: Value,
     /// Unix seconds.
     pub created_at: i64,
+    /// When the merge was undone (Unix seconds); `null` while it stands.
+    pub undone_at: Option<i64>,
+    /// The user who undid it; `null` while it stands.
+    pub undone_by: Option<i64>,
 }
 
 impl From<&application::ports::MergeEntry> for MergeRecordDto {
@@ -341,6 +345,65 @@ impl From<&application::ports::MergeEntry> for MergeRecordDto {
             moved: e.moved.into(),
             mergee: e.mergee_snapshot.clone(),
             created_at: e.created_at.timestamp(),
+            undone_at: e.undone_at.map(|t| t.timestamp()),
+            undone_by: e.undone_by.map(domain::UserId::get),
+        }
+    }
+}
+
+/// A base attribute changed again after the merge: the undo kept its current value. Values are the attribute's
+/// own JSON (a string, `null`, or an object for `additional_attributes`/`custom_attributes`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UndoConflictDto {
+    #[schema(example = "phone_number")]
+    pub field: String,
+    /// The value the base holds now, which the undo kept.
+    #[schema(example = "+4930999000")]
+    pub kept: Value,
+    /// What the merge had written.
+    #[schema(example = "+4930123456")]
+    pub merge_wrote: Value,
+    /// The base's value before the merge, which the undo would have restored.
+    #[schema(example = json!(null))]
+    pub before_merge: Value,
+}
+
+/// Response of `POST …/contact_merges/{id}/undo` (and of its preview): both contacts after the undo, and what
+/// it did (or would do).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UndoResponse {
+    /// The base contact, its attributes restored.
+    pub base: ContactDto,
+    /// The mergee, re-created with its original id.
+    pub mergee: ContactDto,
+    /// Rows the merge had moved that went back to the mergee (labels: the mergee's labels given back).
+    pub moved_back: MovesDto,
+    /// Rows the merge had moved that no longer exist on the base (deleted since the merge).
+    pub deleted_since: MovesDto,
+    /// Rows the base gained after the merge; they stay on the base.
+    pub kept_on_base: MovesDto,
+    /// Base attributes changed again after the merge, kept as they are now.
+    pub conflicts: Vec<UndoConflictDto>,
+}
+
+impl UndoResponse {
+    pub fn new(o: &application::undo::UndoOutcome) -> Self {
+        Self {
+            base: ContactDto::new(&o.base, &o.base_inboxes),
+            mergee: ContactDto::new(&o.mergee, &o.mergee_inboxes),
+            moved_back: o.counts.moved_back.into(),
+            deleted_since: o.counts.deleted_since.into(),
+            kept_on_base: o.counts.kept_on_base.into(),
+            conflicts: o
+                .conflicts
+                .iter()
+                .map(|c| UndoConflictDto {
+                    field: c.field.to_owned(),
+                    kept: c.kept.clone(),
+                    merge_wrote: c.merge_wrote.clone(),
+                    before_merge: c.before_merge.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -17,6 +17,7 @@ use application::conversations::ConversationsError;
 use application::inboxes::InboxesError;
 use application::merge_contacts::MergeContactsError;
 use application::notes::NotesError;
+use application::undo::UndoError;
 use domain::{ContactId, Violations};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -46,6 +47,9 @@ pub struct ErrorBody {
     /// With code `merged`: the id of the contact a merged-away contact now lives in (chains followed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<i64>,
+    /// With code `merge_superseded`: the later merge that took this merge's base; undo that one first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<i64>,
 }
 
 /// An error response: a status and the envelope.
@@ -68,6 +72,7 @@ impl ApiError {
                     code: code.to_owned(),
                 }],
                 merged_into: None,
+                superseded_by: None,
             },
         }
     }
@@ -79,7 +84,10 @@ impl ApiError {
             .into_iter()
             .map(|v| FieldError { field: v.field, message: v.message, code: v.code })
             .collect();
-        Self { status, body: ErrorBody { description: description.to_owned(), errors, merged_into: None } }
+        Self {
+            status,
+            body: ErrorBody { description: description.to_owned(), errors, merged_into: None, superseded_by: None },
+        }
     }
 
     pub fn not_found(field: &str, message: &str) -> Self {
@@ -178,7 +186,12 @@ impl From<MergeContactsError> for ApiError {
                 let merged_into = fields.iter().find_map(|(_, merged)| merged.map(ContactId::get));
                 Self {
                     status: StatusCode::NOT_FOUND,
-                    body: ErrorBody { description: "Resource could not be found".to_owned(), errors, merged_into },
+                    body: ErrorBody {
+                        description: "Resource could not be found".to_owned(),
+                        errors,
+                        merged_into,
+                        superseded_by: None,
+                    },
                 }
             }
             MergeContactsError::Invalid(v) => Self::from_violations(
@@ -191,6 +204,49 @@ impl From<MergeContactsError> for ApiError {
             MergeContactsError::Internal(cause) => Self::internal(&cause),
         }
     }
+}
+
+impl From<UndoError> for ApiError {
+    fn from(e: UndoError) -> Self {
+        let conflict = |field: &str, code: &str, message: &str| {
+            Self::new(StatusCode::CONFLICT, "The merge cannot be undone; nothing was changed", field, code, message)
+        };
+        match e {
+            UndoError::NotFound => Self::not_found("id", "no merge record with this id in the account"),
+            UndoError::AlreadyUndone => conflict("id", "already_undone", "this merge was already undone"),
+            UndoError::WindowPassed { days } => conflict(
+                "id",
+                "undo_window_passed",
+                &format!("a merge can be undone for {days} days; this one is older"),
+            ),
+            UndoError::Superseded { base, by } => merge_superseded(base, by),
+            UndoError::Conflict { field: "base_contact_id" } => {
+                conflict("base_contact_id", "conflict", "the base contact was deleted since the merge")
+            }
+            UndoError::Conflict { field } => {
+                conflict(field, "conflict", "another contact now holds the mergee's value; change it first")
+            }
+            UndoError::NotUndoable => {
+                conflict("id", "not_undoable", "this merge was recorded before merges could be undone")
+            }
+            UndoError::IdempotencyKeyReused => idempotency_key_reused(),
+            UndoError::Unavailable => Self::unavailable(),
+            UndoError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+/// 409 `merge_superseded`: the merge's base was merged into another contact by merge `by`, to undo first.
+pub fn merge_superseded(base: i64, by: i64) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::CONFLICT,
+        "The merge cannot be undone; nothing was changed",
+        "id",
+        "merge_superseded",
+        &format!("contact {base} was merged away by merge {by}; undo merge {by} first"),
+    );
+    error.body.superseded_by = Some(by);
+    error
 }
 
 /// 422 for an `Idempotency-Key` sent before with another request.
@@ -228,6 +284,7 @@ pub fn contact_gone(field: &str, merged_into: Option<ContactId>) -> ApiError {
             description: "Resource could not be found".to_owned(),
             errors: vec![contact_not_found(field, merged_into)],
             merged_into: merged_into.map(ContactId::get),
+            superseded_by: None,
         },
     }
 }

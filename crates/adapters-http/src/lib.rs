@@ -26,7 +26,12 @@ pub struct AppState {
     pub db: Arc<dyn Database>,
     /// Where webhooks may point (checked when one is registered).
     pub webhook_targets: Arc<TargetPolicy>,
+    /// How many days after a merge it may be undone (`COALESCE_UNDO_WINDOW_DAYS`).
+    pub undo_window_days: u32,
 }
+
+/// The default undo window, in days.
+pub const DEFAULT_UNDO_WINDOW_DAYS: u32 = 30;
 
 /// Limits applied to every request.
 #[derive(Debug, Clone, Copy)]

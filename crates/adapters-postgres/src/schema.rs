@@ -54,6 +54,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    contact_merge_ledgers (merge_id) {
+        merge_id -> Int8,
+        account_id -> Int8,
+        moved_conversation_ids -> Array<Nullable<Int8>>,
+        moved_message_ids -> Array<Nullable<Int8>>,
+        moved_contact_inbox_ids -> Array<Nullable<Int8>>,
+        moved_note_ids -> Array<Nullable<Int8>>,
+        labels_added -> Array<Nullable<Text>>,
+        mergee_labels -> Array<Nullable<Text>>,
+        base_snapshot -> Jsonb,
+        written -> Jsonb,
+    }
+}
+
+diesel::table! {
     contact_merges (id) {
         id -> Int8,
         account_id -> Int8,
@@ -67,6 +82,9 @@ diesel::table! {
         moved_notes -> Int8,
         moved_labels -> Int8,
         created_at -> Timestamptz,
+        undone_at -> Nullable<Timestamptz>,
+        undone_by -> Nullable<Int8>,
+        undo_counts -> Nullable<Jsonb>,
     }
 }
 
@@ -234,8 +252,9 @@ diesel::joinable!(account_users -> accounts (account_id));
 diesel::joinable!(account_users -> users (user_id));
 diesel::joinable!(contact_inboxes -> accounts (account_id));
 diesel::joinable!(contact_labels -> accounts (account_id));
+diesel::joinable!(contact_merge_ledgers -> accounts (account_id));
+diesel::joinable!(contact_merge_ledgers -> contact_merges (merge_id));
 diesel::joinable!(contact_merges -> accounts (account_id));
-diesel::joinable!(contact_merges -> users (actor_user_id));
 diesel::joinable!(contacts -> accounts (account_id));
 diesel::joinable!(conversations -> accounts (account_id));
 diesel::joinable!(idempotency_keys -> accounts (account_id));
@@ -259,6 +278,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     contact_inboxes,
     contact_labels,
+    contact_merge_ledgers,
     contact_merges,
     contacts,
     conversations,

@@ -16,6 +16,7 @@ mod inboxes;
 mod labels;
 mod merges;
 mod notes;
+mod undo;
 mod webhooks;
 
 use application::ports::User;

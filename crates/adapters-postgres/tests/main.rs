@@ -32,12 +32,13 @@ fn tables(conn: &mut PgConnection) -> Vec<String> {
     .collect()
 }
 
-const ALL_TABLES: [&str; 19] = [
+const ALL_TABLES: [&str; 20] = [
     "access_tokens",
     "account_users",
     "accounts",
     "contact_inboxes",
     "contact_labels",
+    "contact_merge_ledgers",
     "contact_merges",
     "contacts",
     "conversations",

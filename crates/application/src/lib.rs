@@ -20,6 +20,7 @@ pub mod merge_preview;
 pub mod notes;
 pub mod ports;
 pub mod snapshot;
+pub mod undo;
 pub mod webhook_targets;
 pub mod webhooks;
 

@@ -16,6 +16,7 @@ mod inboxes;
 mod labels;
 mod merges;
 mod notes;
+mod undo;
 mod webhooks;
 
 use std::collections::BTreeMap;
@@ -54,6 +55,8 @@ pub struct State {
     pub notes: Vec<Note>,
     pub labels: Vec<(AccountId, ContactId, String)>,
     pub merges: Vec<MergeRecord>,
+    /// What PostgreSQL keeps in the other columns of `contact_merges`, one per merge record.
+    pub merge_meta: Vec<MergeMeta>,
     pub events: Vec<(AccountId, String, serde_json::Value)>,
     /// (account, key, fingerprint, response)
     pub idempotency: Vec<(AccountId, String, Vec<u8>, Option<StoredResponse>)>,
@@ -62,6 +65,19 @@ pub struct State {
     pub deliveries: Vec<(DueDelivery, &'static str)>,
     /// How many of `events` have been fanned out.
     pub events_processed: usize,
+}
+
+/// A merge record's columns beyond [`MergeRecord`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MergeMeta {
+    pub created_at: DateTime<Utc>,
+    /// The last id handed out before the merge: rows with a higher id came after it.
+    pub watermark: i64,
+    /// The base's labels right after the merge.
+    pub base_labels: Vec<String>,
+    pub undone_at: Option<DateTime<Utc>>,
+    pub undone_by: Option<UserId>,
+    pub undo_counts: Option<serde_json::Value>,
 }
 
 /// A fixed instant for rows the tests arrange.

@@ -6,16 +6,17 @@
 //! 3. move the mergee's conversations, sent messages, contact inboxes, notes and labels to the base, one
 //!    set-based statement per table;
 //! 4. delete the mergee, then update the base, so the mergee's unique email or identifier can move over;
-//! 5. write the audit record and the `contact.merged` outbox event;
+//! 5. write the audit record, with the ledger that makes the merge undoable (`crate::undo`): the ids the move
+//!    returned, the base as it was and the values written on it; and the `contact.merged` outbox event;
 //! 6. commit. Any error before the commit drops the session, which rolls every step back.
 //!
 //! [`merge_in`] is the same merge inside a caller's transaction (used to commit it with an idempotency key).
 
-use domain::{merge_attributes, AccountId, Contact, ContactId, ContactInbox, UserId, Violations};
+use domain::{attribute_changes, merge_attributes, AccountId, Contact, ContactId, ContactInbox, UserId, Violations};
 use serde_json::json;
 
 use crate::idempotency::KeyReused;
-use crate::ports::{in_transaction, Database, MovedCounts, Session, StoreError};
+use crate::ports::{in_transaction, Database, MergeLedger, MovedCounts, Session, StoreError};
 use crate::snapshot::{contact_snapshot, moved_snapshot};
 
 /// What to merge, and who asks.
@@ -99,10 +100,11 @@ pub fn merge_in(tx: &mut dyn Session, cmd: MergeContacts) -> Result<MergeOutcome
 
     let merged = plan_merge(&base, &mergee).map_err(MergeContactsError::Invalid)?;
 
-    let moved = tx.move_children(account, mergee.id, base.id)?;
+    let (moved, rows) = tx.move_children(account, mergee.id, base.id)?;
     tx.delete_contact_row(account, mergee.id)?;
     let contact = tx.update_contact_attributes(account, base.id, &merged)?;
-    let merge_id = record(tx, &cmd, &mergee, moved)?;
+    let ledger = MergeLedger { rows, base_snapshot: contact_snapshot(&base), written: written(&base, &contact) };
+    let merge_id = record(tx, &cmd, &mergee, moved, ledger)?;
     let contact_inboxes = tx.contact_inboxes(account, base.id)?;
     Ok(MergeOutcome { contact, contact_inboxes, merge_id: Some(merge_id), moved })
 }
@@ -142,8 +144,23 @@ pub(crate) fn pick_pair(
     }
 }
 
-/// Writes the audit row and the outbox event, with the same facts.
-fn record(tx: &mut dyn Session, cmd: &MergeContacts, mergee: &Contact, moved: MovedCounts) -> Result<i64, StoreError> {
+/// The attributes the merge changed on the base, as stored: `{"field": {"before": …, "after": …}}`.
+fn written(before: &Contact, after: &Contact) -> serde_json::Value {
+    attribute_changes(&before.attributes, &after.attributes)
+        .into_iter()
+        .map(|c| (c.field.to_owned(), json!({"before": c.from, "after": c.to})))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Writes the audit row (with its ledger) and the outbox event, with the same facts.
+fn record(
+    tx: &mut dyn Session,
+    cmd: &MergeContacts,
+    mergee: &Contact,
+    moved: MovedCounts,
+    ledger: MergeLedger,
+) -> Result<i64, StoreError> {
     let snapshot = contact_snapshot(mergee);
     let stored = tx.insert_merge_record(&crate::ports::MergeRecord {
         account_id: cmd.account_id,
@@ -152,6 +169,7 @@ fn record(tx: &mut dyn Session, cmd: &MergeContacts, mergee: &Contact, moved: Mo
         mergee_contact_id: cmd.mergee_contact_id,
         mergee_snapshot: snapshot.clone(),
         moved,
+        ledger: Some(ledger),
     })?;
     let event = json!({
         "event": "contact_merged",

@@ -7,7 +7,7 @@
 //!
 //! This file holds what ties the ports together (the database, the session, [`in_transaction`]); each port
 //! family lives in the submodule named after the use cases that need it (`ports/contacts.rs` for
-//! `crate::contacts`, `ports/merges.rs` for the three merge use cases, …), the shared [`StoreError`] in the leaf
+//! `crate::contacts`, `ports/merges.rs` for the three merge use cases, `ports/undo.rs` for undoing one, …), the shared [`StoreError`] in the leaf
 //! `ports/error.rs`, and everything is re-exported here, so `crate::ports::ContactStore` is the one path to use.
 //! Submodules import `error` and, in one direction only, each other (`admin` uses `auth`'s roles; `conversations`
 //! and `notes` use `admin`'s `User`), never this file. `WebhookStore` is still defined next to its types in
@@ -23,6 +23,7 @@ mod inboxes;
 mod labels;
 mod merges;
 mod notes;
+mod undo;
 mod webhooks;
 
 pub use admin::{Account, AdminStore, PlatformGrant, User};
@@ -35,8 +36,9 @@ pub use error::StoreError;
 pub use idempotency::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
 pub use inboxes::InboxStore;
 pub use labels::LabelStore;
-pub use merges::{MergeEntry, MergeRecord, MergeStore, MovedCounts, Page, StoredMerge};
+pub use merges::{MergeEntry, MergeLedger, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, StoredMerge};
 pub use notes::{Note, NoteStore};
+pub use undo::{LedgerFacts, UndoCounts, UndoStore, UndoableMerge};
 pub use webhooks::OutboxStore;
 
 pub use crate::webhooks::WebhookStore;
@@ -83,6 +85,7 @@ pub trait Session:
     + NoteStore
     + LabelStore
     + MergeStore
+    + UndoStore
     + OutboxStore
     + IdempotencyStore
     + WebhookStore

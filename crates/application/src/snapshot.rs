@@ -1,6 +1,7 @@
 //! JSON snapshots of domain objects for the audit trail and outbox events (the domain itself has no serde).
 
-use domain::Contact;
+use chrono::{DateTime, Utc};
+use domain::{AccountId, Contact, ContactAttributes, ContactId};
 use serde_json::{json, Value};
 
 use crate::ports::MovedCounts;
@@ -34,4 +35,73 @@ pub fn moved_snapshot(moved: &MovedCounts) -> Value {
         "notes": moved.notes,
         "labels": moved.labels,
     })
+}
+
+/// The contact a [`contact_snapshot`] describes (to re-create a merged-away contact); `None` when the snapshot
+/// lacks a field or holds one of the wrong type.
+pub fn contact_from_snapshot(snapshot: &Value) -> Option<Contact> {
+    let text = |key: &str| -> Option<Option<String>> {
+        match &snapshot[key] {
+            Value::Null => Some(None),
+            Value::String(s) => Some(Some(s.clone())),
+            _ => None,
+        }
+    };
+    let object = |key: &str| snapshot[key].as_object().cloned();
+    let time = |key: &str| -> Option<Option<DateTime<Utc>>> {
+        match &snapshot[key] {
+            Value::Null => Some(None),
+            Value::String(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| Some(t.with_timezone(&Utc))),
+            _ => None,
+        }
+    };
+    Some(Contact {
+        id: ContactId::new(snapshot["id"].as_i64()?),
+        account_id: AccountId::new(snapshot["account_id"].as_i64()?),
+        attributes: ContactAttributes {
+            name: snapshot["name"].as_str()?.to_owned(),
+            email: text("email")?,
+            phone_number: text("phone_number")?,
+            identifier: text("identifier")?,
+            additional_attributes: object("additional_attributes")?,
+            custom_attributes: object("custom_attributes")?,
+        },
+        blocked: snapshot["blocked"].as_bool()?,
+        thumbnail: snapshot["thumbnail"].as_str()?.to_owned(),
+        last_activity_at: time("last_activity_at")?,
+        created_at: time("created_at")??,
+        updated_at: time("updated_at")??,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_snapshot_reads_back_as_the_contact() {
+        let at = Utc.timestamp_opt(1_700_000_000, 123_456_000).single().unwrap();
+        let mut custom = serde_json::Map::new();
+        custom.insert("nested".into(), json!({"a": [1, {"b": null}]}));
+        let contact = Contact {
+            id: ContactId::new(7),
+            account_id: AccountId::new(2),
+            attributes: ContactAttributes {
+                name: "Ada".into(),
+                email: Some("ada@example.com".into()),
+                phone_number: None,
+                identifier: Some("ada-1".into()),
+                additional_attributes: serde_json::Map::new(),
+                custom_attributes: custom,
+            },
+            blocked: true,
+            thumbnail: "t.png".into(),
+            last_activity_at: Some(at),
+            created_at: at,
+            updated_at: at,
+        };
+        assert_eq!(contact_from_snapshot(&contact_snapshot(&contact)), Some(contact));
+        assert_eq!(contact_from_snapshot(&json!({"id": 1})), None);
+    }
 }

@@ -25,7 +25,8 @@ pub use crate::webhook_targets::MAX_URL_LEN;
 use crate::webhook_targets::{DeliveryRefused, TargetPolicy, WebhookTarget};
 
 /// The events a webhook can subscribe to.
-pub const EVENTS: [&str; 4] = ["contact_created", "contact_updated", "contact_deleted", "contact_merged"];
+pub const EVENTS: [&str; 5] =
+    ["contact_created", "contact_updated", "contact_deleted", "contact_merged", "contact_unmerged"];
 
 /// A webhook with its delivery status.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -80,6 +80,9 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "COALESCE_SHUTDOWN_TIMEOUT", default_value_t = 10)]
     pub shutdown_timeout: u64,
+    /// How many days after a merge it may be undone (`POST …/contact_merges/{id}/undo`).
+    #[arg(long, env = "COALESCE_UNDO_WINDOW_DAYS", default_value_t = adapters_http::DEFAULT_UNDO_WINDOW_DAYS)]
+    pub undo_window_days: u32,
     /// Run the webhook delivery worker in this process.
     #[arg(long, env = "COALESCE_WEBHOOK_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub webhook_worker: bool,
@@ -232,6 +235,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         workers: args.workers,
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         webhook_targets: crate::webhook_targets(args.webhook_allow_private),
+        undo_window_days: args.undo_window_days,
     };
     if args.webhook_allow_private {
         log::warn!("COALESCE_WEBHOOK_ALLOW_PRIVATE is on: webhooks may reach loopback and private addresses");

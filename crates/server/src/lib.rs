@@ -29,6 +29,8 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// Where webhooks may point (public addresses only unless private ones are allowed).
     pub webhook_targets: Arc<TargetPolicy>,
+    /// How many days after a merge it may be undone.
+    pub undo_window_days: u32,
 }
 
 impl Default for ServerSettings {
@@ -38,6 +40,7 @@ impl Default for ServerSettings {
             workers: 0,
             shutdown_timeout: Duration::from_secs(10),
             webhook_targets: webhook_targets(false),
+            undo_window_days: adapters_http::DEFAULT_UNDO_WINDOW_DAYS,
         }
     }
 }
@@ -54,7 +57,11 @@ pub fn webhook_targets(allow_private: bool) -> Arc<TargetPolicy> {
 /// When the listener cannot be used.
 pub fn http_server(listener: TcpListener, db: PgDatabase, settings: &ServerSettings) -> std::io::Result<Server> {
     let max_connections = db.max_connections();
-    let state = AppState { db: Arc::new(db), webhook_targets: Arc::clone(&settings.webhook_targets) };
+    let state = AppState {
+        db: Arc::new(db),
+        webhook_targets: Arc::clone(&settings.webhook_targets),
+        undo_window_days: settings.undo_window_days,
+    };
     let limits = settings.limits;
     let limiter = web::Data::new(RateLimiter::new(limits.rate));
     let mut server = HttpServer::new(move || {

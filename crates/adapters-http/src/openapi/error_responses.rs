@@ -14,6 +14,7 @@ use utoipa::openapi::{Components, Content, OpenApi, Ref, RefOr, ResponseBuilder}
 use utoipa::Modify;
 
 use crate::error::{contact_gone, idempotency_key_reused, ApiError, ErrorBody};
+use application::undo::UndoError;
 use domain::ContactId;
 
 /// Operations that answer 404 code `merged` (with `merged_into`) for a merged-away contact id.
@@ -141,6 +142,17 @@ fn examples(status: u16, op: &OperationFacts) -> Vec<(&'static str, &'static str
     let body = |e: ApiError| e.body().clone();
     let merge = op.id.starts_with("contactMerge") && op.body_fields.iter().any(|f| f == "mergee_contact_id");
     match status {
+        400 if op.body_fields.is_empty() && op.first_query_param.is_none() && op.idempotent => vec![(
+            "invalid_value",
+            "An invalid Idempotency-Key header",
+            body(ApiError::new(
+                bad(400),
+                "The Idempotency-Key header is invalid",
+                "Idempotency-Key",
+                "invalid_value",
+                "must be 1 to 255 visible ASCII characters",
+            )),
+        )],
         400 => {
             let (field, code, message) = match (op.body_fields.first(), &op.first_query_param) {
                 (Some(field), _) => (field.clone(), "required", "is required"),
@@ -205,6 +217,29 @@ fn examples(status: u16, op: &OperationFacts) -> Vec<(&'static str, &'static str
                 "this token is over its rate limit; retry in 1 s",
             )),
         )],
+        409 if op.id.starts_with("contactMergeUndo") => vec![
+            ("already_undone", "The merge was already undone", body(UndoError::AlreadyUndone.into())),
+            (
+                "undo_window_passed",
+                "The merge is older than the undo window",
+                body(UndoError::WindowPassed { days: 30 }.into()),
+            ),
+            (
+                "merge_superseded",
+                "The base was merged away since; `superseded_by` names the merge to undo first",
+                body(UndoError::Superseded { base: 12, by: 17 }.into()),
+            ),
+            (
+                "conflict",
+                "Another contact now holds the mergee's email",
+                body(UndoError::Conflict { field: "email" }.into()),
+            ),
+            (
+                "not_undoable",
+                "The merge was recorded before merges could be undone",
+                body(UndoError::NotUndoable.into()),
+            ),
+        ],
         409 => vec![(
             "conflict",
             "The request conflicts with the resource's state",

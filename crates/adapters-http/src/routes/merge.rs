@@ -11,10 +11,11 @@ use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 /// Merge Contacts
 ///
 /// Merge two contacts into a single contact. The base contact remains and receives all data from the mergee
-/// contact. After the merge, the mergee contact is permanently deleted.
+/// contact. After the merge, the mergee contact is deleted.
 ///
-/// This action is irreversible. All conversations, labels, and custom attributes from the mergee contact will be
-/// moved to the base contact.
+/// All conversations, labels, and custom attributes from the mergee contact will be moved to the base contact.
+/// Unlike the reference, a merge can be undone (`POST …/contact_merges/{id}/undo`, within
+/// `COALESCE_UNDO_WINDOW_DAYS`): the merge records exactly what it moved and wrote.
 ///
 /// Send an `Idempotency-Key` header to make retries safe: the same key with the same body within 24 hours
 /// replays the first response without merging again (`Idempotent-Replayed: true`); the same key with another

@@ -10,6 +10,7 @@ pub mod merge;
 pub mod merge_history;
 pub mod notes;
 pub mod platform;
+pub mod undo;
 pub mod webhooks;
 
 use actix_web::web;
@@ -22,6 +23,8 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         .service(merge_history::contact_merge_preview)
         .service(merge_history::contact_merge_list)
         .service(merge_history::contact_merge_details)
+        .service(undo::contact_merge_undo)
+        .service(undo::contact_merge_undo_preview)
         .service(webhooks::webhook_list)
         .service(webhooks::webhook_create)
         .service(webhooks::webhook_delete)

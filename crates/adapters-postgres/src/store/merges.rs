@@ -1,11 +1,11 @@
 //! [`MergeStore`] on PostgreSQL: the set-based moves of a merge and its audit trail (use cases:
 //! `application::merge_contacts`, `merge_preview` and `merge_history`).
 
-use application::ports::{MergeEntry, MergeRecord, MergeStore, MovedCounts, Page, StoredMerge};
+use application::ports::{MergeEntry, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, StoredMerge};
 use application::StoreError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 use domain::{AccountId, ContactAttributes, ContactId, UserId};
 
 use super::PgSession;
@@ -14,33 +14,40 @@ use crate::prepared::Prepared;
 use crate::schema::contact_merges;
 
 impl MergeStore for PgSession {
-    fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId) -> Result<MovedCounts, StoreError> {
+    fn move_children(
+        &mut self,
+        account: AccountId,
+        from: ContactId,
+        to: ContactId,
+    ) -> Result<(MovedCounts, MovedRows), StoreError> {
         // Every child in one statement (one round trip whatever the number of rows): conversations, the
         // messages the mergee sent, contact inboxes and notes change owner; labels are a union, the mergee's rows
         // taken and the base given each label it does not carry yet. Foreign keys are checked at the end of the
-        // statement, against all of it.
+        // statement, against all of it. The same statement returns which rows it moved and which labels it
+        // added: the ledger an undo reverses, at no extra round trip.
         let (a, from, to) = (account.get(), from.get(), to.get());
-        let moved: ChildCounts = Prepared(
+        let moved: MovedLedger = Prepared(
             diesel::sql_query(
                 "WITH conversations_moved AS ( \
-                     UPDATE conversations SET contact_id = $3 WHERE account_id = $1 AND contact_id = $2 RETURNING 1), \
+                     UPDATE conversations SET contact_id = $3 WHERE account_id = $1 AND contact_id = $2 RETURNING id), \
                  messages_moved AS ( \
                      UPDATE messages SET sender_contact_id = $3 \
-                     WHERE account_id = $1 AND sender_contact_id = $2 RETURNING 1), \
+                     WHERE account_id = $1 AND sender_contact_id = $2 RETURNING id), \
                  contact_inboxes_moved AS ( \
-                     UPDATE contact_inboxes SET contact_id = $3 WHERE account_id = $1 AND contact_id = $2 RETURNING 1), \
+                     UPDATE contact_inboxes SET contact_id = $3 WHERE account_id = $1 AND contact_id = $2 RETURNING id), \
                  notes_moved AS ( \
-                     UPDATE notes SET contact_id = $3 WHERE account_id = $1 AND contact_id = $2 RETURNING 1), \
+                     UPDATE notes SET contact_id = $3 WHERE account_id = $1 AND contact_id = $2 RETURNING id), \
                  labels_taken AS ( \
                      DELETE FROM contact_labels WHERE account_id = $1 AND contact_id = $2 RETURNING label), \
                  labels_added AS ( \
                      INSERT INTO contact_labels (account_id, contact_id, label) SELECT $1, $3, label FROM labels_taken \
-                     ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING 1) \
-                 SELECT (SELECT count(*) FROM conversations_moved) AS conversations, \
-                        (SELECT count(*) FROM messages_moved) AS messages, \
-                        (SELECT count(*) FROM contact_inboxes_moved) AS contact_inboxes, \
-                        (SELECT count(*) FROM notes_moved) AS notes, \
-                        (SELECT count(*) FROM labels_taken) AS labels",
+                     ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING label) \
+                 SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM conversations_moved) AS conversation_ids, \
+                        (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM messages_moved) AS message_ids, \
+                        (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM contact_inboxes_moved) AS contact_inbox_ids, \
+                        (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM notes_moved) AS note_ids, \
+                        (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_added) AS labels_added, \
+                        (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_taken) AS mergee_labels",
             )
             .bind::<BigInt, _>(a)
             .bind::<BigInt, _>(from)
@@ -48,35 +55,69 @@ impl MergeStore for PgSession {
         )
         .get_result(self.conn())
         .store()?;
-        let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
-        Ok(MovedCounts {
-            conversations: unsigned(moved.conversations),
-            messages: unsigned(moved.messages),
-            contact_inboxes: unsigned(moved.contact_inboxes),
-            notes: unsigned(moved.notes),
-            labels: unsigned(moved.labels),
-        })
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let counts = MovedCounts {
+            conversations: count(moved.conversation_ids.len()),
+            messages: count(moved.message_ids.len()),
+            contact_inboxes: count(moved.contact_inbox_ids.len()),
+            notes: count(moved.note_ids.len()),
+            labels: count(moved.mergee_labels.len()),
+        };
+        let rows = MovedRows {
+            conversation_ids: moved.conversation_ids,
+            message_ids: moved.message_ids,
+            contact_inbox_ids: moved.contact_inbox_ids,
+            note_ids: moved.note_ids,
+            labels_added: moved.labels_added,
+            mergee_labels: moved.mergee_labels,
+        };
+        Ok((counts, rows))
     }
 
     fn insert_merge_record(&mut self, r: &MergeRecord) -> Result<StoredMerge, StoreError> {
+        // The record and its ledger in one statement (the ledger row only when there is one to write).
         let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let (id, created_at): (i64, DateTime<Utc>) = diesel::insert_into(contact_merges::table)
-            .values((
-                contact_merges::account_id.eq(r.account_id.get()),
-                contact_merges::actor_user_id.eq(r.actor.map(UserId::get)),
-                contact_merges::base_contact_id.eq(r.base_contact_id.get()),
-                contact_merges::mergee_contact_id.eq(r.mergee_contact_id.get()),
-                contact_merges::mergee_snapshot.eq(&r.mergee_snapshot),
-                contact_merges::moved_conversations.eq(signed(r.moved.conversations)),
-                contact_merges::moved_messages.eq(signed(r.moved.messages)),
-                contact_merges::moved_contact_inboxes.eq(signed(r.moved.contact_inboxes)),
-                contact_merges::moved_notes.eq(signed(r.moved.notes)),
-                contact_merges::moved_labels.eq(signed(r.moved.labels)),
-            ))
-            .returning((contact_merges::id, contact_merges::created_at))
-            .get_result(self.conn())
-            .store()?;
-        Ok(StoredMerge { id, created_at })
+        let ledger = r.ledger.as_ref();
+        let ids = |pick: fn(&MovedRows) -> &Vec<i64>| ledger.map_or_else(Vec::new, |l| pick(&l.rows).clone());
+        let labels = |pick: fn(&MovedRows) -> &Vec<String>| ledger.map_or_else(Vec::new, |l| pick(&l.rows).clone());
+        let empty = serde_json::Value::Null;
+        let stored: StoredRow = Prepared(
+            diesel::sql_query(
+                "WITH record AS ( \
+                     INSERT INTO contact_merges (account_id, actor_user_id, base_contact_id, mergee_contact_id, \
+                         mergee_snapshot, moved_conversations, moved_messages, moved_contact_inboxes, moved_notes, \
+                         moved_labels) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, created_at), \
+                 ledger AS ( \
+                     INSERT INTO contact_merge_ledgers (merge_id, account_id, moved_conversation_ids, \
+                         moved_message_ids, moved_contact_inbox_ids, moved_note_ids, labels_added, mergee_labels, \
+                         base_snapshot, written) \
+                     SELECT record.id, $1, $12, $13, $14, $15, $16, $17, $18, $19 FROM record WHERE $11) \
+                 SELECT id, created_at FROM record",
+            )
+            .bind::<BigInt, _>(r.account_id.get())
+            .bind::<Nullable<BigInt>, _>(r.actor.map(UserId::get))
+            .bind::<BigInt, _>(r.base_contact_id.get())
+            .bind::<BigInt, _>(r.mergee_contact_id.get())
+            .bind::<Jsonb, _>(&r.mergee_snapshot)
+            .bind::<BigInt, _>(signed(r.moved.conversations))
+            .bind::<BigInt, _>(signed(r.moved.messages))
+            .bind::<BigInt, _>(signed(r.moved.contact_inboxes))
+            .bind::<BigInt, _>(signed(r.moved.notes))
+            .bind::<BigInt, _>(signed(r.moved.labels))
+            .bind::<Bool, _>(ledger.is_some())
+            .bind::<Array<BigInt>, _>(ids(|r| &r.conversation_ids))
+            .bind::<Array<BigInt>, _>(ids(|r| &r.message_ids))
+            .bind::<Array<BigInt>, _>(ids(|r| &r.contact_inbox_ids))
+            .bind::<Array<BigInt>, _>(ids(|r| &r.note_ids))
+            .bind::<Array<Text>, _>(labels(|r| &r.labels_added))
+            .bind::<Array<Text>, _>(labels(|r| &r.mergee_labels))
+            .bind::<Jsonb, _>(ledger.map_or(&empty, |l| &l.base_snapshot))
+            .bind::<Jsonb, _>(ledger.map_or(&empty, |l| &l.written)),
+        )
+        .get_result(self.conn())
+        .store()?;
+        Ok(StoredMerge { id: stored.id, created_at: stored.created_at })
     }
 
     fn count_children(&mut self, account: AccountId, contact: ContactId) -> Result<MovedCounts, StoreError> {
@@ -127,13 +168,15 @@ impl MergeStore for PgSession {
     }
 
     fn merged_into(&mut self, account: AccountId, id: ContactId) -> Result<Option<ContactId>, StoreError> {
-        // Follow mergee -> base links; a contact is merged away at most once, so the chain has no branches.
+        // Follow mergee -> base links of merges not undone; a contact is merged away at most once until that
+        // merge is undone, so the chain has no branches.
         let row: MergedInto = diesel::sql_query(
             "WITH RECURSIVE chain (contact_id, depth) AS ( \
-                 SELECT base_contact_id, 1 FROM contact_merges WHERE account_id = $1 AND mergee_contact_id = $2 \
+                 SELECT base_contact_id, 1 FROM contact_merges \
+                 WHERE account_id = $1 AND mergee_contact_id = $2 AND undone_at IS NULL \
                  UNION ALL \
                  SELECT m.base_contact_id, chain.depth + 1 FROM contact_merges m \
-                 JOIN chain ON m.account_id = $1 AND m.mergee_contact_id = chain.contact_id \
+                 JOIN chain ON m.account_id = $1 AND m.mergee_contact_id = chain.contact_id AND m.undone_at IS NULL \
                  WHERE chain.depth < 1000) \
              SELECT (SELECT c.id FROM chain JOIN contacts c ON c.account_id = $1 AND c.id = chain.contact_id \
                      ORDER BY chain.depth DESC LIMIT 1) AS id",
@@ -179,6 +222,31 @@ impl MergeStore for PgSession {
     }
 }
 
+/// What the moving statement returns: the ids it moved per table and the labels it took and added.
+#[derive(QueryableByName)]
+struct MovedLedger {
+    #[diesel(sql_type = Array<BigInt>)]
+    conversation_ids: Vec<i64>,
+    #[diesel(sql_type = Array<BigInt>)]
+    message_ids: Vec<i64>,
+    #[diesel(sql_type = Array<BigInt>)]
+    contact_inbox_ids: Vec<i64>,
+    #[diesel(sql_type = Array<BigInt>)]
+    note_ids: Vec<i64>,
+    #[diesel(sql_type = Array<Text>)]
+    labels_added: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    mergee_labels: Vec<String>,
+}
+
+#[derive(QueryableByName)]
+struct StoredRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+}
+
 #[derive(QueryableByName)]
 struct ChildCounts {
     #[diesel(sql_type = BigInt)]
@@ -209,10 +277,10 @@ struct MergedInto {
     id: Option<i64>,
 }
 
-/// A `contact_merges` row.
+/// A `contact_merges` row, as the history shows it.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = contact_merges, check_for_backend(diesel::pg::Pg))]
-struct MergeRow {
+pub(super) struct MergeRow {
     id: i64,
     account_id: i64,
     actor_user_id: Option<i64>,
@@ -225,9 +293,11 @@ struct MergeRow {
     moved_notes: i64,
     moved_labels: i64,
     created_at: DateTime<Utc>,
+    undone_at: Option<DateTime<Utc>>,
+    undone_by: Option<i64>,
 }
 
-fn merge_entry(r: MergeRow) -> MergeEntry {
+pub(super) fn merge_entry(r: MergeRow) -> MergeEntry {
     let unsigned = |n: i64| u64::try_from(n).unwrap_or(0);
     MergeEntry {
         id: r.id,
@@ -244,6 +314,8 @@ fn merge_entry(r: MergeRow) -> MergeEntry {
             labels: unsigned(r.moved_labels),
         },
         created_at: r.created_at,
+        undone_at: r.undone_at,
+        undone_by: r.undone_by.map(UserId::new),
     }
 }
 

@@ -4,44 +4,71 @@
 use chrono::Utc;
 use domain::{AccountId, Contact, ContactAttributes, ContactId};
 
+use super::MergeMeta;
 use super::{count, MemorySession, UniqueField};
-use crate::ports::{MergeEntry, MergeRecord, MergeStore, MovedCounts, Page, Sender, StoreError, StoredMerge};
+use crate::ports::{
+    MergeEntry, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, Sender, StoreError, StoredMerge,
+};
 
 impl MergeStore for MemorySession {
-    fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId) -> Result<MovedCounts, StoreError> {
+    fn move_children(
+        &mut self,
+        account: AccountId,
+        from: ContactId,
+        to: ContactId,
+    ) -> Result<(MovedCounts, MovedRows), StoreError> {
         let w = &mut self.work;
-        let mut moved = MovedCounts::default();
+        let mut rows = MovedRows::default();
         for c in w.conversations.iter_mut().filter(|c| c.account_id == account && c.contact_id == from) {
             c.contact_id = to;
-            moved.conversations += 1;
+            rows.conversation_ids.push(c.id.get());
         }
         for m in w.messages.iter_mut().filter(|m| m.account_id == account && m.sender == Sender::Contact(from)) {
             m.sender = Sender::Contact(to);
-            moved.messages += 1;
+            rows.message_ids.push(m.id);
         }
         for (_, ci) in w.contact_inboxes.iter_mut().filter(|(a, ci)| *a == account && ci.contact_id == from) {
             ci.contact_id = to;
-            moved.contact_inboxes += 1;
+            rows.contact_inbox_ids.push(ci.id);
         }
         for n in w.notes.iter_mut().filter(|n| n.account_id == account && n.contact_id == from) {
             n.contact_id = to;
-            moved.notes += 1;
+            rows.note_ids.push(n.id.get());
         }
-        let moved_labels: Vec<String> =
+        rows.mergee_labels =
             w.labels.iter().filter(|(a, c, _)| *a == account && *c == from).map(|l| l.2.clone()).collect();
         w.labels.retain(|(a, c, _)| !(*a == account && *c == from));
-        for label in &moved_labels {
+        for label in &rows.mergee_labels {
             if !w.labels.iter().any(|(a, c, l)| *a == account && *c == to && l == label) {
                 w.labels.push((account, to, label.clone()));
+                rows.labels_added.push(label.clone());
             }
         }
-        moved.labels = count(moved_labels.len());
-        Ok(moved)
+        let moved = MovedCounts {
+            conversations: count(rows.conversation_ids.len()),
+            messages: count(rows.message_ids.len()),
+            contact_inboxes: count(rows.contact_inbox_ids.len()),
+            notes: count(rows.note_ids.len()),
+            labels: count(rows.mergee_labels.len()),
+        };
+        Ok((moved, rows))
     }
 
     fn insert_merge_record(&mut self, record: &MergeRecord) -> Result<StoredMerge, StoreError> {
+        let created_at = Utc::now();
+        // what PostgreSQL tells apart by `created_at`, the memory store tells apart by id: rows with a higher id
+        // than this, and labels the base did not carry at this point, came after the merge
+        let base_labels = self
+            .work
+            .labels
+            .iter()
+            .filter(|(a, c, _)| *a == record.account_id && *c == record.base_contact_id)
+            .map(|l| l.2.clone())
+            .collect();
+        let watermark = self.work.next_id;
         self.work.merges.push(record.clone());
-        Ok(StoredMerge { id: self.work.merges.len() as i64, created_at: Utc::now() })
+        self.work.merge_meta.push(MergeMeta { created_at, watermark, base_labels, ..MergeMeta::default() });
+        Ok(StoredMerge { id: self.work.merges.len() as i64, created_at })
     }
 
     fn count_children(&mut self, account: AccountId, contact: ContactId) -> Result<MovedCounts, StoreError> {
@@ -83,7 +110,14 @@ impl MergeStore for MemorySession {
     fn merged_into(&mut self, account: AccountId, id: ContactId) -> Result<Option<ContactId>, StoreError> {
         let mut current = id;
         let mut hops = 0;
-        while let Some(m) = self.work.merges.iter().find(|m| m.account_id == account && m.mergee_contact_id == current)
+        let undone = |i: usize| self.work.merge_meta.get(i).is_some_and(|m| m.undone_at.is_some());
+        while let Some(m) = self
+            .work
+            .merges
+            .iter()
+            .enumerate()
+            .find(|(i, m)| m.account_id == account && m.mergee_contact_id == current && !undone(*i))
+            .map(|(_, m)| m)
         {
             current = m.base_contact_id;
             hops += 1;
@@ -115,7 +149,8 @@ impl MergeStore for MemorySession {
 }
 
 impl MemorySession {
-    fn entry(&self, index: usize) -> Option<MergeEntry> {
+    pub(super) fn entry(&self, index: usize) -> Option<MergeEntry> {
+        let meta = self.work.merge_meta.get(index).cloned().unwrap_or_default();
         self.work.merges.get(index).map(|r| MergeEntry {
             id: index as i64 + 1,
             account_id: r.account_id,
@@ -124,7 +159,9 @@ impl MemorySession {
             mergee_contact_id: r.mergee_contact_id,
             mergee_snapshot: r.mergee_snapshot.clone(),
             moved: r.moved,
-            created_at: Utc::now(),
+            created_at: meta.created_at,
+            undone_at: meta.undone_at,
+            undone_by: meta.undone_by,
         })
     }
 }

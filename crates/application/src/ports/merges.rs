@@ -1,5 +1,5 @@
 //! The merge port ([`MergeStore`]): the set-based moves of a merge, its preview counts and its audit trail (used
-//! by `crate::merge_contacts`, `crate::merge_preview` and `crate::merge_history`).
+//! by `crate::merge_contacts`, `crate::merge_preview` and `crate::merge_history`; `crate::undo` reverses them).
 
 use chrono::{DateTime, Utc};
 use domain::{AccountId, ContactAttributes, ContactId, UserId};
@@ -16,6 +16,30 @@ pub struct MovedCounts {
     pub labels: u64,
 }
 
+/// Exactly which rows a merge moved, as [`MergeStore::move_children`] returns them: the ledger an undo reverses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MovedRows {
+    pub conversation_ids: Vec<i64>,
+    /// The messages the mergee sent (messages of moved conversations move with their conversation).
+    pub message_ids: Vec<i64>,
+    pub contact_inbox_ids: Vec<i64>,
+    pub note_ids: Vec<i64>,
+    /// The labels the merge gave the base: those of the mergee the base did not carry yet.
+    pub labels_added: Vec<String>,
+    /// Every label the mergee carried.
+    pub mergee_labels: Vec<String>,
+}
+
+/// What a merge records so that it can be undone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeLedger {
+    pub rows: MovedRows,
+    /// The base as it was just before the merge (the shape of the mergee's snapshot).
+    pub base_snapshot: serde_json::Value,
+    /// Each attribute the merge changed on the base: `{"field": {"before": …, "after": …}}`.
+    pub written: serde_json::Value,
+}
+
 /// The audit record of one merge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MergeRecord {
@@ -26,6 +50,8 @@ pub struct MergeRecord {
     /// The mergee as it was just before the merge.
     pub mergee_snapshot: serde_json::Value,
     pub moved: MovedCounts,
+    /// `None` only for records made before the ledger existed (they cannot be undone).
+    pub ledger: Option<MergeLedger>,
 }
 
 /// A stored merge record.
@@ -39,11 +65,16 @@ pub struct StoredMerge {
 pub trait MergeStore {
     /// Moves every conversation, contact-sent message, contact inbox, note and label of `from` to `to`, with
     /// a number of statements that does not grow with the rows. Labels are a union: a label both contacts carry
-    /// is kept once.
+    /// is kept once. Returns the counts and exactly which rows moved (the undo's ledger), in the same statements.
     ///
     /// # Errors
     /// Storage failures.
-    fn move_children(&mut self, account: AccountId, from: ContactId, to: ContactId) -> Result<MovedCounts, StoreError>;
+    fn move_children(
+        &mut self,
+        account: AccountId,
+        from: ContactId,
+        to: ContactId,
+    ) -> Result<(MovedCounts, MovedRows), StoreError>;
 
     /// Writes the audit row.
     ///
@@ -69,8 +100,9 @@ pub trait MergeStore {
         exclude: &[ContactId],
     ) -> Result<Vec<&'static str>, StoreError>;
 
-    /// Where a merged-away contact lives now: follows the merge records from `id` (A into B, B into C → C) and
-    /// returns the last base if it still exists; `None` when `id` was never merged away.
+    /// Where a merged-away contact lives now: follows the merge records that were not undone from `id` (A into
+    /// B, B into C → C) and returns the last base if it still exists; `None` when `id` was never merged away
+    /// (or every merge that took it was undone).
     ///
     /// # Errors
     /// Storage failures.
@@ -106,6 +138,9 @@ pub struct MergeEntry {
     pub mergee_snapshot: serde_json::Value,
     pub moved: MovedCounts,
     pub created_at: DateTime<Utc>,
+    /// When the merge was undone, and by whom.
+    pub undone_at: Option<DateTime<Utc>>,
+    pub undone_by: Option<UserId>,
 }
 
 /// A page of a listing: 1-based page number and page size.

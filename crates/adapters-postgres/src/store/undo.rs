@@ -1,0 +1,224 @@
+//! [`UndoStore`] on PostgreSQL: locking a merge record, re-creating the mergee with its own id, and moving the
+//! ledger's rows back in one statement (use case: `application::undo`).
+
+use application::ports::{LedgerFacts, MovedCounts, UndoCounts, UndoStore, UndoableMerge};
+use application::StoreError;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamptz};
+use domain::{AccountId, Contact, ContactId, UserId};
+
+use super::merges::{merge_entry, MergeRow};
+use super::PgSession;
+use crate::errors::StoreResult;
+use crate::models::ContactRow;
+use crate::prepared::Prepared;
+use crate::schema::{contact_merge_ledgers, contact_merges, contacts};
+
+impl UndoStore for PgSession {
+    fn lock_merge(&mut self, account: AccountId, id: i64) -> Result<Option<UndoableMerge>, StoreError> {
+        let row: Option<MergeRow> = contact_merges::table
+            .filter(contact_merges::account_id.eq(account.get()))
+            .filter(contact_merges::id.eq(id))
+            .for_update()
+            .select(MergeRow::as_select())
+            .first(self.conn())
+            .optional()
+            .store()?;
+        let Some(row) = row else { return Ok(None) };
+        let ledger: Option<(serde_json::Value, serde_json::Value)> = contact_merge_ledgers::table
+            .filter(contact_merge_ledgers::account_id.eq(account.get()))
+            .filter(contact_merge_ledgers::merge_id.eq(id))
+            .select((contact_merge_ledgers::base_snapshot, contact_merge_ledgers::written))
+            .first(self.conn())
+            .optional()
+            .store()?;
+        Ok(Some(UndoableMerge {
+            entry: merge_entry(row),
+            ledger: ledger.map(|(base_snapshot, written)| LedgerFacts { base_snapshot, written }),
+        }))
+    }
+
+    fn merge_that_took(&mut self, account: AccountId, contact: ContactId) -> Result<Option<i64>, StoreError> {
+        contact_merges::table
+            .filter(contact_merges::account_id.eq(account.get()))
+            .filter(contact_merges::mergee_contact_id.eq(contact.get()))
+            .filter(contact_merges::undone_at.is_null())
+            .order(contact_merges::id.desc())
+            .select(contact_merges::id)
+            .first(self.conn())
+            .optional()
+            .store()
+    }
+
+    fn restore_contact(&mut self, c: &Contact) -> Result<Contact, StoreError> {
+        let a = &c.attributes;
+        // An explicit id: the contact comes back under the id every reference to it used.
+        let row: ContactRow = diesel::insert_into(contacts::table)
+            .values((
+                contacts::id.eq(c.id.get()),
+                contacts::account_id.eq(c.account_id.get()),
+                contacts::name.eq(&a.name),
+                contacts::email.eq(a.email.as_deref()),
+                contacts::phone_number.eq(a.phone_number.as_deref()),
+                contacts::identifier.eq(a.identifier.as_deref()),
+                contacts::blocked.eq(c.blocked),
+                contacts::thumbnail.eq(&c.thumbnail),
+                contacts::additional_attributes.eq(serde_json::Value::Object(a.additional_attributes.clone())),
+                contacts::custom_attributes.eq(serde_json::Value::Object(a.custom_attributes.clone())),
+                contacts::last_activity_at.eq(c.last_activity_at),
+                contacts::created_at.eq(c.created_at),
+            ))
+            .returning(ContactRow::as_returning())
+            .get_result(self.conn())
+            .store()?;
+        Ok(row.into())
+    }
+
+    fn move_back(
+        &mut self,
+        account: AccountId,
+        merge_id: i64,
+        base: ContactId,
+        mergee: ContactId,
+        merged_at: DateTime<Utc>,
+    ) -> Result<UndoCounts, StoreError> {
+        // One statement whatever the number of rows, reading the ids from the ledger row itself (they never
+        // travel to the application): each ledger row the base still owns goes back to the mergee; the mergee
+        // gets its labels back and the base loses those the merge added. The counts of rows the base gained
+        // after the merge read the statement's starting snapshot, which the moves do not change for them.
+        let c: BackCounts = Prepared(
+            diesel::sql_query(
+                "WITH ledger AS ( \
+                     SELECT * FROM contact_merge_ledgers WHERE account_id = $1 AND merge_id = $2), \
+                 conversations_back AS ( \
+                     UPDATE conversations SET contact_id = $4 WHERE account_id = $1 AND contact_id = $3 \
+                     AND id IN (SELECT unnest(moved_conversation_ids) FROM ledger) RETURNING 1), \
+                 messages_back AS ( \
+                     UPDATE messages SET sender_contact_id = $4 WHERE account_id = $1 AND sender_contact_id = $3 \
+                     AND id IN (SELECT unnest(moved_message_ids) FROM ledger) RETURNING 1), \
+                 contact_inboxes_back AS ( \
+                     UPDATE contact_inboxes SET contact_id = $4 WHERE account_id = $1 AND contact_id = $3 \
+                     AND id IN (SELECT unnest(moved_contact_inbox_ids) FROM ledger) RETURNING 1), \
+                 notes_back AS ( \
+                     UPDATE notes SET contact_id = $4 WHERE account_id = $1 AND contact_id = $3 \
+                     AND id IN (SELECT unnest(moved_note_ids) FROM ledger) RETURNING 1), \
+                 labels_taken_back AS ( \
+                     DELETE FROM contact_labels WHERE account_id = $1 AND contact_id = $3 \
+                     AND label IN (SELECT unnest(labels_added) FROM ledger) RETURNING 1), \
+                 labels_back AS ( \
+                     INSERT INTO contact_labels (account_id, contact_id, label) \
+                     SELECT $1, $4, unnest(mergee_labels) FROM ledger \
+                     ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING 1) \
+                 SELECT (SELECT count(*) FROM conversations_back) AS back_conversations, \
+                        (SELECT count(*) FROM messages_back) AS back_messages, \
+                        (SELECT count(*) FROM contact_inboxes_back) AS back_contact_inboxes, \
+                        (SELECT count(*) FROM notes_back) AS back_notes, \
+                        (SELECT count(*) FROM labels_back) AS back_labels, \
+                        (SELECT coalesce(sum(cardinality(moved_conversation_ids)), 0)::bigint FROM ledger) \
+                            AS ledger_conversations, \
+                        (SELECT coalesce(sum(cardinality(moved_message_ids)), 0)::bigint FROM ledger) AS ledger_messages, \
+                        (SELECT coalesce(sum(cardinality(moved_contact_inbox_ids)), 0)::bigint FROM ledger) \
+                            AS ledger_contact_inboxes, \
+                        (SELECT coalesce(sum(cardinality(moved_note_ids)), 0)::bigint FROM ledger) AS ledger_notes, \
+                        (SELECT count(*) FROM conversations \
+                         WHERE account_id = $1 AND contact_id = $3 AND created_at > $5) AS kept_conversations, \
+                        (SELECT count(*) FROM messages \
+                         WHERE account_id = $1 AND sender_contact_id = $3 AND created_at > $5) AS kept_messages, \
+                        (SELECT count(*) FROM contact_inboxes \
+                         WHERE account_id = $1 AND contact_id = $3 AND created_at > $5) AS kept_contact_inboxes, \
+                        (SELECT count(*) FROM notes \
+                         WHERE account_id = $1 AND contact_id = $3 AND created_at > $5) AS kept_notes, \
+                        (SELECT count(*) FROM contact_labels \
+                         WHERE account_id = $1 AND contact_id = $3 AND created_at > $5 \
+                         AND label NOT IN (SELECT unnest(labels_added) FROM ledger)) AS kept_labels",
+            )
+            .bind::<BigInt, _>(account.get())
+            .bind::<BigInt, _>(merge_id)
+            .bind::<BigInt, _>(base.get())
+            .bind::<BigInt, _>(mergee.get())
+            .bind::<Timestamptz, _>(merged_at),
+        )
+        .get_result(self.conn())
+        .store()?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        let moved_back = MovedCounts {
+            conversations: n(c.back_conversations),
+            messages: n(c.back_messages),
+            contact_inboxes: n(c.back_contact_inboxes),
+            notes: n(c.back_notes),
+            labels: n(c.back_labels),
+        };
+        let deleted_since = MovedCounts {
+            conversations: n(c.ledger_conversations - c.back_conversations),
+            messages: n(c.ledger_messages - c.back_messages),
+            contact_inboxes: n(c.ledger_contact_inboxes - c.back_contact_inboxes),
+            notes: n(c.ledger_notes - c.back_notes),
+            labels: 0,
+        };
+        let kept_on_base = MovedCounts {
+            conversations: n(c.kept_conversations),
+            messages: n(c.kept_messages),
+            contact_inboxes: n(c.kept_contact_inboxes),
+            notes: n(c.kept_notes),
+            labels: n(c.kept_labels),
+        };
+        Ok(UndoCounts { moved_back, deleted_since, kept_on_base })
+    }
+
+    fn mark_undone(
+        &mut self,
+        account: AccountId,
+        merge_id: i64,
+        actor: UserId,
+        counts: &serde_json::Value,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        diesel::update(
+            contact_merges::table
+                .filter(contact_merges::account_id.eq(account.get()))
+                .filter(contact_merges::id.eq(merge_id)),
+        )
+        .set((
+            contact_merges::undone_at.eq(diesel::dsl::now),
+            contact_merges::undone_by.eq(actor.get()),
+            contact_merges::undo_counts.eq(counts),
+        ))
+        .returning(contact_merges::undone_at)
+        .get_result::<Option<DateTime<Utc>>>(self.conn())
+        .store()?
+        .ok_or_else(|| StoreError::Other("undone_at was not set".into()))
+    }
+}
+
+/// What moving a merge back returns.
+#[derive(QueryableByName)]
+struct BackCounts {
+    #[diesel(sql_type = BigInt)]
+    back_conversations: i64,
+    #[diesel(sql_type = BigInt)]
+    back_messages: i64,
+    #[diesel(sql_type = BigInt)]
+    back_contact_inboxes: i64,
+    #[diesel(sql_type = BigInt)]
+    back_notes: i64,
+    #[diesel(sql_type = BigInt)]
+    back_labels: i64,
+    #[diesel(sql_type = BigInt)]
+    ledger_conversations: i64,
+    #[diesel(sql_type = BigInt)]
+    ledger_messages: i64,
+    #[diesel(sql_type = BigInt)]
+    ledger_contact_inboxes: i64,
+    #[diesel(sql_type = BigInt)]
+    ledger_notes: i64,
+    #[diesel(sql_type = BigInt)]
+    kept_conversations: i64,
+    #[diesel(sql_type = BigInt)]
+    kept_messages: i64,
+    #[diesel(sql_type = BigInt)]
+    kept_contact_inboxes: i64,
+    #[diesel(sql_type = BigInt)]
+    kept_notes: i64,
+    #[diesel(sql_type = BigInt)]
+    kept_labels: i64,
+}
