@@ -46,10 +46,11 @@ test: db ## Run every test against real PostgreSQL
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## fmt check, clippy -D warnings, layering check, cargo-deny (licenses, bans, sources)
+lint: ## fmt check, clippy -D warnings, layering check, import circles, cargo-deny (licenses, bans, sources)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	scripts/check-layering.sh
+	scripts/check-import-cycles.py
 	scripts/deny.sh
 
 deny: ## cargo-deny: licenses, bans, sources (from the per-machine tool cache, see scripts/tools.sh)

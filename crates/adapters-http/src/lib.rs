@@ -13,6 +13,7 @@ pub mod params;
 pub mod rate_limit;
 pub mod route_table;
 pub mod routes;
+pub mod token;
 
 use std::sync::Arc;
 

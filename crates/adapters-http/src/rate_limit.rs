@@ -205,7 +205,7 @@ fn address_key(ip: IpAddr) -> IpAddr {
 
 /// The digest of the token a request carries, from any header authentication reads.
 fn request_token(req: &ServiceRequest) -> Option<Digest> {
-    let token = crate::auth::token_from_headers(req.headers())?;
+    let token = crate::token::token_from_headers(req.headers())?;
     Digest::try_from(token_digest(&token).as_slice()).ok()
 }
 

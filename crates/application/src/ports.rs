@@ -10,8 +10,7 @@
 //! `crate::contacts`, `ports/merges.rs` for the three merge use cases, `ports/undo.rs` for undoing one, …), the shared [`StoreError`] in the leaf
 //! `ports/error.rs`, and everything is re-exported here, so `crate::ports::ContactStore` is the one path to use.
 //! Submodules import `error` and, in one direction only, each other (`admin` uses `auth`'s roles; `conversations`
-//! and `notes` use `admin`'s `User`), never this file. `WebhookStore` is still defined next to its types in
-//! `crate::webhooks` and only re-exported here.
+//! and `notes` use `admin`'s `User`), never this file.
 
 mod admin;
 mod auth;
@@ -39,9 +38,7 @@ pub use labels::LabelStore;
 pub use merges::{MergeEntry, MergeLedger, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, StoredMerge};
 pub use notes::{Note, NoteStore};
 pub use undo::{LedgerFacts, UndoCounts, UndoStore, UndoableMerge};
-pub use webhooks::OutboxStore;
-
-pub use crate::webhooks::WebhookStore;
+pub use webhooks::{DeliveryOutcome, DeliveryStats, DueDelivery, OutboxStore, Webhook, WebhookStore};
 
 /// The entry point of storage.
 pub trait Database: Send + Sync {

@@ -13,116 +13,20 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use domain::{AccountId, Violations};
+use domain::Violations;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
 use crate::auth::Member;
 use crate::ports::{Database, Role, Session, StoreError};
+pub use crate::ports::{DeliveryOutcome, DeliveryStats, DueDelivery, Webhook, WebhookStore};
 pub use crate::webhook_targets::MAX_URL_LEN;
 use crate::webhook_targets::{DeliveryRefused, TargetPolicy, WebhookTarget};
 
 /// The events a webhook can subscribe to.
 pub const EVENTS: [&str; 5] =
     ["contact_created", "contact_updated", "contact_deleted", "contact_merged", "contact_unmerged"];
-
-/// A webhook with its delivery status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Webhook {
-    pub id: i64,
-    pub account_id: AccountId,
-    pub url: String,
-    pub subscriptions: Vec<String>,
-    /// The key deliveries are signed with.
-    pub secret: String,
-    pub stats: DeliveryStats,
-}
-
-/// How a webhook's deliveries went.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeliveryStats {
-    pub delivered: u64,
-    pub pending: u64,
-    /// Deliveries given up after the last attempt.
-    pub failed: u64,
-    pub last_error: Option<String>,
-    pub last_delivered_at: Option<DateTime<Utc>>,
-}
-
-/// A delivery claimed by a worker, with what it needs to send it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DueDelivery {
-    pub id: i64,
-    pub event_id: i64,
-    pub event_type: String,
-    pub account_id: AccountId,
-    pub payload: serde_json::Value,
-    pub attempts: u32,
-    pub url: String,
-    pub secret: String,
-    pub created_at: DateTime<Utc>,
-}
-
-/// What became of one attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeliveryOutcome {
-    Delivered {
-        status: u16,
-    },
-    /// Try again at `next_attempt_in` from now.
-    Retry {
-        error: String,
-        status: Option<u16>,
-        next_attempt_in: Duration,
-    },
-    /// The last attempt failed: give up.
-    Failed {
-        error: String,
-        status: Option<u16>,
-    },
-}
-
-/// Storage of webhooks and deliveries.
-pub trait WebhookStore {
-    /// # Errors
-    /// `Taken { field: "url" }` when the account already has a webhook for that URL.
-    fn insert_webhook(
-        &mut self,
-        account: AccountId,
-        url: &str,
-        subscriptions: &[String],
-        secret: &str,
-    ) -> Result<Webhook, StoreError>;
-    /// The account's webhooks with their delivery stats, oldest first.
-    ///
-    /// # Errors
-    /// Storage failures.
-    fn list_webhooks(&mut self, account: AccountId) -> Result<Vec<Webhook>, StoreError>;
-    /// Deletes the webhook and its deliveries; `Ok(false)` when the account has no such webhook.
-    ///
-    /// # Errors
-    /// Storage failures.
-    fn delete_webhook(&mut self, account: AccountId, id: i64) -> Result<bool, StoreError>;
-    /// Turns up to `limit` unprocessed outbox events into deliveries (one per subscribed webhook) and marks
-    /// them processed, skipping events another worker holds. Returns how many events it processed.
-    ///
-    /// # Errors
-    /// Storage failures.
-    fn fan_out_events(&mut self, limit: u32) -> Result<u64, StoreError>;
-    /// Claims up to `limit` pending deliveries that are due, skipping those another worker holds; the claim
-    /// lasts until the transaction ends.
-    ///
-    /// # Errors
-    /// Storage failures.
-    fn claim_due_deliveries(&mut self, limit: u32) -> Result<Vec<DueDelivery>, StoreError>;
-    /// Records an attempt's outcome.
-    ///
-    /// # Errors
-    /// Storage failures.
-    fn record_delivery(&mut self, id: i64, outcome: &DeliveryOutcome) -> Result<(), StoreError>;
-}
 
 /// Sends one HTTP POST (the outbound port, implemented with an HTTP client by the server).
 pub trait WebhookSender: Send + Sync {
@@ -411,6 +315,7 @@ pub fn deliver_due(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::AccountId;
 
     #[test]
     fn backoff_doubles_and_is_capped() {
