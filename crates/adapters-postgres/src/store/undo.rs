@@ -84,7 +84,9 @@ impl UndoStore for PgSession {
         merged_at: DateTime<Utc>,
     ) -> Result<UndoCounts, StoreError> {
         // One statement whatever the number of rows, reading the ids from the ledger row itself (they never
-        // travel to the application): each ledger row the base still owns goes back to the mergee; the mergee
+        // travel to the application). Each move joins the unnested ids to the table (an index probe per id, or a
+        // hash join): an `id IN (SELECT unnest(…))` or `= ANY(array)` filter may be planned as a scan of the whole
+        // array for each of the base's rows, which is quadratic at 100,000 rows. each ledger row the base still owns goes back to the mergee; the mergee
         // gets its labels back and the base loses those the merge added. The counts of rows the base gained
         // after the merge read the statement's starting snapshot, which the moves do not change for them.
         let c: BackCounts = Prepared(
@@ -92,17 +94,17 @@ impl UndoStore for PgSession {
                 "WITH ledger AS ( \
                      SELECT * FROM contact_merge_ledgers WHERE account_id = $1 AND merge_id = $2), \
                  conversations_back AS ( \
-                     UPDATE conversations SET contact_id = $4 WHERE account_id = $1 AND contact_id = $3 \
-                     AND id IN (SELECT unnest(moved_conversation_ids) FROM ledger) RETURNING 1), \
+                     UPDATE conversations t SET contact_id = $4 FROM ledger, unnest(ledger.moved_conversation_ids) AS moved (id) \
+                     WHERE t.id = moved.id AND t.account_id = $1 AND t.contact_id = $3 RETURNING 1), \
                  messages_back AS ( \
-                     UPDATE messages SET sender_contact_id = $4 WHERE account_id = $1 AND sender_contact_id = $3 \
-                     AND id IN (SELECT unnest(moved_message_ids) FROM ledger) RETURNING 1), \
+                     UPDATE messages t SET sender_contact_id = $4 FROM ledger, unnest(ledger.moved_message_ids) AS moved (id) \
+                     WHERE t.id = moved.id AND t.account_id = $1 AND t.sender_contact_id = $3 RETURNING 1), \
                  contact_inboxes_back AS ( \
-                     UPDATE contact_inboxes SET contact_id = $4 WHERE account_id = $1 AND contact_id = $3 \
-                     AND id IN (SELECT unnest(moved_contact_inbox_ids) FROM ledger) RETURNING 1), \
+                     UPDATE contact_inboxes t SET contact_id = $4 FROM ledger, unnest(ledger.moved_contact_inbox_ids) AS moved (id) \
+                     WHERE t.id = moved.id AND t.account_id = $1 AND t.contact_id = $3 RETURNING 1), \
                  notes_back AS ( \
-                     UPDATE notes SET contact_id = $4 WHERE account_id = $1 AND contact_id = $3 \
-                     AND id IN (SELECT unnest(moved_note_ids) FROM ledger) RETURNING 1), \
+                     UPDATE notes t SET contact_id = $4 FROM ledger, unnest(ledger.moved_note_ids) AS moved (id) \
+                     WHERE t.id = moved.id AND t.account_id = $1 AND t.contact_id = $3 RETURNING 1), \
                  labels_taken_back AS ( \
                      DELETE FROM contact_labels WHERE account_id = $1 AND contact_id = $3 \
                      AND label IN (SELECT unnest(labels_added) FROM ledger) RETURNING 1), \
