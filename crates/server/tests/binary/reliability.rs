@@ -1,5 +1,5 @@
-//! Faults and bounds: the database going away and coming back, a process killed mid-merge, a graceful stop with a
-//! merge in flight, tokens kept out of the logs, and the threads a burst of requests may start.
+//! Faults and bounds: the database going away and coming back, a process killed mid-merge or mid-undo, a graceful
+//! stop with a merge in flight, tokens kept out of the logs, and the threads a burst of requests may start.
 
 use std::time::{Duration, Instant};
 
@@ -81,6 +81,20 @@ fn wait_for_merge_in_flight(url: &str) {
     }
 }
 
+/// Waits until a server session is inside the undo's transaction, moving the ledger's rows back.
+fn wait_for_undo_in_flight(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while scalar(
+        url,
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND xact_start IS NOT NULL AND query ILIKE '%conversations_back%'",
+    ) == 0
+    {
+        assert!(Instant::now() < deadline, "the undo never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Waits until no other session is connected to the database (the killed server's backend has finished).
 fn wait_for_no_sessions(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -154,6 +168,57 @@ fn a_process_killed_mid_merge_leaves_all_or_nothing() {
     assert_eq!(again.status_of("/ready"), Some(200));
     let (status, _) = again.call("GET", &format!("/api/v1/accounts/{}/contact_merges", s.account), &s.token, None);
     assert_eq!(status, 200);
+}
+
+#[test]
+fn a_process_killed_mid_undo_leaves_all_or_nothing() {
+    let db = TestDatabase::new();
+    let url = db.url().to_owned();
+    let s = seed(&url, 100_000);
+    let server = Server::start(&url, &[]);
+    let (status, body) = server.call(
+        "POST",
+        &format!("/api/v1/accounts/{}/actions/contact_merge", s.account),
+        &s.token,
+        Some(json!({"base_contact_id": s.base, "mergee_contact_id": s.mergee})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let merge_id = scalar(&url, "SELECT max(id) AS n FROM contact_merges");
+    let merged = db_state(&url, &s);
+    assert_eq!((merged.2, merged.3), ((100_010, 100_010), (0, 0)));
+    drop(server);
+
+    let mut server = Server::start(&url, &[]);
+    let base_url = server.base.clone();
+    let (account, token) = (s.account, s.token.clone());
+    let request = std::thread::spawn(move || {
+        ureq::post(&format!("{base_url}/api/v1/accounts/{account}/contact_merges/{merge_id}/undo"))
+            .set("api_access_token", &token)
+            .call()
+            .is_ok()
+    });
+    wait_for_undo_in_flight(&url);
+    server.signal("-KILL");
+    server.wait_exit(10);
+    assert!(!request.join().unwrap(), "the client saw the connection die, not a response");
+    wait_for_no_sessions(&url);
+
+    let after = db_state(&url, &s);
+    let undone = (1, 1, (10, 10), (100_000, 100_000), merged.4, merged.5 + 1);
+    assert!(after == merged || after == undone, "never half an undo: merged {merged:?}, after {after:?}");
+    let undone_at = scalar(&url, &format!("SELECT count(undone_at) AS n FROM contact_merges WHERE id = {merge_id}"));
+    assert_eq!(undone_at, i64::from(after == undone), "the record says undone exactly when the rows moved back");
+
+    // A new process finishes the job when the kill came first, and the merge is then undone for good.
+    let again = Server::start(&url, &[]);
+    let undo = format!("/api/v1/accounts/{}/contact_merges/{merge_id}/undo", s.account);
+    let (status, body) = again.call("POST", &undo, &s.token, None);
+    if after == merged {
+        assert_eq!(status, 200, "{body}");
+    } else {
+        assert_eq!((status, body["errors"][0]["code"].as_str()), (409, Some("already_undone")), "{body}");
+    }
+    assert_eq!(db_state(&url, &s), undone);
 }
 
 /// (merge records, base exists, base's rows, mergee's rows, all conversations, contacts)
