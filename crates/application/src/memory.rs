@@ -32,7 +32,7 @@ use crate::ports::{
     Account, Conversation, Database, MergeRecord, Message, MessageType, Note, PlatformGrant, Role, Sender, Session,
     StoreError, StoredContactInbox, StoredResponse, TokenOwner, User,
 };
-use crate::webhooks::{DueDelivery, Webhook};
+use crate::webhooks::{DeliveryOutcome, DueDelivery, Webhook};
 
 /// Every row, as plain vectors.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -63,6 +63,8 @@ pub struct State {
     pub webhooks: Vec<Webhook>,
     /// (delivery, status)
     pub deliveries: Vec<(DueDelivery, &'static str)>,
+    /// Every outcome recorded, in order: (delivery id, outcome).
+    pub delivery_outcomes: Vec<(i64, DeliveryOutcome)>,
     /// How many of `events` have been fanned out.
     pub events_processed: usize,
 }

@@ -93,3 +93,6 @@ pub trait Session:
     /// Whatever the database says at commit, e.g. `Unavailable` when the connection dropped.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
+
+#[cfg(test)]
+mod tests;

@@ -287,4 +287,31 @@ pub(crate) mod tests {
         let local = WebhookTarget::parse("http://localhost:9000/").unwrap();
         assert_eq!(lenient.delivery_addresses(&local), Ok(vec!["127.0.0.1:9000".parse().unwrap()]));
     }
+
+    #[test]
+    fn a_url_may_be_exactly_as_long_as_the_limit_and_holds_no_whitespace_anywhere() {
+        let prefix = "https://example.com/";
+        let longest = format!("{prefix}{}", "a".repeat(MAX_URL_LEN - prefix.len()));
+        assert_eq!(WebhookTarget::parse(&longest).map(|t| t.url().len()), Ok(MAX_URL_LEN));
+        assert_eq!(codes(WebhookTarget::parse(&format!("{longest}a"))), ["invalid_format"]);
+        // The URL parser would quietly percent-encode a space in the path and drop a tab or a line break, so
+        // the URL stored would not be the URL given: refused instead.
+        for with_whitespace in ["https://example.com/a b", "https://exam\tple.com/", "https://example.com/\nx"] {
+            assert_eq!(codes(WebhookTarget::parse(with_whitespace)), ["invalid_format"], "{with_whitespace:?}");
+        }
+        assert_eq!(
+            WebhookTarget::parse(" https://example.com/a \n").map(|t| t.url().to_owned()),
+            Ok("https://example.com/a".into())
+        );
+    }
+
+    #[test]
+    fn the_policy_says_whether_private_addresses_are_allowed_and_shows_no_resolver() {
+        let strict = strict(TableResolver::with(&[]));
+        let lenient = TargetPolicy::new(TableResolver::with(&[]), true);
+        assert!(!strict.allows_private());
+        assert!(lenient.allows_private());
+        assert_eq!(format!("{lenient:?}"), "TargetPolicy { allow_private: true, .. }");
+        assert_eq!(format!("{strict:?}"), "TargetPolicy { allow_private: false, .. }");
+    }
 }

@@ -288,23 +288,24 @@ pub fn deliver_due(
         let addresses = WebhookTarget::parse(&d.url)
             .map_err(|_| DeliveryRefused::ForbiddenAddress)
             .and_then(|target| targets.delivery_addresses(&target));
-        let failure = match addresses {
+        // Ok(the 2xx status the receiver answered), or Err((what went wrong, the status if there was one)).
+        let answer = match addresses {
             Err(DeliveryRefused::ForbiddenAddress) => {
                 let outcome = DeliveryOutcome::Failed { error: REFUSED_ERROR.to_owned(), status: None };
                 tx.record_delivery(d.id, &outcome)?;
                 continue;
             }
-            Err(DeliveryRefused::Unresolved) => Some(("could not resolve the host name".to_owned(), None)),
+            Err(DeliveryRefused::Unresolved) => Err(("could not resolve the host name".to_owned(), None)),
             Ok(addresses) => match sender.post(&d.url, &addresses, &headers, &body) {
-                Ok(status) if (200..300).contains(&status) => None,
-                Ok(status) => Some((format!("HTTP {status}"), Some(status))),
-                Err(e) => Some((e, None)),
+                Ok(status) if (200..300).contains(&status) => Ok(status),
+                Ok(status) => Err((format!("HTTP {status}"), Some(status))),
+                Err(e) => Err((e, None)),
             },
         };
-        let outcome = match failure {
-            None => DeliveryOutcome::Delivered { status: 200 },
-            Some((error, status)) if attempt >= policy.max_attempts => DeliveryOutcome::Failed { error, status },
-            Some((error, status)) => DeliveryOutcome::Retry { error, status, next_attempt_in: policy.backoff(attempt) },
+        let outcome = match answer {
+            Ok(status) => DeliveryOutcome::Delivered { status },
+            Err((error, status)) if attempt >= policy.max_attempts => DeliveryOutcome::Failed { error, status },
+            Err((error, status)) => DeliveryOutcome::Retry { error, status, next_attempt_in: policy.backoff(attempt) },
         };
         tx.record_delivery(d.id, &outcome)?;
     }
@@ -458,3 +459,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod tests_more;

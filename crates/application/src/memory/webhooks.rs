@@ -78,6 +78,7 @@ impl WebhookStore for MemorySession {
     }
 
     fn record_delivery(&mut self, id: i64, outcome: &DeliveryOutcome) -> Result<(), StoreError> {
+        self.work.delivery_outcomes.push((id, outcome.clone()));
         if let Some(d) = self.work.deliveries.iter_mut().find(|d| d.0.id == id) {
             d.0.attempts += 1;
             d.1 = match outcome {
