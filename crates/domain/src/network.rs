@@ -8,7 +8,6 @@
 //! `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`) are judged by the IPv4 address they carry, so that no range can
 //! be reached through another spelling. Resolution and connecting are I/O and live elsewhere.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Why an address is not public.
@@ -46,28 +45,6 @@ pub enum ReservedRange {
     Ipv4Compatible,
 }
 
-impl fmt::Display for ReservedRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Self::Unspecified => "unspecified",
-            Self::ThisNetwork => "this network",
-            Self::Loopback => "loopback",
-            Self::Private => "private",
-            Self::SharedAddressSpace => "carrier-grade NAT",
-            Self::LinkLocal => "link-local",
-            Self::ProtocolAssignments => "IETF protocol assignments",
-            Self::Documentation => "documentation",
-            Self::Relay6to4 => "6to4 relay",
-            Self::Benchmarking => "benchmarking",
-            Self::Multicast => "multicast",
-            Self::Reserved => "reserved",
-            Self::Broadcast => "broadcast",
-            Self::UniqueLocal => "unique local",
-            Self::Ipv4Compatible => "IPv4-compatible",
-        };
-        f.write_str(name)
-    }
-}
 
 use ReservedRange as R;
 
