@@ -150,9 +150,6 @@ pub fn undo_in(tx: &mut dyn Session, cmd: UndoMerge) -> Result<UndoOutcome, Undo
         .ok_or(UndoError::NotUndoable)?;
 
     let (restored, conflicts) = restore_attributes(&base, &ledger.written).ok_or(UndoError::NotUndoable)?;
-    if let Some(field) = unique_clash(&restored, &mergee.attributes) {
-        return Err(UndoError::Conflict { field });
-    }
     if let Some(field) = tx.taken_fields(account, &mergee.attributes, &[base.id, mergee.id])?.first() {
         return Err(UndoError::Conflict { field });
     }
@@ -231,19 +228,6 @@ fn set_attribute(a: &mut ContactAttributes, field: &str, value: &Value) -> Optio
         _ => return None,
     }
     Some(())
-}
-
-/// The first unique attribute (email, phone number, identifier) the base would still hold after the undo that
-/// the mergee needs back: changed again on the base after the merge, so the undo cannot take it away.
-fn unique_clash(base: &ContactAttributes, mergee: &ContactAttributes) -> Option<&'static str> {
-    [
-        ("email", &base.email, &mergee.email),
-        ("phone_number", &base.phone_number, &mergee.phone_number),
-        ("identifier", &base.identifier, &mergee.identifier),
-    ]
-    .into_iter()
-    .find(|(_, b, m)| m.is_some() && b == m)
-    .map(|(field, _, _)| field)
 }
 
 /// What the undo did, as the record and the event hold it.

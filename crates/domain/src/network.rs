@@ -45,7 +45,6 @@ pub enum ReservedRange {
     Ipv4Compatible,
 }
 
-
 use ReservedRange as R;
 
 /// IPv4 ranges, most specific first where they nest (broadcast inside reserved).

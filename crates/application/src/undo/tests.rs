@@ -45,6 +45,7 @@ fn world() -> World {
         let base = s.add_contact(ACCOUNT, attrs("", None, None, Some("base-id")));
         let mut m = attrs("Mergee", Some("m@example.com"), Some("+4930123"), Some("m-id"));
         m.custom_attributes.insert("deep".into(), json!({"a": {"b": [1, 2]}, "c": null}));
+        m.additional_attributes.insert("city".into(), json!("Paris"));
         let mergee = s.add_contact(ACCOUNT, m);
         s.add_children(ACCOUNT, base, "vip");
         s.add_children(ACCOUNT, mergee, "vip");
@@ -187,8 +188,56 @@ fn every_refusal_changes_nothing() {
     check(undo_cmd(id), UndoError::NotUndoable);
     w.db.lock().merges[0].ledger = ledger;
 
+    // a record whose mergee snapshot names another contact (or account) than the record itself
+    let snapshot = w.db.lock().merges[0].mergee_snapshot.clone();
+    w.db.lock().merges[0].mergee_snapshot["id"] = json!(w.base.get());
+    check(undo_cmd(id), UndoError::NotUndoable);
+    w.db.lock().merges[0].mergee_snapshot["account_id"] = json!(OTHER_ACCOUNT.get());
+    w.db.lock().merges[0].mergee_snapshot["id"] = snapshot["id"].clone();
+    check(undo_cmd(id), UndoError::NotUndoable);
+    w.db.lock().merges[0].mergee_snapshot = snapshot;
+
+    // the base took the mergee's old identifier after the merge (the merge wrote none: the base had its own); the
+    // mergee cannot get it back while the base holds it, and the unique index says so
+    let set_identifier = |value: &str| {
+        let mut s = w.db.lock();
+        s.contacts.iter_mut().filter(|c| c.id == w.base).for_each(|c| c.attributes.identifier = Some(value.into()));
+    };
+    set_identifier("m-id");
+    check(undo_cmd(id), UndoError::Conflict { field: "identifier" });
+    set_identifier("base-id");
+
     undo_merge(&w.db, undo_cmd(id)).unwrap();
     check(undo_cmd(id), UndoError::AlreadyUndone);
+}
+
+#[test]
+fn a_text_value_the_merge_overwrote_comes_back() {
+    let base =
+        domain::Contact { attributes: attrs("Jo", Some("new@example.com"), Some("+4930999"), None), ..world_contact() };
+    let written = json!({
+        "email": {"before": "old@example.com", "after": "new@example.com"},
+        "phone_number": {"before": "+4930111", "after": "+4930222"},
+        "additional_attributes": {"before": {"a": 1}, "after": {}}
+    });
+    let (restored, conflicts) = restore_attributes(&base, &written).unwrap();
+    assert_eq!(restored.email.as_deref(), Some("old@example.com"), "unchanged since the merge: restored");
+    assert_eq!(restored.phone_number.as_deref(), Some("+4930999"), "changed since the merge: kept");
+    assert_eq!(restored.additional_attributes.get("a"), Some(&json!(1)));
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(
+        (conflicts[0].field, &conflicts[0].kept, &conflicts[0].merge_wrote, &conflicts[0].before_merge),
+        ("phone_number", &json!("+4930999"), &json!("+4930222"), &json!("+4930111"))
+    );
+    // a value of the wrong type is no ledger the merge wrote
+    assert!(restore_attributes(&base, &json!({"email": {"before": 7, "after": "new@example.com"}})).is_none());
+    assert!(restore_attributes(&base, &json!({"blocked": {"before": true, "after": false}})).is_none());
+}
+
+fn world_contact() -> domain::Contact {
+    let w = world();
+    let s = w.db.snapshot();
+    s.contacts.into_iter().find(|c| c.id == w.base).unwrap()
 }
 
 #[test]
