@@ -206,6 +206,9 @@ start_server "$bin/coalesce" "$out/server.log"
   echo "workers=${COALESCE_WORKERS:-0 (one per core)}"
   echo "rust_log=${RUST_LOG:-info (default)}"
   echo "loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+  # statements per transaction of the floor scripts (one statement a line), to compare with the service's count
+  echo "floor_merge_statements=$(grep -c '^[A-Z]' scripts/bench/floor-merge.sql)"
+  echo "floor_undo_statements=$(grep -c '^[A-Z]' scripts/bench/floor-undo.sql)"
 } > "$results/meta.env"
 
 # --- the service over HTTP (crates/loadgen) and the floor (pgbench), operation by operation --------------------

@@ -329,6 +329,26 @@ pub fn run(args: &Args) -> Result<(), String> {
         (!undo_counts.is_empty()).then_some(undo_constant),
         undo_counts.iter().map(|c| format!("{c}")).collect::<Vec<_>>().join(", "),
     ));
+    // The floor must send what the service sends: as many statements per merge and per undo.
+    let floors = [
+        ("merge", counts.first(), num(&meta, "floor_merge_statements")),
+        ("undo", undo_counts.first(), num(&meta, "floor_undo_statements")),
+    ];
+    let same = floors
+        .iter()
+        .all(|(_, service, floor)| matches!((service, floor), (Some(s), Some(f)) if (*s - f).abs() < 0.01));
+    checks.push(Check::new(
+        "the floor sends the service's statements",
+        floors.iter().all(|(_, s, f)| s.is_some() && f.is_some()).then_some(same),
+        floors
+            .iter()
+            .map(|(op, s, f)| {
+                let show = |v: Option<f64>| v.map_or_else(|| "?".to_owned(), |v| format!("{v}"));
+                format!("{op}: service {}, floor {}", show(s.copied()), show(*f))
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    ));
     let ledger = LedgerCost::read(&results, &meta);
     checks.push(match &ledger {
         Some(l) => Check::new(
