@@ -328,6 +328,7 @@ done
 if [ -n "$baseline_bin" ]; then
   echo "baseline_label=$baseline_label" >> "$results/meta.env"
   echo "baseline_rounds=$baseline_rounds" >> "$results/meta.env"
+  echo "ledger_pairs=$ledger_pairs" >> "$results/meta.env"
   main_pid=$server_pid main_url=$base_url
   server_pid=""
   run=0

@@ -449,11 +449,15 @@ pub fn run(args: &Args) -> Result<(), String> {
     let _ = writeln!(
         md,
         "\nThe rows are the population of {} contacts, {} merge pairs for the service and {} for the floor (each \
-         contact with one contact inbox, two conversations of two messages, one note and two labels), and the \
+         contact with one contact inbox, two conversations of two messages, one note and two labels), {}the \
          scaling cases.\n",
         m("contacts"),
         m("pairs"),
-        m("pairs")
+        m("pairs"),
+        match (num(&meta, "ledger_pairs"), num(&meta, "baseline_rounds")) {
+            (Some(p), Some(r)) => format!("{} pairs for the ledger's cost ({} per run), ", p * 2.0 * r, p),
+            _ => String::new(),
+        }
     );
     let mut table = String::new();
     let _ = writeln!(
