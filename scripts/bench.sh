@@ -7,15 +7,20 @@
 # It starts its own PostgreSQL cluster (port COALESCE_BENCH_PGPORT, default 54339, data under
 # target/bench/pgdata; never the tests' cluster on 54329, and DATABASE_URL is ignored), creates a fresh database,
 # seeds it through SQL, starts one `coalesce serve`, and measures, at the same concurrency:
-#   1. the service over HTTP (crates/loadgen): merge on fresh pairs, GET contact, search;
+#   1. the service over HTTP (crates/loadgen): merge on fresh pairs, undo of those merges (each once), GET
+#      contact, search;
 #   2. the floor: the same statements sent by pgbench straight to PostgreSQL (scripts/bench/floor-*.sql);
-#   3. scaling: merge latency and statements per merge (pg_stat_statements) as the mergee's conversations grow.
+#   3. scaling: merge and undo latency and statements per merge and per undo (pg_stat_statements) as the
+#      mergee's conversations grow;
+#   4. with COALESCE_BENCH_BASELINE_BIN (another build's `coalesce`, e.g. the one before the merge ledger), what
+#      the ledger costs: the same HTTP merge load against this build and that one, interleaved, on fresh pairs.
 # Results land in target/bench/ (smoke: target/bench-smoke/): report.md, report.json, the raw results, logs.
 #
 # Settings (environment): COALESCE_BENCH_CONTACTS, COALESCE_BENCH_DURATION (s, whole), COALESCE_BENCH_WARMUP (s),
 # COALESCE_BENCH_CONCURRENCY, COALESCE_BENCH_PAIRS (per merge run), COALESCE_BENCH_SCALING ("10 1000 …"),
 # COALESCE_BENCH_SCALING_REPS, COALESCE_BENCH_PGPORT, COALESCE_BENCH_PGDATA, COALESCE_BENCH_KEEP_DB=1 (leave the
-# cluster running). The server reads its usual COALESCE_* settings (pool size, workers, …) and RUST_LOG.
+# cluster running), COALESCE_BENCH_BASELINE_BIN, COALESCE_BENCH_BASELINE_LABEL (what to call it in the report),
+# COALESCE_BENCH_BASELINE_ROUNDS (runs of each build, default 3), COALESCE_BENCH_LEDGER_PAIRS (pairs per run). The server reads its usual COALESCE_* settings (pool size, workers, …) and RUST_LOG.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,6 +43,17 @@ concurrency="${COALESCE_BENCH_CONCURRENCY:-16}"
 # 20% more than its share). The report flags a run that used its pairs up: its last merges found no pair.
 pairs="${COALESCE_BENCH_PAIRS:-$(( (duration + ${warmup%.*} + 1) * 2500 ))}"
 pgport="${COALESCE_BENCH_PGPORT:-54339}"
+baseline_bin="${COALESCE_BENCH_BASELINE_BIN:-}"
+baseline_label="${COALESCE_BENCH_BASELINE_LABEL:-baseline}"
+baseline_rounds="${COALESCE_BENCH_BASELINE_ROUNDS:-3}"
+if [ -n "$baseline_bin" ]; then
+  [ -x "$baseline_bin" ] || { echo "bench: COALESCE_BENCH_BASELINE_BIN=$baseline_bin is not an executable" >&2; exit 2; }
+  baseline_bin="$(cd "$(dirname "$baseline_bin")" && pwd)/$(basename "$baseline_bin")"
+  # A merge run takes about 1,000 pairs a second here; a run that uses its pairs up is measured to its last answer.
+  ledger_pairs="${COALESCE_BENCH_LEDGER_PAIRS:-$(( (duration + ${warmup%.*} + 1) * 1500 ))}"
+else
+  ledger_pairs=0
+fi
 pgdata="${COALESCE_BENCH_PGDATA:-$target/bench/pgdata}"
 # As root the cluster runs as `postgres`, which must reach the data directory (see scripts/db.sh).
 if [ "$(id -u)" = 0 ] && [ -z "${COALESCE_BENCH_PGDATA:-}" ] && id postgres >/dev/null 2>&1 \
@@ -111,11 +127,15 @@ digest="\\x$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
 
 http_first=$((contacts + 1))
 floor_first=$((http_first + 2 * pairs))
-next=$((floor_first + 2 * pairs))
-log "seeding $contacts contacts and 2 × $pairs merge pairs"
+# the ledger's cost: 2 × rounds runs (this build and the baseline), each on its own pairs
+ledger_first=$((floor_first + 2 * pairs))
+next=$((ledger_first + 2 * ledger_pairs * 2 * baseline_rounds))
+log "seeding $contacts contacts, 2 × $pairs merge pairs and $((ledger_pairs * 2 * baseline_rounds)) for the ledger's cost"
 started=$SECONDS
+[ -n "$baseline_bin" ] || baseline_rounds=0
 psql_db -d "$dbname" -v account="$account" -v inbox="$inbox" -v user_id="$user_id" -v contacts="$contacts" \
   -v http_first="$http_first" -v http_pairs="$pairs" -v floor_first="$floor_first" -v floor_pairs="$pairs" \
+  -v ledger_first="$ledger_first" -v ledger_pairs="$((ledger_pairs * 2 * baseline_rounds))" \
   -f scripts/bench/seed.sql
 declare -A scale_first
 for size in $scaling; do
@@ -139,19 +159,28 @@ column -t -s $'\t' "$results/sizes.tsv" >&2 || cat "$results/sizes.tsv" >&2
 # The address is read from the server's "listening on" line, which RUST_LOG must let through. The rate limits
 # are off (the load comes from one token and one address by design) and so is the webhook worker (the floor has no
 # outbox processing either); both can be turned back on through the environment.
-COALESCE_RATE_LIMIT_PER_SECOND="${COALESCE_RATE_LIMIT_PER_SECOND:-0}" COALESCE_WEBHOOK_WORKER="${COALESCE_WEBHOOK_WORKER:-false}" \
-COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE="${COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE:-0}" \
-COALESCE_BIND=127.0.0.1:0 RUST_LOG="${RUST_LOG:-info},server::cli=info" "$bin/coalesce" serve > "$out/server.log" 2>&1 &
-server_pid=$!
-base_url=""
-for _ in $(seq 1 300); do
-  base_url="$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$out/server.log" | head -1)"
-  [ -n "$base_url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$out/server.log" >&2; log "the server did not start"; exit 1; }
-  sleep 0.1
-done
-[ -n "$base_url" ] || { log "the server did not report its address"; exit 1; }
-log "server $server_pid at $base_url"
+start_server() {
+  local binary="$1" log_file="$2"
+  COALESCE_RATE_LIMIT_PER_SECOND="${COALESCE_RATE_LIMIT_PER_SECOND:-0}" COALESCE_WEBHOOK_WORKER="${COALESCE_WEBHOOK_WORKER:-false}" \
+  COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE="${COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE:-0}" \
+  COALESCE_BIND=127.0.0.1:0 RUST_LOG="${RUST_LOG:-info},server::cli=info" "$binary" serve > "$log_file" 2>&1 &
+  server_pid=$!
+  base_url=""
+  for _ in $(seq 1 300); do
+    base_url="$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$log_file" | head -1)"
+    [ -n "$base_url" ] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$log_file" >&2; log "the server did not start"; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$base_url" ] || { log "the server did not report its address"; exit 1; }
+  log "server $server_pid ($binary) at $base_url"
+}
+stop_server() {
+  kill -TERM "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+start_server "$bin/coalesce" "$out/server.log"
 
 # --- the machine and the settings, for the report --------------------------------------------------------------
 {
@@ -177,6 +206,9 @@ log "server $server_pid at $base_url"
   echo "workers=${COALESCE_WORKERS:-0 (one per core)}"
   echo "rust_log=${RUST_LOG:-info (default)}"
   echo "loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+  # statements per transaction of the floor scripts (one statement a line), to compare with the service's count
+  echo "floor_merge_statements=$(grep -c '^[A-Z]' scripts/bench/floor-merge.sql)"
+  echo "floor_undo_statements=$(grep -c '^[A-Z]' scripts/bench/floor-undo.sql)"
 } > "$results/meta.env"
 
 # --- the service over HTTP (crates/loadgen) and the floor (pgbench), operation by operation --------------------
@@ -189,11 +221,12 @@ http() {
 }
 # pgbench runs warm-up plus run time; its log reader drops the transactions of the warm-up.
 floor_seconds=$((duration + ${warmup%.*} + 1))
+floor_limit=(-T "$floor_seconds")
 floor() {
   local op="$1" script="$2"; shift 2
   q "CHECKPOINT" >/dev/null
   if ! "$pgbin/pgbench" -n -h 127.0.0.1 -p "$pgport" -U postgres -M prepared -c "$concurrency" -j 2 \
-       -T "$floor_seconds" -l --log-prefix="$out/pgbench/$op" -D "account=$account" -D "digest=$digest" "$@" \
+       "${floor_limit[@]}" -l --log-prefix="$out/pgbench/$op" -D "account=$account" -D "digest=$digest" "$@" \
        -f "$script" "$dbname" > "$out/pgbench/$op.out" 2>&1; then
     cat "$out/pgbench/$op.out" >&2
     log "pgbench failed for $op"
@@ -204,6 +237,14 @@ floor() {
 }
 # What one merge writes into the audit row and the outbox, with the same shape and size as the service's.
 snapshot='{"id": 100002, "name": "Pair Mergee 100002", "email": "pm100002@bench.invalid", "blocked": false, "thumbnail": "", "account_id": 1, "created_at": "2026-11-29T09:48:20.428802+00:00", "identifier": "pm-100002", "updated_at": "2026-11-29T09:48:20.428802+00:00", "phone_number": "+166600100002", "last_activity_at": null, "custom_attributes": {"plan": "free", "source": "whatsapp"}, "additional_attributes": {"city": "Lyon", "company": "Acme"}}'
+# The ledger of such a merge: the base as it was and what the merge wrote on it.
+base_snapshot='{"id": 100001, "name": "Pair Base 100001", "email": "pb100001@bench.invalid", "blocked": false, "thumbnail": "", "account_id": 1, "created_at": "2026-11-29T09:48:20.428802+00:00", "identifier": null, "updated_at": "2026-11-29T09:48:20.428802+00:00", "phone_number": null, "last_activity_at": null, "custom_attributes": {"plan": "pro"}, "additional_attributes": {"city": "Paris"}}'
+written='{"identifier": {"after": "pm-100002", "before": null}, "phone_number": {"after": "+166600100002", "before": null}, "custom_attributes": {"after": {"plan": "pro", "source": "whatsapp"}, "before": {"plan": "pro"}}, "additional_attributes": {"after": {"city": "Paris", "company": "Acme"}, "before": {"city": "Paris"}}}'
+# What one undo writes into the merge record and the outbox.
+moved_back='{"notes": 1, "labels": 2, "messages": 2, "conversations": 2, "contact_inboxes": 1}'
+none_moved='{"notes": 0, "labels": 0, "messages": 0, "conversations": 0, "contact_inboxes": 0}'
+undo_counts="{\"conflicts\": [], \"moved_back\": $moved_back, \"kept_on_base\": $none_moved, \"deleted_since\": $none_moved}"
+undo_payload="{\"base\": $base_snapshot, \"event\": \"contact_unmerged\", \"mergee\": $snapshot, \"merge_id\": 1, \"conflicts\": [], \"merged_at\": \"2026-11-29T09:48:44.124033+00:00\", \"account_id\": 1, \"moved_back\": $moved_back, \"unmerged_at\": \"2026-11-29T09:49:44.124033+00:00\", \"kept_on_base\": $none_moved, \"actor_user_id\": 1, \"deleted_since\": $none_moved, \"base_contact_id\": 100001, \"mergee_contact_id\": 100002}"
 payload="{\"event\": \"contact_merged\", \"moved\": {\"notes\": 1, \"labels\": 2, \"messages\": 2, \"conversations\": 2, \"contact_inboxes\": 1}, \"mergee\": $snapshot, \"merge_id\": 1, \"merged_at\": \"2026-11-29T09:48:44.124033+00:00\", \"account_id\": 1, \"actor_user_id\": 1, \"base_contact_id\": 100001, \"mergee_contact_id\": 100002}"
 per_client=$(( pairs / concurrency ))
 floor_args=(--per-client "$per_client")
@@ -213,10 +254,28 @@ recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWE
 echo "http_merges_recorded=$recorded" >> "$results/meta.env"
 floor merge scripts/bench/floor-merge.sql -D n=0 -D "clients=$concurrency" -D "first=$floor_first" \
   -D "user_id=$user_id" -D "snapshot=$snapshot" -D "payload=$payload" \
-  -D 'merged_additional={"city": "Paris", "company": "Acme"}' -D 'merged_custom={"plan": "pro", "source": "whatsapp"}'
+  -D 'merged_additional={"city": "Paris", "company": "Acme"}' -D 'merged_custom={"plan": "pro", "source": "whatsapp"}' \
+  -D "base_snapshot=$base_snapshot" -D "written=$written" -D with_ledger=true
 recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $floor_first AND $((floor_first + 2 * pairs - 1))")"
 echo "floor_merges_recorded=$recorded" >> "$results/meta.env"
 floor_args=()
+# Undos next: the service undoes the merges it recorded, the floor those the floor recorded, each merge once.
+# The ids of a run's records are consecutive (a failed merge would leave a gap, which the undo answers 404).
+merge_ids() { q "SELECT coalesce(min(id), 0) || ':' || count(*) || ':' || coalesce(max(id) - min(id) + 1, 0) FROM contact_merges WHERE mergee_contact_id BETWEEN $1 AND $2"; }
+IFS=: read -r undo_first undo_count undo_span <<< "$(merge_ids "$http_first" "$((floor_first - 1))")"
+[ "$undo_count" = "$undo_span" ] || log "the service's merge records are not consecutive ($undo_count in a span of $undo_span)"
+http undo --merges "$undo_first:$undo_span"
+recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $http_first AND $((floor_first - 1)) AND undone_at IS NOT NULL")"
+echo "http_undos_recorded=$recorded" >> "$results/meta.env"
+IFS=: read -r undo_first undo_count undo_span <<< "$(merge_ids "$floor_first" "$((floor_first + 2 * pairs - 1))")"
+[ "$undo_count" = "$undo_span" ] || { log "the floor's merge records are not consecutive ($undo_count in a span of $undo_span)"; exit 1; }
+# One transaction per record: pgbench runs a fixed count per client (-t) instead of a fixed time.
+floor_limit=(-t "$(( undo_count / concurrency ))")
+floor undo scripts/bench/floor-undo.sql -D n=0 -D "clients=$concurrency" -D "first=$undo_first" -D "user_id=$user_id" \
+  -D "undo_counts=$undo_counts" -D "undo_payload=$undo_payload"
+floor_limit=(-T "$floor_seconds")
+recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $floor_first AND $((floor_first + 2 * pairs - 1)) AND undone_at IS NOT NULL")"
+echo "floor_undos_recorded=$recorded" >> "$results/meta.env"
 # Then the reads, on a vacuumed database: the merges leave the trigram (GIN) indexes' pending lists full, which
 # every search scans until VACUUM folds them in; both sides of each read comparison see the same database.
 psql_db -d "$dbname" -c "VACUUM ANALYZE"
@@ -226,16 +285,19 @@ http search --terms "0:$((contacts / 10 - 1))"
 floor search scripts/bench/floor-search.sql -D "terms=$((contacts / 10 - 1))"
 
 # --- scaling: one merge at a time, nothing else running, statements counted by PostgreSQL ----------------------
-for size in $scaling; do
-  first=${scale_first[$size]}
-  # One request first, so that the pool's connection has just been used: a connection idle for more than a
-  # second gets a `SELECT 1` check at checkout, which is the pool's, not the merge's.
+own="dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'"
+# One request first, so that the pool's connection has just been used: a connection idle for more than a
+# second gets a `SELECT 1` check at checkout, which is the pool's, not the merge's. Then the counters from zero.
+fresh_counts() {
   "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op get --ids 1:1 \
     --concurrency 1 --requests 1 --duration 60 --out "$results/scaling_warmup.json" 2>/dev/null
   q "SELECT pg_stat_statements_reset()" >/dev/null
+}
+for size in $scaling; do
+  first=${scale_first[$size]}
+  fresh_counts
   "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op merge \
     --pairs "$first:$reps" --concurrency 1 --requests "$reps" --duration 3600 --out "$results/scaling_$size.json"
-  own="dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'"
   q "SELECT calls, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements WHERE $own ORDER BY calls DESC, query" \
     | tr '|' '\t' > "$results/statements_$size.tsv"
   {
@@ -246,7 +308,48 @@ for size in $scaling; do
          || E'\nnotes=' || coalesce(sum(moved_notes), 0) || E'\nlabels=' || coalesce(sum(moved_labels), 0)
        FROM contact_merges WHERE mergee_contact_id BETWEEN $first AND $((first + 2 * reps - 1))"
   } > "$results/scaling_$size.env"
+  # and the undo of those merges, one at a time
+  IFS=: read -r undo_first undo_count undo_span <<< "$(merge_ids "$first" "$((first + 2 * reps - 1))")"
+  fresh_counts
+  "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op undo \
+    --merges "$undo_first:$undo_span" --concurrency 1 --requests "$undo_span" --duration 3600 \
+    --out "$results/scaling_undo_$size.json"
+  q "SELECT calls, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements WHERE $own ORDER BY calls DESC, query" \
+    | tr '|' '\t' > "$results/statements_undo_$size.tsv"
+  {
+    echo "statements_total=$(q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE $own")"
+    echo "undos=$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $first AND $((first + 2 * reps - 1)) AND undone_at IS NOT NULL")"
+  } > "$results/scaling_undo_$size.env"
 done
+
+# --- what the merge ledger costs: this build and the baseline, the same HTTP merge load, interleaved ------------
+# Each run gets a freshly started server and its own fresh pairs; the order alternates (this, baseline; baseline,
+# this; …) so that a drift of the machine or the database over the runs weighs on both builds alike.
+if [ -n "$baseline_bin" ]; then
+  echo "baseline_label=$baseline_label" >> "$results/meta.env"
+  echo "baseline_rounds=$baseline_rounds" >> "$results/meta.env"
+  echo "ledger_pairs=$ledger_pairs" >> "$results/meta.env"
+  main_pid=$server_pid main_url=$base_url
+  server_pid=""
+  run=0
+  for round in $(seq 1 "$baseline_rounds"); do
+    order="current baseline"
+    [ $((round % 2)) = 0 ] && order="baseline current"
+    for build in $order; do
+      binary="$bin/coalesce"
+      [ "$build" = baseline ] && binary="$baseline_bin"
+      start_server "$binary" "$out/server_ledger_${build}_$round.log"
+      q "CHECKPOINT" >/dev/null
+      "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op merge \
+        --concurrency "$concurrency" --threads 2 --duration "$duration" --warmup "$warmup" --server-pid "$server_pid" \
+        --pairs "$((ledger_first + 2 * ledger_pairs * run)):$ledger_pairs" --out "$results/ledger_${build}_$round.json"
+      echo "ledger_loadavg_${build}_$round=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/meta.env"
+      stop_server
+      run=$((run + 1))
+    done
+  done
+  server_pid=$main_pid base_url=$main_url
+fi
 
 # --- report --------------------------------------------------------------------------------------------------
 echo "server_hwm_kib=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$server_pid/status")" >> "$results/meta.env"

@@ -25,6 +25,12 @@ enum Op {
         first: i64,
         count: i64,
     },
+    /// Each request undoes a merge no other request touches: request n of client c undoes merge record
+    /// first + c + n × concurrency (the ids of the merges an earlier `merge` run recorded).
+    Undo {
+        first: i64,
+        count: i64,
+    },
     Get {
         lo: i64,
         hi: i64,
@@ -39,6 +45,7 @@ impl Op {
     fn name(&self) -> &'static str {
         match self {
             Op::Merge { .. } => "merge",
+            Op::Undo { .. } => "undo",
             Op::Get { .. } => "get",
             Op::Search { .. } => "search",
         }
@@ -110,6 +117,10 @@ pub fn run(args: &Args) -> Result<(), String> {
             let (first, count) = args.range("pairs")?.ok_or("--pairs FIRST:COUNT is required for merge")?;
             Op::Merge { first, count }
         }
+        "undo" => {
+            let (first, count) = args.range("merges")?.ok_or("--merges FIRST:COUNT is required for undo")?;
+            Op::Undo { first, count }
+        }
         "get" => {
             let (lo, hi) = args.range("ids")?.ok_or("--ids LO:HI is required for get")?;
             Op::Get { lo, hi }
@@ -118,7 +129,7 @@ pub fn run(args: &Args) -> Result<(), String> {
             let (lo, hi) = args.range("terms")?.ok_or("--terms LO:HI is required for search")?;
             Op::Search { lo, hi }
         }
-        other => return Err(format!("unknown --op {other}: merge, get or search")),
+        other => return Err(format!("unknown --op {other}: merge, undo, get or search")),
     };
     let out = args.req("out")?;
     let concurrency: i64 = args.num("concurrency", 16)?.max(1);
@@ -237,6 +248,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 enum Expect {
     /// The merge's response names the base.
     Merged(i64),
+    /// The undo's response has both contacts back and says what moved.
+    Undone,
     /// The contact asked for.
     Contact(i64),
     /// A page of search results.
@@ -290,6 +303,16 @@ impl ClientState {
                 write_request(out, host, "POST", &path(t, "/actions/contact_merge"), &t.token, Some(&body));
                 Expect::Merged(base)
             }
+            Op::Undo { first, count } => {
+                let n = self.client + self.sent * plan.concurrency;
+                if n >= *count {
+                    self.result.pairs_exhausted = true;
+                    return false;
+                }
+                let merge = first + n;
+                write_request(out, host, "POST", &path(t, &format!("/contact_merges/{merge}/undo")), &t.token, None);
+                Expect::Undone
+            }
             Op::Get { lo, hi } => {
                 let id = self.rng.between(*lo, *hi);
                 write_request(out, host, "GET", &path(t, &format!("/contacts/{id}")), &t.token, None);
@@ -313,6 +336,7 @@ impl ClientState {
         let outcome = match response {
             Ok((status, body)) => judge(status, body, |v| match expect {
                 Expect::Merged(base) => v["id"].as_i64() == Some(base) && v["payload"][0]["id"].as_i64() == Some(base),
+                Expect::Undone => v["base"]["id"].is_i64() && v["mergee"]["id"].is_i64() && v["moved_back"].is_object(),
                 Expect::Contact(id) => v["payload"]["id"].as_i64() == Some(id),
                 Expect::Page => v["payload"].is_array() && v["meta"].is_object(),
             }),
