@@ -56,7 +56,6 @@ diesel::table! {
 diesel::table! {
     contact_merge_ledgers (merge_id) {
         merge_id -> Int8,
-        account_id -> Int8,
         moved_conversation_ids -> Array<Nullable<Int8>>,
         moved_message_ids -> Array<Nullable<Int8>>,
         moved_contact_inbox_ids -> Array<Nullable<Int8>>,
@@ -252,7 +251,6 @@ diesel::joinable!(account_users -> accounts (account_id));
 diesel::joinable!(account_users -> users (user_id));
 diesel::joinable!(contact_inboxes -> accounts (account_id));
 diesel::joinable!(contact_labels -> accounts (account_id));
-diesel::joinable!(contact_merge_ledgers -> accounts (account_id));
 diesel::joinable!(contact_merge_ledgers -> contact_merges (merge_id));
 diesel::joinable!(contact_merges -> accounts (account_id));
 diesel::joinable!(contacts -> accounts (account_id));

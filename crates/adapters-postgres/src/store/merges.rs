@@ -89,10 +89,10 @@ impl MergeStore for PgSession {
                          moved_labels) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, created_at), \
                  ledger AS ( \
-                     INSERT INTO contact_merge_ledgers (merge_id, account_id, moved_conversation_ids, \
-                         moved_message_ids, moved_contact_inbox_ids, moved_note_ids, labels_added, mergee_labels, \
-                         base_snapshot, written) \
-                     SELECT record.id, $1, $12, $13, $14, $15, $16, $17, $18, $19 FROM record WHERE $11) \
+                     INSERT INTO contact_merge_ledgers (merge_id, moved_conversation_ids, moved_message_ids, \
+                         moved_contact_inbox_ids, moved_note_ids, labels_added, mergee_labels, base_snapshot, \
+                         written) \
+                     SELECT record.id, $12, $13, $14, $15, $16, $17, $18, $19 FROM record WHERE $11) \
                  SELECT id, created_at FROM record",
             )
             .bind::<BigInt, _>(r.account_id.get())

@@ -26,8 +26,8 @@ impl UndoStore for PgSession {
             .optional()
             .store()?;
         let Some(row) = row else { return Ok(None) };
+        // The record was found in this account above; its ledger is found by the record's id.
         let ledger: Option<(serde_json::Value, serde_json::Value)> = contact_merge_ledgers::table
-            .filter(contact_merge_ledgers::account_id.eq(account.get()))
             .filter(contact_merge_ledgers::merge_id.eq(id))
             .select((contact_merge_ledgers::base_snapshot, contact_merge_ledgers::written))
             .first(self.conn())
@@ -92,7 +92,8 @@ impl UndoStore for PgSession {
         let c: BackCounts = Prepared(
             diesel::sql_query(
                 "WITH ledger AS ( \
-                     SELECT * FROM contact_merge_ledgers WHERE account_id = $1 AND merge_id = $2), \
+                     SELECT l.* FROM contact_merge_ledgers l JOIN contact_merges m ON m.id = l.merge_id \
+                     WHERE m.account_id = $1 AND l.merge_id = $2), \
                  conversations_back AS ( \
                      UPDATE conversations t SET contact_id = $4 FROM ledger, unnest(ledger.moved_conversation_ids) AS moved (id) \
                      WHERE t.id = moved.id AND t.account_id = $1 AND t.contact_id = $3 RETURNING 1), \
@@ -175,17 +176,19 @@ impl UndoStore for PgSession {
         actor: UserId,
         counts: &serde_json::Value,
     ) -> Result<DateTime<Utc>, StoreError> {
-        diesel::update(
-            contact_merges::table
-                .filter(contact_merges::account_id.eq(account.get()))
-                .filter(contact_merges::id.eq(merge_id)),
+        Prepared(
+            diesel::update(
+                contact_merges::table
+                    .filter(contact_merges::account_id.eq(account.get()))
+                    .filter(contact_merges::id.eq(merge_id)),
+            )
+            .set((
+                contact_merges::undone_at.eq(diesel::dsl::now),
+                contact_merges::undone_by.eq(actor.get()),
+                contact_merges::undo_counts.eq(counts),
+            ))
+            .returning(contact_merges::undone_at),
         )
-        .set((
-            contact_merges::undone_at.eq(diesel::dsl::now),
-            contact_merges::undone_by.eq(actor.get()),
-            contact_merges::undo_counts.eq(counts),
-        ))
-        .returning(contact_merges::undone_at)
         .get_result::<Option<DateTime<Utc>>>(self.conn())
         .store()?
         .ok_or_else(|| StoreError::Other("undone_at was not set".into()))
