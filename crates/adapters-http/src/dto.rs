@@ -173,6 +173,7 @@ impl MergeContactsRequest {
             actor: member.user_id,
             base_contact_id: domain::ContactId::new(self.base_contact_id.value()),
             mergee_contact_id: domain::ContactId::new(self.mergee_contact_id.value()),
+            choices: Default::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod inboxes;
 mod memory;
 pub mod merge_contacts;
 pub mod merge_history;
+pub mod merge_many;
 pub mod merge_preview;
 pub mod notes;
 pub mod ports;

@@ -12,7 +12,10 @@
 //!
 //! [`merge_in`] is the same merge inside a caller's transaction (used to commit it with an idempotency key).
 
-use domain::{attribute_changes, merge_attributes, AccountId, Contact, ContactId, ContactInbox, UserId, Violations};
+use domain::{
+    attribute_changes, merge_attributes_choosing, AccountId, Contact, ContactId, ContactInbox, FieldChoices, UserId,
+    Violations,
+};
 use serde_json::json;
 
 use crate::idempotency::KeyReused;
@@ -26,6 +29,8 @@ pub struct MergeContacts {
     pub actor: UserId,
     pub base_contact_id: ContactId,
     pub mergee_contact_id: ContactId,
+    /// Which side wins each attribute; the default is the reference rule.
+    pub choices: FieldChoices,
 }
 
 /// The base contact after the merge.
@@ -98,23 +103,39 @@ pub fn merge_in(tx: &mut dyn Session, cmd: MergeContacts) -> Result<MergeOutcome
         return Ok(MergeOutcome { contact: base, contact_inboxes, merge_id: None, moved: MovedCounts::default() });
     }
 
-    let merged = plan_merge(&base, &mergee).map_err(MergeContactsError::Invalid)?;
+    let (contact, merge_id, moved) = merge_locked(tx, &cmd, &base, &mergee)?;
+    let contact_inboxes = tx.contact_inboxes(account, base.id)?;
+    Ok(MergeOutcome { contact, contact_inboxes, merge_id: Some(merge_id), moved })
+}
 
+/// Merges `mergee` into `base`, both locked by the caller and distinct: steps 2 to 5 above. Answers the base
+/// after the merge, the merge record's id and what moved.
+pub(crate) fn merge_locked(
+    tx: &mut dyn Session,
+    cmd: &MergeContacts,
+    base: &Contact,
+    mergee: &Contact,
+) -> Result<(Contact, i64, MovedCounts), MergeContactsError> {
+    let account = cmd.account_id;
+    let merged = plan_merge(base, mergee, &cmd.choices).map_err(MergeContactsError::Invalid)?;
     let (moved, rows) = tx.move_children(account, mergee.id, base.id)?;
     tx.delete_contact_row(account, mergee.id)?;
     let contact = tx.update_contact_attributes(account, base.id, &merged)?;
-    let ledger = MergeLedger { rows, base_snapshot: contact_snapshot(&base), written: written(&base, &contact) };
-    let merge_id = record(tx, &cmd, &mergee, moved, ledger)?;
-    let contact_inboxes = tx.contact_inboxes(account, base.id)?;
-    Ok(MergeOutcome { contact, contact_inboxes, merge_id: Some(merge_id), moved })
+    let ledger = MergeLedger { rows, base_snapshot: contact_snapshot(base), written: written(base, &contact) };
+    let merge_id = record(tx, cmd, mergee, moved, ledger)?;
+    Ok((contact, merge_id, moved))
 }
 
 /// The base's attributes after the merge, validated: the one rule both the merge and its preview apply.
 ///
 /// # Errors
 /// The rules the merged attributes break (format and length; uniqueness is the store's).
-pub fn plan_merge(base: &Contact, mergee: &Contact) -> Result<domain::ContactAttributes, Violations> {
-    let merged = merge_attributes(&base.attributes, &mergee.attributes);
+pub fn plan_merge(
+    base: &Contact,
+    mergee: &Contact,
+    choices: &FieldChoices,
+) -> Result<domain::ContactAttributes, Violations> {
+    let merged = merge_attributes_choosing(&base.attributes, &mergee.attributes, choices);
     merged.validate()?;
     Ok(merged)
 }

@@ -30,7 +30,7 @@ pub fn preview_merge(db: &dyn Database, cmd: MergeContacts) -> Result<MergePrevi
         let contact_inboxes = tx.contact_inboxes(account, base.id)?;
         return Ok(MergePreview { contact: base, contact_inboxes, changes: Vec::new(), moves: MovedCounts::default() });
     }
-    let merged = plan_merge(&base, &mergee).map_err(MergeContactsError::Invalid)?;
+    let merged = plan_merge(&base, &mergee, &cmd.choices).map_err(MergeContactsError::Invalid)?;
     let taken = tx.taken_fields(account, &merged, &[base.id, mergee.id])?;
     if !taken.is_empty() {
         let mut v = Violations::default();

@@ -5,12 +5,14 @@
 pub mod contact;
 pub mod ids;
 pub mod merge;
+pub mod merge_many;
 pub mod network;
 pub mod validation;
 
 pub use contact::{Contact, ContactAttributes, ContactInbox, InboxSummary};
 pub use ids::{AccountId, ContactId, ConversationId, InboxId, NoteId, UserId};
 pub use merge::{attribute_changes, merge_attributes, AttributeChange};
+pub use merge_many::{merge_attributes_choosing, FieldChoices, ManyChoices, ObjectChoice, Pick, Side};
 pub use validation::{FieldViolation, Violations};
 
 /// A JSON object, the type of `additional_attributes` and `custom_attributes`.

@@ -166,6 +166,7 @@ fn a_message_follows_a_conversation_merged_to_another_contact() {
             actor: w.member.user_id,
             base_contact_id: base,
             mergee_contact_id: w.contact,
+            choices: Default::default(),
         },
     )
     .unwrap();

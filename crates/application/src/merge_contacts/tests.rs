@@ -20,7 +20,13 @@ fn attrs(name: &str, email: Option<&str>, phone: Option<&str>, identifier: Optio
 }
 
 fn cmd(base: ContactId, mergee: ContactId) -> MergeContacts {
-    MergeContacts { account_id: ACCOUNT, actor: UserId::new(7), base_contact_id: base, mergee_contact_id: mergee }
+    MergeContacts {
+        account_id: ACCOUNT,
+        actor: UserId::new(7),
+        base_contact_id: base,
+        mergee_contact_id: mergee,
+        choices: Default::default(),
+    }
 }
 
 struct World {

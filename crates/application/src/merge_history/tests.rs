@@ -23,6 +23,7 @@ fn merged_pairs(db: &MemoryDb, n: usize) -> Vec<(ContactId, ContactId)> {
                 actor: UserId::new(7),
                 base_contact_id: base,
                 mergee_contact_id: mergee,
+                choices: Default::default(),
             };
             merge_contacts(db, cmd).unwrap();
             (base, mergee)

@@ -23,8 +23,13 @@ fn attrs(name: &str, email: Option<&str>, phone: Option<&str>, identifier: Optio
 }
 
 fn merge(db: &MemoryDb, base: ContactId, mergee: ContactId) -> i64 {
-    let cmd =
-        MergeContacts { account_id: ACCOUNT, actor: UserId::new(7), base_contact_id: base, mergee_contact_id: mergee };
+    let cmd = MergeContacts {
+        account_id: ACCOUNT,
+        actor: UserId::new(7),
+        base_contact_id: base,
+        mergee_contact_id: mergee,
+        choices: Default::default(),
+    };
     merge_contacts(db, cmd).unwrap().merge_id.unwrap()
 }
 
