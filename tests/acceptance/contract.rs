@@ -226,6 +226,21 @@ fn every_operation_answers_as_documented_on_success_and_on_error() {
     call("POST", &format!("{undo}/preview"), None, 409);
     call("GET", &a(&format!("/contacts/{mergee}")), None, 200);
 
+    // several contacts at once, the caller choosing a winner: previewed, refused, done
+    let (one, two) =
+        (contact(json!({"name": "One"})), contact(json!({"name": "Two", "email": "two@contract.example"})));
+    let many = json!({"base_contact_id": mergee, "mergee_contact_ids": [one, two], "attributes": {"name": two}});
+    let preview = call("POST", &a("/actions/contact_merge_many/preview"), Some(many.clone()), 200);
+    assert_eq!(preview.body["payload"]["name"], json!("Two"), "{}", preview.body);
+    call("POST", &a("/actions/contact_merge_many/preview"), Some(json!({"base_contact_id": mergee})), 400);
+    call("POST", &a("/actions/contact_merge_many"), Some(many), 200);
+    call(
+        "POST",
+        &a("/actions/contact_merge_many"),
+        Some(json!({"base_contact_id": mergee, "mergee_contact_ids": [one]})),
+        404,
+    );
+
     // anonymous callers, and the probes
     for operation in contract::operations() {
         let (method, template) = operation.split_once(' ').unwrap();

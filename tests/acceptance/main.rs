@@ -17,6 +17,7 @@ mod isolation;
 mod merge;
 mod merge_concurrency;
 mod merge_history;
+mod merge_many;
 mod platform;
 mod rate_limit;
 mod search;

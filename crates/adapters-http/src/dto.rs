@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod fields;
 pub mod inboxes;
+pub mod merge_many;
 pub mod platform;
 
 use actix_web::http::header;
@@ -163,6 +164,25 @@ pub struct MergeContactsRequest {
     #[schema(value_type = i64, required = true, minimum = 1, example = 2)]
     #[validate(custom(function = "positive_integer"))]
     pub mergee_contact_id: RawId,
+    /// Optional: the winner of each attribute (`"base"` or `"mergee"`; for the two objects also `"merge"`).
+    /// Omitted, the merge keeps the reference rule: the base's values win unless blank, the objects merge.
+    #[serde(default)]
+    #[schema(value_type = Option<merge_many::PairChoicesDto>)]
+    pub attributes: Value,
+    /// `attributes`, checked by [`parse_merge_body`].
+    #[serde(skip)]
+    pub choices: domain::FieldChoices,
+}
+
+/// Reads and checks a merge body: the ids, then the optional `attributes`.
+///
+/// # Errors
+/// 400/413/415 as [`parse_body`], and 400 naming each bad member of `attributes`.
+pub fn parse_merge_body(req: &HttpRequest, body: &[u8]) -> Result<MergeContactsRequest, ApiError> {
+    let mut request = parse_body::<MergeContactsRequest>(req, body)?;
+    request.choices = merge_many::pair_choices(&request.attributes)
+        .map_err(|v| ApiError::from_violations(StatusCode::BAD_REQUEST, "The request is invalid", v))?;
+    Ok(request)
 }
 
 impl MergeContactsRequest {
@@ -173,7 +193,7 @@ impl MergeContactsRequest {
             actor: member.user_id,
             base_contact_id: domain::ContactId::new(self.base_contact_id.value()),
             mergee_contact_id: domain::ContactId::new(self.mergee_contact_id.value()),
-            choices: Default::default(),
+            choices: self.choices,
         }
     }
 }

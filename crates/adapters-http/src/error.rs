@@ -16,6 +16,7 @@ use application::contacts::ContactsError;
 use application::conversations::ConversationsError;
 use application::inboxes::InboxesError;
 use application::merge_contacts::MergeContactsError;
+use application::merge_many::MergeManyError;
 use application::notes::NotesError;
 use application::undo::UndoError;
 use domain::{ContactId, Violations};
@@ -202,6 +203,44 @@ impl From<MergeContactsError> for ApiError {
             MergeContactsError::IdempotencyKeyReused => idempotency_key_reused(),
             MergeContactsError::Unavailable => Self::unavailable(),
             MergeContactsError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+impl From<MergeManyError> for ApiError {
+    fn from(e: MergeManyError) -> Self {
+        match e {
+            MergeManyError::BadRequest(v) => {
+                Self::from_violations(StatusCode::BAD_REQUEST, "The request is invalid", v)
+            }
+            MergeManyError::NotFound { missing } => {
+                let errors = missing
+                    .iter()
+                    .map(|m| {
+                        let mut error = contact_not_found(&m.field, m.merged_into);
+                        error.message = format!("contact {}: {}", m.id, error.message);
+                        error
+                    })
+                    .collect();
+                let merged_into = missing.iter().find_map(|m| m.merged_into.map(ContactId::get));
+                Self {
+                    status: StatusCode::NOT_FOUND,
+                    body: ErrorBody {
+                        description: "Resource could not be found".to_owned(),
+                        errors,
+                        merged_into,
+                        superseded_by: None,
+                    },
+                }
+            }
+            MergeManyError::Invalid(v) => Self::from_violations(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The merged contact would be invalid; nothing was changed",
+                v,
+            ),
+            MergeManyError::IdempotencyKeyReused => idempotency_key_reused(),
+            MergeManyError::Unavailable => Self::unavailable(),
+            MergeManyError::Internal(cause) => Self::internal(&cause),
         }
     }
 }

@@ -18,8 +18,16 @@ use application::undo::UndoError;
 use domain::ContactId;
 
 /// Operations that answer 404 code `merged` (with `merged_into`) for a merged-away contact id.
-const ANSWER_MERGED: &[&str] =
-    &["contactMerge", "contactMergePreview", "contactDetails", "contactUpdate", "contactPatch", "contactDelete"];
+const ANSWER_MERGED: &[&str] = &[
+    "contactMerge",
+    "contactMergePreview",
+    "contactMergeMany",
+    "contactMergeManyPreview",
+    "contactDetails",
+    "contactUpdate",
+    "contactPatch",
+    "contactDelete",
+];
 
 /// What an operation's examples are built from.
 struct OperationFacts {
@@ -181,6 +189,8 @@ fn examples(status: u16, op: &OperationFacts) -> Vec<(&'static str, &'static str
         404 => {
             let field = if merge {
                 "mergee_contact_id".to_owned()
+            } else if op.body_fields.iter().any(|f| f == "mergee_contact_ids") {
+                "mergee_contact_ids[0]".to_owned()
             } else {
                 op.last_path_param.clone().unwrap_or_else(|| "path".to_owned())
             };

@@ -4,7 +4,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use application::merge_contacts::merge_in;
 
 use crate::auth::AccountMember;
-use crate::dto::{parse_body, ContactDto, MergeContactsRequest, MergeContactsResponse};
+use crate::dto::{parse_merge_body, ContactDto, MergeContactsRequest, MergeContactsResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 
@@ -44,7 +44,7 @@ pub async fn contact_merge(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let request = parse_body::<MergeContactsRequest>(&req, &body);
+    let request = parse_merge_body(&req, &body);
     create_idempotently(
         member,
         &req,

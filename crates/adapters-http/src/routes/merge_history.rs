@@ -8,8 +8,8 @@ use domain::ContactId;
 
 use crate::auth::AccountMember;
 use crate::dto::{
-    parse_body, MergeContactsRequest, MergeHistoryQuery, MergePreviewResponse, MergeRecordDto, MergeRecordListResponse,
-    MergeRecordResponse, MetaDto,
+    parse_merge_body, MergeContactsRequest, MergeHistoryQuery, MergePreviewResponse, MergeRecordDto,
+    MergeRecordListResponse, MergeRecordResponse, MetaDto,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::params::{parse_query, path_id};
@@ -51,7 +51,7 @@ pub async fn contact_merge_preview(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let request = parse_body::<MergeContactsRequest>(&req, &body);
+    let request = parse_merge_body(&req, &body);
     let preview = member.run(move |db, m| Ok(preview_merge(db, request?.command(&m))?)).await?;
     Ok(HttpResponse::Ok().json(MergePreviewResponse::new(&preview)))
 }

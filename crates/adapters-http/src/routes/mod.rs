@@ -8,6 +8,7 @@ pub mod inboxes;
 pub mod labels;
 pub mod merge;
 pub mod merge_history;
+pub mod merge_many;
 pub mod notes;
 pub mod platform;
 pub mod undo;
@@ -21,6 +22,8 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         .service(health::ready)
         .service(merge::contact_merge)
         .service(merge_history::contact_merge_preview)
+        .service(merge_many::contact_merge_many)
+        .service(merge_many::contact_merge_many_preview)
         .service(merge_history::contact_merge_list)
         .service(merge_history::contact_merge_details)
         .service(undo::contact_merge_undo)
