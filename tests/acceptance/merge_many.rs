@@ -376,3 +376,32 @@ fn overlapping_many_merges_racing_never_deadlock_or_lose_a_row() {
     let left = app.count(&format!("SELECT count(*) AS n FROM contacts WHERE account_id = {}", w.account));
     assert_eq!(left, 24 - records, "each record deleted exactly one contact");
 }
+
+#[test]
+fn statements_grow_with_the_mergees_never_with_their_rows() {
+    let w = world();
+    let statements = |mergees: usize, rows: i64| {
+        let base = w.app.insert_contact(w.account, "Base", None, None, None);
+        let ids: Vec<i64> = (0..mergees)
+            .map(|_| {
+                let id = w.app.insert_contact(w.account, "Mergee", None, None, None);
+                w.app.give_rows(w.account, id, w.inbox, rows, rows.min(50), &["a"]);
+                id
+            })
+            .collect();
+        let before = w.app.pg.statement_count();
+        let r = w.post("/actions/contact_merge_many", &json!({"base_contact_id": base, "mergee_contact_ids": ids}));
+        assert_eq!(r.status, 200, "{}", r.body);
+        w.app.pg.statement_count() - before
+    };
+    let (one_small, one_big) = (statements(1, 1), statements(1, 5_000));
+    let (three_small, three_big) = (statements(3, 1), statements(3, 5_000));
+    assert_eq!(one_small, one_big, "one mergee, 1 vs 5,000 conversations");
+    assert_eq!(three_small, three_big, "three mergees, 1 vs 5,000 conversations each");
+    let per_mergee = (three_small - one_small) / 2;
+    assert!(
+        per_mergee > 0 && per_mergee < 10,
+        "each mergee adds a pair merge's few statements: {one_small} {three_small}"
+    );
+    assert_eq!(three_small, one_small + 2 * per_mergee, "statements grow linearly with the mergees");
+}
