@@ -17,7 +17,7 @@
 # Results land in target/bench/ (smoke: target/bench-smoke/): report.md, report.json, the raw results, logs.
 #
 # Settings (environment): COALESCE_BENCH_CONTACTS, COALESCE_BENCH_DURATION (s, whole), COALESCE_BENCH_WARMUP (s),
-# COALESCE_BENCH_CONCURRENCY, COALESCE_BENCH_PAIRS (per merge run), COALESCE_BENCH_SCALING ("10 1000 …"),
+# COALESCE_BENCH_CONCURRENCY, COALESCE_BENCH_PAIRS (per merge run), COALESCE_BENCH_GROUPS (per five-contact merge run), COALESCE_BENCH_SCALING ("10 1000 …"),
 # COALESCE_BENCH_SCALING_REPS, COALESCE_BENCH_PGPORT, COALESCE_BENCH_PGDATA, COALESCE_BENCH_KEEP_DB=1 (leave the
 # cluster running), COALESCE_BENCH_BASELINE_BIN, COALESCE_BENCH_BASELINE_LABEL (what to call it in the report),
 # COALESCE_BENCH_BASELINE_ROUNDS (runs of each build, default 3), COALESCE_BENCH_LEDGER_PAIRS (pairs per run). The server reads its usual COALESCE_* settings (pool size, workers, …) and RUST_LOG.
@@ -42,6 +42,9 @@ concurrency="${COALESCE_BENCH_CONCURRENCY:-16}"
 # Fresh pairs for 2,500 merges/s over warm-up and run (the floor does about 1,100-1,300 here; a client may take
 # 20% more than its share). The report flags a run that used its pairs up: its last merges found no pair.
 pairs="${COALESCE_BENCH_PAIRS:-$(( (duration + ${warmup%.*} + 1) * 2500 ))}"
+# Fresh groups of 5 contacts for 600 five-contact merges/s (each is four pair merges in one request).
+groups="${COALESCE_BENCH_GROUPS:-$(( (duration + ${warmup%.*} + 1) * 600 ))}"
+many_pairs=$(( (5 * groups + 1) / 2 ))
 pgport="${COALESCE_BENCH_PGPORT:-54339}"
 baseline_bin="${COALESCE_BENCH_BASELINE_BIN:-}"
 baseline_label="${COALESCE_BENCH_BASELINE_LABEL:-baseline}"
@@ -129,13 +132,15 @@ http_first=$((contacts + 1))
 floor_first=$((http_first + 2 * pairs))
 # the ledger's cost: 2 × rounds runs (this build and the baseline), each on its own pairs
 ledger_first=$((floor_first + 2 * pairs))
-next=$((ledger_first + 2 * ledger_pairs * 2 * baseline_rounds))
+many_first=$((ledger_first + 2 * ledger_pairs * 2 * baseline_rounds))
+next=$((many_first + 2 * many_pairs))
 log "seeding $contacts contacts, 2 × $pairs merge pairs and $((ledger_pairs * 2 * baseline_rounds)) for the ledger's cost"
 started=$SECONDS
 [ -n "$baseline_bin" ] || baseline_rounds=0
 psql_db -d "$dbname" -v account="$account" -v inbox="$inbox" -v user_id="$user_id" -v contacts="$contacts" \
   -v http_first="$http_first" -v http_pairs="$pairs" -v floor_first="$floor_first" -v floor_pairs="$pairs" \
   -v ledger_first="$ledger_first" -v ledger_pairs="$((ledger_pairs * 2 * baseline_rounds))" \
+  -v many_first="$many_first" -v many_pairs="$many_pairs" \
   -f scripts/bench/seed.sql
 declare -A scale_first
 for size in $scaling; do
@@ -259,6 +264,11 @@ floor merge scripts/bench/floor-merge.sql -D n=0 -D "clients=$concurrency" -D "f
 recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $floor_first AND $((floor_first + 2 * pairs - 1))")"
 echo "floor_merges_recorded=$recorded" >> "$results/meta.env"
 floor_args=()
+# Five contacts at once: group i is the 5 contacts from many_first + 5i (seeded as pairs, so every contact has
+# children and the mergees bring attributes), merged into the first. No floor yet.
+http merge5 --groups "$many_first:$groups"
+recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $many_first AND $((many_first + 5 * groups - 1))")"
+echo "http_merge5_records=$recorded" >> "$results/meta.env"
 # Undos next: the service undoes the merges it recorded, the floor those the floor recorded, each merge once.
 # The ids of a run's records are consecutive (a failed merge would leave a gap, which the undo answers 404).
 merge_ids() { q "SELECT coalesce(min(id), 0) || ':' || count(*) || ':' || coalesce(max(id) - min(id) + 1, 0) FROM contact_merges WHERE mergee_contact_id BETWEEN $1 AND $2"; }

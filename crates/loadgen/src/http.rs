@@ -31,6 +31,13 @@ enum Op {
         first: i64,
         count: i64,
     },
+    /// Each request merges a group no other request touches into its first contact: group i is the `size`
+    /// contacts from first + size × i.
+    MergeMany {
+        first: i64,
+        count: i64,
+        size: i64,
+    },
     Get {
         lo: i64,
         hi: i64,
@@ -46,6 +53,7 @@ impl Op {
         match self {
             Op::Merge { .. } => "merge",
             Op::Undo { .. } => "undo",
+            Op::MergeMany { .. } => "merge5",
             Op::Get { .. } => "get",
             Op::Search { .. } => "search",
         }
@@ -121,6 +129,10 @@ pub fn run(args: &Args) -> Result<(), String> {
             let (first, count) = args.range("merges")?.ok_or("--merges FIRST:COUNT is required for undo")?;
             Op::Undo { first, count }
         }
+        "merge5" => {
+            let (first, count) = args.range("groups")?.ok_or("--groups FIRST:COUNT is required for merge5")?;
+            Op::MergeMany { first, count, size: 5 }
+        }
         "get" => {
             let (lo, hi) = args.range("ids")?.ok_or("--ids LO:HI is required for get")?;
             Op::Get { lo, hi }
@@ -129,7 +141,7 @@ pub fn run(args: &Args) -> Result<(), String> {
             let (lo, hi) = args.range("terms")?.ok_or("--terms LO:HI is required for search")?;
             Op::Search { lo, hi }
         }
-        other => return Err(format!("unknown --op {other}: merge, undo, get or search")),
+        other => return Err(format!("unknown --op {other}: merge, merge5, undo, get or search")),
     };
     let out = args.req("out")?;
     let concurrency: i64 = args.num("concurrency", 16)?.max(1);
@@ -248,6 +260,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 enum Expect {
     /// The merge's response names the base.
     Merged(i64),
+    /// The many-contact merge's response names the base and has a record per mergee.
+    MergedMany(i64, i64),
     /// The undo's response has both contacts back and says what moved.
     Undone,
     /// The contact asked for.
@@ -313,6 +327,18 @@ impl ClientState {
                 write_request(out, host, "POST", &path(t, &format!("/contact_merges/{merge}/undo")), &t.token, None);
                 Expect::Undone
             }
+            Op::MergeMany { first, count, size } => {
+                let group = self.client + self.sent * plan.concurrency;
+                if group >= *count {
+                    self.result.pairs_exhausted = true;
+                    return false;
+                }
+                let base = first + size * group;
+                let mergees: Vec<String> = (1..*size).map(|k| (base + k).to_string()).collect();
+                let body = format!("{{\"base_contact_id\":{base},\"mergee_contact_ids\":[{}]}}", mergees.join(","));
+                write_request(out, host, "POST", &path(t, "/actions/contact_merge_many"), &t.token, Some(&body));
+                Expect::MergedMany(base, size - 1)
+            }
             Op::Get { lo, hi } => {
                 let id = self.rng.between(*lo, *hi);
                 write_request(out, host, "GET", &path(t, &format!("/contacts/{id}")), &t.token, None);
@@ -336,6 +362,10 @@ impl ClientState {
         let outcome = match response {
             Ok((status, body)) => judge(status, body, |v| match expect {
                 Expect::Merged(base) => v["id"].as_i64() == Some(base) && v["payload"][0]["id"].as_i64() == Some(base),
+                Expect::MergedMany(base, mergees) => {
+                    v["id"].as_i64() == Some(base)
+                        && v["merges"].as_array().and_then(|m| i64::try_from(m.len()).ok()) == Some(mergees)
+                }
                 Expect::Undone => v["base"]["id"].is_i64() && v["mergee"]["id"].is_i64() && v["moved_back"].is_object(),
                 Expect::Contact(id) => v["payload"]["id"].as_i64() == Some(id),
                 Expect::Page => v["payload"].is_array() && v["meta"].is_object(),

@@ -1,10 +1,12 @@
 //! `coalesce-loadgen`: the load generator and report writer behind `make bench` (see `scripts/bench.sh`).
 //!
 //! ```text
-//! coalesce-loadgen http --base-url URL --token T --account A --op merge|undo|get|search --out FILE
+//! coalesce-loadgen http --base-url URL --token T --account A --op merge|merge5|undo|get|search --out FILE
 //!                       [--concurrency 16] [--threads 2] [--duration SECS] [--warmup SECS] [--requests N]
 //!                       [--server-pid PID]
 //!                       [--pairs FIRST:COUNT]            merge: pair i is (FIRST + 2i, FIRST + 2i + 1)
+//!                       [--groups FIRST:COUNT]           merge5: group i is the 5 contacts from FIRST + 5i,
+//!                                                        merged into the first
 //!                       [--merges FIRST:COUNT]           undo: request n of client c undoes merge record
 //!                                                        FIRST + c + n × concurrency
 //!                       [--ids LO:HI]                    get: random contact id in [LO, HI]
