@@ -15,6 +15,12 @@ use serde_json::{json, Value};
 use crate::args::Args;
 use crate::stats::write_json;
 
+mod inputs;
+
+use inputs::{
+    get, measured, mib, missing, ms, num, read, read_env, read_json, read_statements, Check, LedgerCost, ScalingRow,
+};
+
 const OPERATIONS: [(&str, &str); 5] = [
     ("merge", "merge (POST …/actions/contact_merge, fresh pair each)"),
     (
@@ -42,144 +48,6 @@ the reads (`floor-get.sql`, `floor-search.sql`), the statements PostgreSQL count
 floor: HTTP, JSON, the attribute merge in Rust, the pool's checkout (a `SELECT 1` only for a connection idle \
 for more than a second, so none under load) and the thread hand-off of each request to the blocking pool and \
 back.";
-
-fn read(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
-}
-
-fn read_json(path: &str) -> Option<Value> {
-    std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok())
-}
-
-fn read_env(path: &str) -> Result<Vec<(String, String)>, String> {
-    Ok(read(path)?
-        .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
-        .collect())
-}
-
-fn get<'a>(env: &'a [(String, String)], key: &str) -> &'a str {
-    env.iter().find(|(k, _)| k == key).map_or("?", |(_, v)| v.as_str())
-}
-
-fn num(env: &[(String, String)], key: &str) -> Option<f64> {
-    get(env, key).parse().ok()
-}
-
-fn ms(v: &Value, key: &str) -> String {
-    v["latency_ms"][key].as_f64().map_or_else(|| "–".to_owned(), |x| format!("{x:.2}"))
-}
-
-fn missing(v: &Value) -> bool {
-    v["endpoint_missing"].as_bool() == Some(true)
-}
-
-fn measured(v: Option<&Value>) -> Option<&Value> {
-    v.filter(|v| !missing(v) && v["requests"].as_u64().unwrap_or(0) > 0)
-}
-
-struct Check {
-    name: &'static str,
-    status: &'static str,
-    detail: String,
-}
-
-impl Check {
-    fn new(name: &'static str, pass: Option<bool>, detail: String) -> Self {
-        let status = match pass {
-            Some(true) => "pass",
-            Some(false) => "FAIL",
-            None => "n/a",
-        };
-        Self { name, status, detail }
-    }
-}
-
-struct ScalingRow {
-    size: u64,
-    merges: u64,
-    rows_moved: f64,
-    p50: Option<f64>,
-    max: Option<f64>,
-    statements: Option<f64>,
-    errors: u64,
-    statement_lines: Vec<(String, String)>,
-    undos: u64,
-    undo_p50: Option<f64>,
-    undo_max: Option<f64>,
-    undo_statements: Option<f64>,
-    undo_errors: u64,
-    undo_statement_lines: Vec<(String, String)>,
-}
-
-/// pg_stat_statements' lines as `calls<TAB>query`.
-fn read_statements(path: &str) -> Vec<(String, String)> {
-    read(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_once('\t').map(|(a, b)| (a.to_owned(), b.to_owned())))
-        .collect()
-}
-
-/// The HTTP merge runs against this build and against the baseline build (the one before the ledger).
-struct LedgerCost {
-    baseline_label: String,
-    current: Vec<f64>,
-    baseline: Vec<f64>,
-    current_errors: u64,
-    baseline_errors: u64,
-}
-
-impl LedgerCost {
-    fn read(results: &str, meta: &[(String, String)]) -> Option<Self> {
-        let rounds = num(meta, "baseline_rounds")? as u64;
-        let mut cost = Self {
-            baseline_label: get(meta, "baseline_label").to_owned(),
-            current: Vec::new(),
-            baseline: Vec::new(),
-            current_errors: 0,
-            baseline_errors: 0,
-        };
-        for round in 1..=rounds {
-            for build in ["current", "baseline"] {
-                let Some(v) = read_json(&format!("{results}/ledger_{build}_{round}.json")) else { continue };
-                let (runs, errors) = if build == "current" {
-                    (&mut cost.current, &mut cost.current_errors)
-                } else {
-                    (&mut cost.baseline, &mut cost.baseline_errors)
-                };
-                runs.push(v["throughput"].as_f64().unwrap_or(0.0));
-                *errors += v["errors"].as_u64().unwrap_or(0);
-            }
-        }
-        (!cost.current.is_empty() && !cost.baseline.is_empty()).then_some(cost)
-    }
-
-    fn mean(v: &[f64]) -> f64 {
-        v.iter().sum::<f64>() / v.len().max(1) as f64
-    }
-
-    /// Merges/s with the ledger over merges/s without it.
-    fn ratio(&self) -> f64 {
-        let base = Self::mean(&self.baseline);
-        if base > 0.0 {
-            Self::mean(&self.current) / base
-        } else {
-            0.0
-        }
-    }
-
-    /// The spread of a build's runs: (max − min) / mean.
-    fn spread(v: &[f64]) -> f64 {
-        let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
-        let mean = Self::mean(v);
-        if mean > 0.0 {
-            (hi - lo) / mean
-        } else {
-            0.0
-        }
-    }
-}
 
 pub fn run(args: &Args) -> Result<(), String> {
     let dir = args.req("dir")?;
@@ -670,8 +538,4 @@ pub fn run(args: &Args) -> Result<(), String> {
     println!("\n{table}\n{scale}\n{ledger_md}\n{targets}");
     println!("Report: {dir}/report.md and {dir}/report.json");
     Ok(())
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
