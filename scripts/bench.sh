@@ -7,9 +7,12 @@
 # It starts its own PostgreSQL cluster (port COALESCE_BENCH_PGPORT, default 54339, data under
 # target/bench/pgdata; never the tests' cluster on 54329, and DATABASE_URL is ignored), creates a fresh database,
 # seeds it through SQL, starts one `coalesce serve`, and measures, at the same concurrency:
-#   1. the service over HTTP (crates/loadgen): merge on fresh pairs, undo of those merges (each once), GET
-#      contact, search;
-#   2. the floor: the same statements sent by pgbench straight to PostgreSQL (scripts/bench/floor-*.sql);
+#   1. the service over HTTP (crates/loadgen): merge on fresh pairs, a five-contact merge on fresh groups, undo
+#      of the pair merges (each once), GET contact, search; and its statements per request;
+#   2. the fixed floors: the least round trips that do each operation's database work — one — sent by pgbench
+#      (scripts/bench/floor-*-fixed.sql; the merge calls bench_fixed_merge, scripts/bench/fixed-floor.sql): they
+#      do not follow the service's statements, so each round trip the service saves shows;
+#      and the same-statements floor: the service's own statements, one round trip each (scripts/bench/floor-*.sql);
 #   3. scaling: merge and undo latency and statements per merge and per undo (pg_stat_statements) as the
 #      mergee's conversations grow;
 #   4. with COALESCE_BENCH_BASELINE_BIN (another build's `coalesce`, e.g. the one before the merge ledger), what
@@ -130,18 +133,21 @@ digest="\\x$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
 
 http_first=$((contacts + 1))
 floor_first=$((http_first + 2 * pairs))
+# the fixed floor's merges (one call of bench_fixed_merge each) on pairs of their own
+fixed_first=$((floor_first + 2 * pairs))
 # the ledger's cost: 2 × rounds runs (this build and the baseline), each on its own pairs
-ledger_first=$((floor_first + 2 * pairs))
+ledger_first=$((fixed_first + 2 * pairs))
 many_first=$((ledger_first + 2 * ledger_pairs * 2 * baseline_rounds))
 next=$((many_first + 2 * many_pairs))
-log "seeding $contacts contacts, 2 × $pairs merge pairs and $((ledger_pairs * 2 * baseline_rounds)) for the ledger's cost"
+log "seeding $contacts contacts, 3 × $pairs merge pairs, $groups groups of 5 and $((ledger_pairs * 2 * baseline_rounds)) for the ledger's cost"
 started=$SECONDS
 [ -n "$baseline_bin" ] || baseline_rounds=0
 psql_db -d "$dbname" -v account="$account" -v inbox="$inbox" -v user_id="$user_id" -v contacts="$contacts" \
   -v http_first="$http_first" -v http_pairs="$pairs" -v floor_first="$floor_first" -v floor_pairs="$pairs" \
   -v ledger_first="$ledger_first" -v ledger_pairs="$((ledger_pairs * 2 * baseline_rounds))" \
-  -v many_first="$many_first" -v many_pairs="$many_pairs" \
+  -v many_first="$many_first" -v many_pairs="$many_pairs" -v fixed_first="$fixed_first" -v fixed_pairs="$pairs" \
   -f scripts/bench/seed.sql
+psql_db -d "$dbname" -f scripts/bench/fixed-floor.sql
 declare -A scale_first
 for size in $scaling; do
   scale_first[$size]=$next
@@ -263,6 +269,12 @@ floor merge scripts/bench/floor-merge.sql -D n=0 -D "clients=$concurrency" -D "f
   -D "base_snapshot=$base_snapshot" -D "written=$written" -D with_ledger=true
 recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $floor_first AND $((floor_first + 2 * pairs - 1))")"
 echo "floor_merges_recorded=$recorded" >> "$results/meta.env"
+floor merge_fixed scripts/bench/floor-merge-fixed.sql -D n=0 -D "clients=$concurrency" -D "first=$fixed_first" \
+  -D "snapshot=$snapshot" -D "payload=$payload" \
+  -D 'merged_additional={"city": "Paris", "company": "Acme"}' -D 'merged_custom={"plan": "pro", "source": "whatsapp"}' \
+  -D "base_snapshot=$base_snapshot" -D "written=$written"
+recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $fixed_first AND $((fixed_first + 2 * pairs - 1))")"
+echo "fixed_floor_merges_recorded=$recorded" >> "$results/meta.env"
 floor_args=()
 # Five contacts at once: group i is the 5 contacts from many_first + 5i (seeded as pairs, so every contact has
 # children and the mergees bring attributes), merged into the first. No floor yet.
@@ -291,8 +303,10 @@ echo "floor_undos_recorded=$recorded" >> "$results/meta.env"
 psql_db -d "$dbname" -c "VACUUM ANALYZE"
 http get --ids "1:$contacts"
 floor get scripts/bench/floor-get.sql -D "contacts=$contacts"
+floor get_fixed scripts/bench/floor-get-fixed.sql -D "contacts=$contacts"
 http search --terms "0:$((contacts / 10 - 1))"
 floor search scripts/bench/floor-search.sql -D "terms=$((contacts / 10 - 1))"
+floor search_fixed scripts/bench/floor-search-fixed.sql -D "terms=$((contacts / 10 - 1))"
 
 # --- scaling: one merge at a time, nothing else running, statements counted by PostgreSQL ----------------------
 own="dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'"
@@ -330,6 +344,16 @@ for size in $scaling; do
     echo "statements_total=$(q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE $own")"
     echo "undos=$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $first AND $((first + 2 * reps - 1)) AND undone_at IS NOT NULL")"
   } > "$results/scaling_undo_$size.env"
+done
+
+# The service's statements per read, counted by PostgreSQL over requests sent one at a time.
+for op in get search; do
+  fresh_counts
+  case $op in get) range=(--ids "1:$contacts") ;; search) range=(--terms "0:$((contacts / 10 - 1))") ;; esac
+  "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op "$op" "${range[@]}" \
+    --concurrency 1 --requests 50 --duration 3600 --out "$results/statements_run_$op.json"
+  echo "service_${op}_statements=$(q "SELECT round(coalesce(sum(calls), 0) / 50.0, 2) FROM pg_stat_statements WHERE $own")" \
+    >> "$results/meta.env"
 done
 
 # --- what the merge ledger costs: this build and the baseline, the same HTTP merge load, interleaved ------------

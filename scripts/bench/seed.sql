@@ -6,6 +6,7 @@
 --   :ledger_first :ledger_pairs  pairs for the ledger's cost (the same HTTP merges against this build and the
 --                              build before the ledger; 0 pairs when not measured), laid out the same way
 --   :many_first :many_pairs    contacts merged five at a time over HTTP, laid out as pairs too
+--   :fixed_first :fixed_pairs  pairs merged by the fixed floor (bench_fixed_merge), laid out as pairs
 -- Every population contact and every contact of a pair owns the same children: one contact inbox, two
 -- conversations with two messages each (one from the contact, one from the user), one note and two labels.
 -- Contact ids are explicit so that the load generator and pgbench can address pairs without a lookup.
@@ -55,6 +56,9 @@ FROM (
     UNION ALL
     SELECT id, (id - :ledger_first) % 2 = 0
     FROM generate_series(:ledger_first, :ledger_first + 2 * :ledger_pairs - 1) AS id
+    UNION ALL
+    SELECT id, (id - :fixed_first) % 2 = 0
+    FROM generate_series(:fixed_first, :fixed_first + 2 * :fixed_pairs - 1) AS id
     UNION ALL
     SELECT id, (id - :many_first) % 2 = 0
     FROM generate_series(:many_first, :many_first + 2 * :many_pairs - 1) AS id

@@ -2,7 +2,8 @@
 //! tables on stdout.
 //!
 //! Inputs: `meta.env` (the machine and the settings), `sizes.tsv`, `http_<op>.json` and `floor_<op>.json` for
-//! merge, undo, get and search, per scaling size `scaling_<n>.json` (latencies), `scaling_<n>.env` (statements
+//! merge, merge5, undo, get and search, `floor_<op>_fixed.json` for merge, get and search (the fixed floors), the
+//! service's statements per read (`service_<op>_statements` in `meta.env`), per scaling size `scaling_<n>.json` (latencies), `scaling_<n>.env` (statements
 //! and rows moved, from PostgreSQL) and `statements_<n>.tsv` (pg_stat_statements' lines), and the same for the
 //! undo of those merges (`scaling_undo_<n>.*`, `statements_undo_<n>.tsv`); when the ledger's cost was measured,
 //! `ledger_current_<round>.json` and `ledger_baseline_<round>.json` (HTTP merge runs against this build and the
@@ -16,10 +17,12 @@ use crate::args::Args;
 use crate::stats::write_json;
 
 mod inputs;
+mod notes;
 
 use inputs::{
     get, measured, mib, missing, ms, num, read, read_env, read_json, read_statements, Check, LedgerCost, ScalingRow,
 };
+use notes::{FIXED_FLOOR_NOTE, FLOOR_NOTE};
 
 const OPERATIONS: [(&str, &str); 5] = [
     ("merge", "merge (POST …/actions/contact_merge, fresh pair each)"),
@@ -32,22 +35,9 @@ const OPERATIONS: [(&str, &str); 5] = [
     ("search", "search (GET …/contacts/search?q=, ~10 hits)"),
 ];
 
-/// What the floor is, said once in the report.
-const FLOOR_NOTE: &str = "The floor is pgbench (`-M prepared`, same concurrency, same run time after the same \
-warm-up) sending the service's own SQL straight to PostgreSQL, one round trip per statement, on the same \
-database in the same run: per merge the authentication lookup (autocommit), `BEGIN`, the `SELECT … FOR UPDATE` \
-of both contacts, the one statement that moves every child (a data-modifying CTE), the `DELETE` of the mergee, the \
-`UPDATE … RETURNING` of the base, the audit record and its ledger in one `INSERT` (the moved ids the moving \
-statement returned travel to the client and back, as in the service), the outbox `INSERT`, the contact-inbox \
-`SELECT` and `COMMIT`, each pgbench client on its own fresh pairs (`scripts/bench/floor-merge.sql`); per undo the \
-authentication lookup, `BEGIN`, the record, the base `FOR UPDATE`, the record `FOR UPDATE` and its ledger, the \
-check that the mergee's email, phone and identifier are free, the base's `UPDATE` back, the mergee's `INSERT` \
-under its own id, the one statement that moves everything back, both contacts' inboxes, the record marked undone, \
-the outbox `INSERT` and `COMMIT`, on the floor's own merges (`floor-undo.sql`); per read the authentication lookup and \
-the reads (`floor-get.sql`, `floor-search.sql`), the statements PostgreSQL counts for those endpoints. Not in the \
-floor: HTTP, JSON, the attribute merge in Rust, the pool's checkout (a `SELECT 1` only for a connection idle \
-for more than a second, so none under load) and the thread hand-off of each request to the blocking pool and \
-back.";
+/// The operations with a fixed floor: the least round trips that do the operation's database work (one), which do
+/// not follow the service's statements (`scripts/bench/floor-<op>-fixed.sql`, `fixed-floor.sql`).
+const FIXED_FLOORS: [&str; 3] = ["merge", "get", "search"];
 
 pub fn run(args: &Args) -> Result<(), String> {
     let dir = args.req("dir")?;
@@ -73,6 +63,24 @@ pub fn run(args: &Args) -> Result<(), String> {
         };
         operations.push((op, label, service, floor, ratio));
     }
+    // The fixed floors (the least round trips that do each operation's database work), for the operations that
+    // have one: their ratio does not move when the service's statements change.
+    let fixed: Vec<(&str, Option<Value>, Option<f64>)> = FIXED_FLOORS
+        .iter()
+        .map(|op| {
+            let fixed = read_json(&format!("{results}/floor_{op}_fixed.json"));
+            let service = operations.iter().find(|o| o.0 == *op).and_then(|o| o.2.clone());
+            let ratio = match (measured(service.as_ref()), measured(fixed.as_ref())) {
+                (Some(s), Some(f)) => {
+                    let (s, f) = (s["throughput"].as_f64().unwrap_or(0.0), f["throughput"].as_f64().unwrap_or(0.0));
+                    (f > 0.0).then(|| s / f)
+                }
+                _ => None,
+            };
+            (*op, fixed, ratio)
+        })
+        .collect();
+    let fixed_of = |op: &str| fixed.iter().find(|f| f.0 == op);
 
     // --- scaling ----------------------------------------------------------------------------------------------
     let mut scaling = Vec::new();
@@ -128,7 +136,27 @@ pub fn run(args: &Args) -> Result<(), String> {
             None => Check::new(name, Some(false), "not measured".into()),
         });
     }
+    for op in FIXED_FLOORS {
+        let name = match op {
+            "merge" => "merge ≥ 0.6 × fixed floor",
+            "get" => "GET contact ≥ 0.6 × fixed floor",
+            _ => "search ≥ 0.6 × fixed floor",
+        };
+        checks.push(match fixed_of(op).and_then(|f| f.2) {
+            Some(r) => Check::new(name, Some(r >= 0.6), format!("{r:.2} × fixed floor")),
+            None => Check::new(name, Some(false), "not measured".into()),
+        });
+    }
     let mut error_lines = Vec::new();
+    for (op, f, _) in &fixed {
+        match f {
+            Some(v) if v["errors"].as_u64().unwrap_or(0) > 0 => {
+                error_lines.push(format!("fixed floor {op}: {} {}", v["errors"], v["error_kinds"]));
+            }
+            Some(_) => {}
+            None => error_lines.push(format!("fixed floor {op}: no result")),
+        }
+    }
     for (op, _, service, floor, _) in &operations {
         for (source, v) in [("service", service), ("floor", floor)] {
             match v {
@@ -171,6 +199,12 @@ pub fn run(args: &Args) -> Result<(), String> {
         ("service", "five-contact merge records", merged5, num(&meta, "http_merge5_records")),
         ("service", "merges", answered, num(&meta, "http_merges_recorded")),
         ("floor", "merges", floor_done, num(&meta, "floor_merges_recorded")),
+        (
+            "fixed floor",
+            "merges",
+            fixed_of("merge").and_then(|f| f.1.as_ref()?["ok_including_warmup"].as_f64()),
+            num(&meta, "fixed_floor_merges_recorded"),
+        ),
         ("service", "undos", undone, num(&meta, "http_undos_recorded")),
         ("floor", "undos", floor_undone, num(&meta, "floor_undos_recorded")),
     ] {
@@ -343,10 +377,27 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut table = String::new();
     let _ = writeln!(
         table,
-        "| operation | service req/s | p50 ms | p95 ms | p99 ms | errors | floor tx/s | floor p50 | floor p95 | floor p99 \
-         | service/floor |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| operation | service req/s | p50 ms | p95 ms | p99 ms | errors | statements per request | fixed floor tx/s \
+         | fixed floor p50 | service/fixed floor | same-statements floor tx/s | floor p50 | floor p95 | floor p99 \
+         | service/same-statements floor |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
-    for (_, label, service, floor, ratio) in &operations {
+    // The service's statements per request, as PostgreSQL counted them one request at a time.
+    let statements_of = |op: &str| match op {
+        "merge" => scaling.first().and_then(|r| r.statements),
+        "undo" => scaling.first().and_then(|r| r.undo_statements),
+        other => num(&meta, &format!("service_{other}_statements")),
+    };
+    for (op, label, service, floor, ratio) in &operations {
+        let fixed_cells = match fixed_of(op) {
+            Some((_, Some(f), r)) => format!(
+                "{:.0} | {} | {}",
+                f["throughput"].as_f64().unwrap_or(0.0),
+                ms(f, "p50"),
+                r.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}"))
+            ),
+            _ => "– | – | –".into(),
+        };
+        let statements = statements_of(op).map_or_else(|| "–".to_owned(), |s| format!("{s}"));
         let floor_cells = match floor {
             Some(f) => format!(
                 "{:.0} | {} | {} | {}",
@@ -370,7 +421,8 @@ pub fn run(args: &Args) -> Result<(), String> {
             None => "not run | – | – | – | –".into(),
         };
         let ratio = ratio.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}"));
-        let _ = writeln!(table, "| {label} | {service_cells} | {floor_cells} | {ratio} |");
+        let _ =
+            writeln!(table, "| {label} | {service_cells} | {statements} | {fixed_cells} | {floor_cells} | {ratio} |");
     }
     let _ = writeln!(md, "## Service vs floor\n\n{table}");
     let cpu: Vec<String> = operations
@@ -407,7 +459,7 @@ pub fn run(args: &Args) -> Result<(), String> {
              measured over the {s:.1} s up to its last answer.\n"
         );
     }
-    let _ = writeln!(md, "{FLOOR_NOTE}\n");
+    let _ = writeln!(md, "{FIXED_FLOOR_NOTE}\n\n{FLOOR_NOTE}\n");
     let mut scale = String::new();
     let _ = writeln!(
         scale,
@@ -506,7 +558,11 @@ pub fn run(args: &Args) -> Result<(), String> {
         "sizes": sizes,
         "operations": operations.iter().map(|(op, label, s, f, r)| json!({
             "op": op, "label": label, "service": s, "floor": f, "service_over_floor": r,
+            "fixed_floor": fixed_of(op).and_then(|x| x.1.clone()),
+            "service_over_fixed_floor": fixed_of(op).and_then(|x| x.2),
+            "service_statements_per_request": statements_of(op),
         })).collect::<Vec<_>>(),
+        "fixed_floor_includes": FIXED_FLOOR_NOTE,
         "floor_includes": FLOOR_NOTE,
         "scaling": scaling.iter().map(|r| json!({
             "conversations_owned": r.size, "rows_moved_per_merge": r.rows_moved, "merges": r.merges,
