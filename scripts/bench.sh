@@ -34,11 +34,13 @@ case "$mode" in
   full)
     contacts="${COALESCE_BENCH_CONTACTS:-100000}"; duration="${COALESCE_BENCH_DURATION:-15}"
     warmup="${COALESCE_BENCH_WARMUP:-2}"; scaling="${COALESCE_BENCH_SCALING:-10 1000 10000 100000}"
-    reps="${COALESCE_BENCH_SCALING_REPS:-3}"; profile=release; out="$target/bench" ;;
+    reps="${COALESCE_BENCH_SCALING_REPS:-3}"; profile=release; out="$target/bench"
+    large="${COALESCE_BENCH_LARGE_CONTACTS:-1000000}" ;;
   smoke)
     contacts="${COALESCE_BENCH_CONTACTS:-1000}"; duration="${COALESCE_BENCH_DURATION:-2}"
     warmup="${COALESCE_BENCH_WARMUP:-1}"; scaling="${COALESCE_BENCH_SCALING:-10 100}"
-    reps="${COALESCE_BENCH_SCALING_REPS:-1}"; profile=debug; out="$target/bench-smoke" ;;
+    reps="${COALESCE_BENCH_SCALING_REPS:-1}"; profile=debug; out="$target/bench-smoke"
+    large="${COALESCE_BENCH_LARGE_CONTACTS:-3000}" ;;
   *) echo "usage: $0 full|smoke" >&2; exit 2 ;;
 esac
 concurrency="${COALESCE_BENCH_CONCURRENCY:-16}"
@@ -355,6 +357,56 @@ for op in get search; do
   echo "service_${op}_statements=$(q "SELECT round(coalesce(sum(calls), 0) / 50.0, 2) FROM pg_stat_statements WHERE $own")" \
     >> "$results/meta.env"
 done
+
+# --- cost as an account grows: lists and searches of one large account, one request at a time ----------------
+# A second account of $large contacts (no children: lists and searches read contacts only). Each case is asked
+# 8 times in a row over one connection at a time (curl); the first answer warms the caches and is dropped, the
+# report takes the median of the other 7. The cases: list pages (first, deep, last) in the default order and
+# each sort key, and searches from one hit to most of the account.
+if [ "$large" -gt 0 ]; then
+  large_account="$("$bin/coalesce" admin create-account --name "Large" 2>/dev/null | json_field id)"
+  large_token="$("$bin/coalesce" admin create-user --account-id "$large_account" --name "Large" \
+    --email large@bench.invalid --role administrator 2>/dev/null | json_field access_token)"
+  log "seeding $large contacts into account $large_account"
+  started=$SECONDS
+  psql_db -d "$dbname" -v account="$large_account" -v n="$large" -f scripts/bench/seed-large.sql
+  psql_db -d "$dbname" -c "VACUUM ANALYZE contacts"
+  log "seeded in $((SECONDS - started)) s"
+  pages=$(( (large + 14) / 15 ))
+  deep=$(( pages * 9 / 10 ))
+  probe=$(( large / 2 + 7 ))
+  echo "large_contacts=$large" >> "$results/meta.env"
+  : > "$results/large.tsv"
+  for case in \
+    "list page 1|/contacts?page=1" \
+    "list page $deep|/contacts?page=$deep" \
+    "list last page ($pages)|/contacts?page=$pages" \
+    "sort=-name page 1|/contacts?sort=-name&page=1" \
+    "sort=name page $deep|/contacts?sort=name&page=$deep" \
+    "sort=email page 1|/contacts?sort=email&page=1" \
+    "sort=phone_number page 1|/contacts?sort=phone_number&page=1" \
+    "sort=last_activity_at page 1|/contacts?sort=last_activity_at&page=1" \
+    "sort=-created_at page $deep|/contacts?sort=-created_at&page=$deep" \
+    "search an email (1 hit)|/contacts/search?q=person$probe%40company$(( probe % 1000 )).example" \
+    "search a phone number (1 hit)|/contacts/search?q=%2B1777$(printf '%08d' "$probe")" \
+    "search a common surname (1 in 10)|/contacts/search?q=smith" \
+    "search gmail (1 in 4)|/contacts/search?q=gmail" \
+    "search gmail page 100|/contacts/search?q=gmail&page=100" \
+    "search a (every contact)|/contacts/search?q=a"; do
+    label="${case%%|*}" path="${case#*|}"
+    times=()
+    for i in 1 2 3 4 5 6 7 8; do
+      t="$(curl -s -o "$out/large_answer.json" -w '%{http_code} %{time_total}' \
+        -H "api_access_token: $large_token" "$base_url/api/v1/accounts/$large_account$path")"
+      [ "${t%% *}" = 200 ] || { log "large account: $label answered ${t%% *}"; cat "$out/large_answer.json" >&2; exit 1; }
+      [ "$i" = 1 ] || times+=("${t#* }")
+    done
+    p50="$(printf '%s\n' "${times[@]}" | sort -g | sed -n 4p)"
+    count="$(json_field count < "$out/large_answer.json" 2>/dev/null || echo '?')"
+    printf '%s\t%s\t%.2f\t%s\n' "$label" "$path" "$(awk -v t="$p50" 'BEGIN { print t * 1000 }')" "$count" >> "$results/large.tsv"
+  done
+  column -t -s $'\t' "$results/large.tsv" >&2 || cat "$results/large.tsv" >&2
+fi
 
 # --- what the merge ledger costs: this build and the baseline, the same HTTP merge load, interleaved ------------
 # Each run gets a freshly started server and its own fresh pairs; the order alternates (this, baseline; baseline,

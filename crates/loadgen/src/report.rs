@@ -17,6 +17,7 @@ use crate::args::Args;
 use crate::stats::write_json;
 
 mod inputs;
+mod large;
 mod notes;
 
 use inputs::{
@@ -264,6 +265,13 @@ pub fn run(args: &Args) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join("; "),
     ));
+    let (large_md, large_json) = match large::section(&results, &meta) {
+        Some((md, check, value)) => {
+            checks.push(check);
+            (Some(md), Some(value))
+        }
+        None => (None, None),
+    };
     let ledger = LedgerCost::read(&results, &meta);
     checks.push(match &ledger {
         Some(l) => Check::new(
@@ -491,32 +499,17 @@ pub fn run(args: &Args) -> Result<(), String> {
          authentication, the pool's checkout checks and transaction control. Then the same merges are undone, \
          one at a time, counted the same way.\n\n{scale}"
     );
-    let mut ledger_md = String::new();
-    if let Some(l) = &ledger {
-        let runs = |v: &[f64]| v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ");
-        let _ = writeln!(
-            ledger_md,
-            "| build | merges/s per run | mean | spread (max − min) / mean | errors |\n|---|---|---:|---:|---:|\n\
-             | this build (ledger) | {} | {:.0} | {:.1}% | {} |\n| {} | {} | {:.0} | {:.1}% | {} |\n\n\
-             With the ledger: {:.2} × the merges/s without it ({:+.1}%).",
-            runs(&l.current),
-            LedgerCost::mean(&l.current),
-            LedgerCost::spread(&l.current) * 100.0,
-            l.current_errors,
-            l.baseline_label,
-            runs(&l.baseline),
-            LedgerCost::mean(&l.baseline),
-            LedgerCost::spread(&l.baseline) * 100.0,
-            l.baseline_errors,
-            l.ratio(),
-            (l.ratio() - 1.0) * 100.0
-        );
+    let ledger_md = ledger.as_ref().map(LedgerCost::table).unwrap_or_default();
+    if !ledger_md.is_empty() {
         let _ = writeln!(
             md,
             "## What the ledger costs\n\nThe same HTTP merge load (fresh pairs, same concurrency, duration and \
              warm-up) against this build and against the build before merges kept a ledger, on the same database, \
              a freshly started server per run, the runs interleaved.\n\n{ledger_md}"
         );
+    }
+    if let Some(section) = &large_md {
+        let _ = writeln!(md, "{section}");
     }
     let mut targets = String::new();
     for c in &checks {
@@ -577,6 +570,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         "server_hwm_kib": hwm,
         "pairs_exhausted": exhausted,
         "undo_ran_out_after_s": undo_ran_out,
+        "large_account": large_json,
         "ledger_cost": ledger.as_ref().map(|l| json!({
             "baseline": l.baseline_label,
             "merges_per_s_with_ledger": l.current, "merges_per_s_without_ledger": l.baseline,
@@ -591,7 +585,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     std::fs::write(format!("{dir}/report.md"), &md).map_err(|e| format!("cannot write {dir}/report.md: {e}"))?;
     write_json(&format!("{dir}/report.json"), &report)?;
 
-    println!("\n{table}\n{scale}\n{ledger_md}\n{targets}");
+    println!("\n{table}\n{scale}\n{ledger_md}\n{}\n{targets}", large_md.unwrap_or_default());
     println!("Report: {dir}/report.md and {dir}/report.json");
     Ok(())
 }

@@ -129,6 +129,27 @@ impl LedgerCost {
         }
     }
 
+    /// The runs of both builds and their ratio, as a markdown table.
+    pub(super) fn table(&self) -> String {
+        let runs = |v: &[f64]| v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ");
+        format!(
+            "| build | merges/s per run | mean | spread (max − min) / mean | errors |\n|---|---|---:|---:|---:|\n\
+             | this build (ledger) | {} | {:.0} | {:.1}% | {} |\n| {} | {} | {:.0} | {:.1}% | {} |\n\n\
+             With the ledger: {:.2} × the merges/s without it ({:+.1}%).\n",
+            runs(&self.current),
+            Self::mean(&self.current),
+            Self::spread(&self.current) * 100.0,
+            self.current_errors,
+            self.baseline_label,
+            runs(&self.baseline),
+            Self::mean(&self.baseline),
+            Self::spread(&self.baseline) * 100.0,
+            self.baseline_errors,
+            self.ratio(),
+            (self.ratio() - 1.0) * 100.0
+        )
+    }
+
     /// The spread of a build's runs: (max − min) / mean.
     pub(super) fn spread(v: &[f64]) -> f64 {
         let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
