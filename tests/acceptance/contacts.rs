@@ -474,3 +474,24 @@ fn contact_changes_are_recorded_for_webhooks() {
     };
     assert_eq!((events("contact.created"), events("contact.updated"), events("contact.deleted")), (1, 1, 1));
 }
+
+#[test]
+fn showing_a_contact_is_one_statement_with_its_authentication() {
+    let app = TestApp::spawn();
+    let (account, token) = app.account_with_admin();
+    let inbox = app.insert_inbox(account, "Web");
+    let id = app.insert_contact(account, "Jo", Some("jo@example.com"), None, None);
+    app.give_rows(account, id, inbox, 1, 0, &[]);
+    app.give_rows(account, id, inbox, 1, 0, &[]);
+    let before = app.pg.statement_count();
+    let r = app.get(&contact(account, id), &token);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.pg.statement_count() - before, 1, "the token, the contact and its inboxes in one round trip");
+    let inboxes = r.body["payload"]["contact_inboxes"].as_array().map(Vec::len);
+    assert_eq!(inboxes, Some(2), "both addresses, oldest first: {}", r.body);
+    assert_eq!(r.body["payload"]["email"], json!("jo@example.com"));
+    // a wrong token reads nothing it could show: 401, still one statement
+    let before = app.pg.statement_count();
+    assert_eq!(app.get(&contact(account, id), "wrong").status, 401);
+    assert_eq!(app.pg.statement_count() - before, 1);
+}

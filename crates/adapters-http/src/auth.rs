@@ -84,6 +84,24 @@ impl AccountMember {
     }
 }
 
+impl AccountMember {
+    /// Runs `work` on the blocking pool with the request's token and account, for use cases that check the
+    /// token in their own first statement (one round trip for authentication and the read): `work` answers the
+    /// authentication's outcome outside and its own inside.
+    pub async fn run_signed_in<T, F>(self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Database, &str, AccountId) -> Result<Result<T, ApiError>, AuthError> + Send + 'static,
+    {
+        web::block(move || {
+            let outcome = work(self.state.db.as_ref(), &self.token, self.account);
+            report(self.verdict.as_ref(), &outcome);
+            outcome?
+        })
+        .await?
+    }
+}
+
 impl FromRequest for AccountMember {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;

@@ -16,6 +16,7 @@ mod inboxes;
 mod labels;
 mod merges;
 mod notes;
+mod signed_in;
 mod undo;
 mod webhooks;
 

@@ -6,7 +6,7 @@ use domain::{AccountId, UserId};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::ports::{AccountStatus, Database, Role, StoreError, TokenOwner};
+use crate::ports::{AccountStatus, Credentials, Database, Role, StoreError, TokenOwner};
 
 /// An authenticated member of an account, the actor of every account-scoped use case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +73,23 @@ pub fn authenticate_member(db: &dyn Database, token: Option<&str>, account: Acco
     let token = present(token).ok_or(AuthError::MissingToken)?;
     // Every token, well-formed or not, takes the same path: digest, then one lookup.
     let credentials = db.connect()?.credentials(&token_digest(token), Some(account))?;
+    member_from(&credentials, account)
+}
+
+/// The digest a sent token is looked up by (for use cases that authenticate in their own first statement).
+///
+/// # Errors
+/// `MissingToken` when the token is absent or blank.
+pub fn sent_token_digest(token: Option<&str>) -> Result<Vec<u8>, AuthError> {
+    present(token).map(token_digest).ok_or(AuthError::MissingToken)
+}
+
+/// The member `credentials` (found for one request's token and `account`) make, or the first check that fails,
+/// in the order token → account → membership.
+///
+/// # Errors
+/// The first check that fails.
+pub fn member_from(credentials: &Credentials, account: AccountId) -> Result<Member, AuthError> {
     let user_id = match credentials.owner {
         None => return Err(AuthError::InvalidToken),
         Some(TokenOwner::PlatformApp(_)) => return Err(AuthError::PlatformTokenNotAllowed),

@@ -12,7 +12,7 @@ use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, Inb
 use rand::RngCore;
 use serde_json::json;
 
-use crate::auth::Member;
+use crate::auth::{member_from, sent_token_digest, AuthError, Member};
 use crate::ports::{
     in_transaction, ContactQuery, ContactSort, Database, DeletedCounts, NewContact, Role, Session, StoreError,
     StoredContactInbox,
@@ -306,17 +306,27 @@ pub fn create_contact_in(
     Ok(CreatedContact { contact: ContactWithInboxes { contact, contact_inboxes }, contact_inbox })
 }
 
-/// The contact with its channel addresses.
+/// The contact with its channel addresses, for the holder of `token`: the token is checked and the contact read
+/// in one round trip (as GET contact needs nothing else), then the token's credentials decide, in the order
+/// of [`crate::auth::authenticate_member`], whether the contact is shown.
 ///
 /// # Errors
-/// `NotFound` when the contact is not in the account.
-pub fn show_contact(db: &dyn Database, account: AccountId, id: ContactId) -> Result<ContactWithInboxes, ContactsError> {
+/// The outer error when the token does not make a member of the account (or the database is unavailable);
+/// the inner one `NotFound` (or `Merged`) when the contact is not in the account.
+pub fn show_contact_to(
+    db: &dyn Database,
+    token: Option<&str>,
+    account: AccountId,
+    id: ContactId,
+) -> Result<Result<ContactWithInboxes, ContactsError>, AuthError> {
+    let digest = sent_token_digest(token)?;
     let mut s = db.connect()?;
-    let Some(contact) = s.find_contact(account, id)? else {
-        return Err(missing_contact(s.as_mut(), account, id));
-    };
-    let contact_inboxes = s.contact_inboxes(account, id)?;
-    Ok(ContactWithInboxes { contact, contact_inboxes })
+    let (credentials, found) = s.credentials_and_contact(&digest, account, id)?;
+    member_from(&credentials, account)?;
+    Ok(match found {
+        Some((contact, contact_inboxes)) => Ok(ContactWithInboxes { contact, contact_inboxes }),
+        None => Err(missing_contact(s.as_mut(), account, id)),
+    })
 }
 
 /// Applies a partial change to the locked contact.

@@ -2,7 +2,8 @@
 
 use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use application::contacts::{
-    create_contact_in, delete_contact, list_contacts, search_contacts, show_contact, update_contact,
+    create_contact_in, delete_contact, list_contacts, search_contacts, show_contact_to, update_contact,
+    ContactWithInboxes,
 };
 use domain::ContactId;
 
@@ -144,8 +145,18 @@ pub async fn contact_create(
 )]
 #[get("/api/v1/accounts/{account_id}/contacts/{id}")]
 pub async fn contact_details(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let id = path_id(&req, "id").map(ContactId::new);
-    let contact = member.run(move |db, m| Ok(show_contact(db, m.account_id, id?)?)).await?;
+    let contact = match path_id(&req, "id").map(ContactId::new) {
+        // the token and the contact in one round trip
+        Ok(id) => {
+            member
+                .run_signed_in(move |db, token, account| {
+                    Ok(show_contact_to(db, Some(token), account, id)?.map_err(ApiError::from))
+                })
+                .await?
+        }
+        // a bad id is answered after authentication, as everywhere
+        Err(e) => member.run(move |_, _| Err::<ContactWithInboxes, _>(e)).await?,
+    };
     Ok(HttpResponse::Ok().json(ContactResponse { payload: contact_dto(&contact) }))
 }
 

@@ -47,15 +47,21 @@ impl AuthStore for PgSession {
         )
         .get_result(self.conn())
         .store()?;
-        let owner = match (row.user_id, row.platform_app_id) {
-            (Some(u), _) => Some(TokenOwner::User(UserId::new(u))),
-            (None, Some(p)) => Some(TokenOwner::PlatformApp(p)),
-            (None, None) => None,
-        };
-        Ok(Credentials {
-            owner,
-            account: row.account_status.as_deref().map(account_status),
-            role: row.role.as_deref().and_then(Role::parse),
-        })
+        Ok(credentials(row.user_id, row.platform_app_id, row.account_status.as_deref(), row.role.as_deref()))
     }
+}
+
+/// The credentials the authentication columns of a row make (see `credentials` above for the columns).
+pub(super) fn credentials(
+    user_id: Option<i64>,
+    platform_app_id: Option<i64>,
+    status: Option<&str>,
+    role: Option<&str>,
+) -> Credentials {
+    let owner = match (user_id, platform_app_id) {
+        (Some(u), _) => Some(TokenOwner::User(UserId::new(u))),
+        (None, Some(p)) => Some(TokenOwner::PlatformApp(p)),
+        (None, None) => None,
+    };
+    Credentials { owner, account: status.map(account_status), role: role.and_then(Role::parse) }
 }

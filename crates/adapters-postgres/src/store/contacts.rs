@@ -3,7 +3,8 @@
 //! locks and rewrites contacts through these too).
 
 use application::ports::{
-    ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, DeletedCounts, NewContact, StoredContactInbox,
+    ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, Credentials, DeletedCounts, NewContact,
+    StoredContactInbox,
 };
 use application::StoreError;
 use chrono::{DateTime, Utc};
@@ -18,6 +19,15 @@ use crate::prepared::Prepared;
 use crate::schema::{contact_inboxes, contact_labels, contacts, conversations, inboxes, messages, notes};
 
 impl ContactStore for PgSession {
+    fn credentials_and_contact(
+        &mut self,
+        token_digest: &[u8],
+        account: AccountId,
+        id: ContactId,
+    ) -> Result<(Credentials, Option<(Contact, Vec<ContactInbox>)>), StoreError> {
+        super::signed_in::credentials_and_contact(self.conn(), token_digest, account, id)
+    }
+
     fn find_contact(&mut self, account: AccountId, id: ContactId) -> Result<Option<Contact>, StoreError> {
         let row: Option<ContactRow> = contacts::table
             .filter(contacts::account_id.eq(account.get()))

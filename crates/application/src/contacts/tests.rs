@@ -286,3 +286,32 @@ fn creates_and_updates_are_recorded_for_webhooks_with_the_contact() {
     );
     assert_eq!(events[1].2["contact"]["id"], json!(id.get()));
 }
+
+/// A contact is shown to a member of its account; every other token gets the authentication error.
+#[test]
+fn a_contact_is_shown_only_to_a_member_of_its_account_in_one_read() {
+    use crate::admin::{create_account, create_platform_app, create_user, set_account_status};
+    use crate::ports::AccountStatus;
+
+    let db = MemoryDb::default();
+    let account = create_account(&db, "Acme").unwrap().id;
+    let other = create_account(&db, "Other").unwrap().id;
+    let agent = create_user(&db, "Ada", "ada@example.com", Some((account, Role::Agent))).unwrap().access_token;
+    let outsider = create_user(&db, "Out", "out@example.com", Some((other, Role::Agent))).unwrap().access_token;
+    let app = create_platform_app(&db, "Provisioner").unwrap().1;
+    let contact = db.lock().add_contact(account, named("Jo", Some("jo@example.com")));
+    let show = |token: Option<&str>, id: ContactId| show_contact_to(&db, token, account, id);
+
+    let shown = show(Some(&agent), contact).unwrap().unwrap();
+    assert_eq!(shown.contact.id, contact);
+    assert_eq!(shown.contact.attributes.email.as_deref(), Some("jo@example.com"));
+    assert_eq!(show(Some(&agent), ContactId::new(999)), Ok(Err(ContactsError::NotFound { field: "id", entity: "contact" })));
+    assert_eq!(show(None, contact), Err(AuthError::MissingToken));
+    assert_eq!(show(Some("  "), contact), Err(AuthError::MissingToken));
+    assert_eq!(show(Some("not-a-token"), contact), Err(AuthError::InvalidToken));
+    assert_eq!(show(Some(&outsider), contact), Err(AuthError::NotAccountMember));
+    assert_eq!(show(Some(&app), contact), Err(AuthError::PlatformTokenNotAllowed));
+    assert_eq!(show_contact_to(&db, Some(&agent), AccountId::new(99), contact), Err(AuthError::AccountNotFound));
+    set_account_status(&db, account, AccountStatus::Suspended).unwrap();
+    assert_eq!(show(Some(&agent), contact), Err(AuthError::AccountSuspended));
+}

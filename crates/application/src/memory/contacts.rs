@@ -8,8 +8,8 @@ use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, Con
 
 use super::{count, MemorySession};
 use crate::ports::{
-    ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, DeletedCounts, NewContact, Sender,
-    StoreError, StoredContactInbox,
+    AuthStore, ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, Credentials, DeletedCounts,
+    NewContact, Sender, StoreError, StoredContactInbox,
 };
 
 /// `a` before `b` under `sort`'s key: missing values last in both directions.
@@ -47,6 +47,20 @@ fn matches(contact: &Contact, term: &str) -> bool {
 }
 
 impl ContactStore for MemorySession {
+    fn credentials_and_contact(
+        &mut self,
+        token_digest: &[u8],
+        account: AccountId,
+        id: ContactId,
+    ) -> Result<(Credentials, Option<(Contact, Vec<ContactInbox>)>), StoreError> {
+        let credentials = self.credentials(token_digest, Some(account))?;
+        let found = match self.find_contact(account, id)? {
+            Some(contact) => Some((contact, self.contact_inboxes(account, id)?)),
+            None => None,
+        };
+        Ok((credentials, found))
+    }
+
     fn find_contact(&mut self, account: AccountId, id: ContactId) -> Result<Option<Contact>, StoreError> {
         Ok(self.work.contacts.iter().find(|c| c.account_id == account && c.id == id).cloned())
     }

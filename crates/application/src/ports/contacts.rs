@@ -15,6 +15,19 @@ pub trait ContactStore {
     /// Storage failures.
     fn find_contact(&mut self, account: AccountId, id: ContactId) -> Result<Option<Contact>, StoreError>;
 
+    /// In one round trip: the credentials of the token with `token_digest` for `account` (as
+    /// [`super::AuthStore::credentials`] finds them) and the contact with its channel addresses, oldest first
+    /// (`None` when it is not in the account). The caller decides from the credentials whether to show it.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn credentials_and_contact(
+        &mut self,
+        token_digest: &[u8],
+        account: AccountId,
+        id: ContactId,
+    ) -> Result<(super::Credentials, Option<(Contact, Vec<ContactInbox>)>), StoreError>;
+
     /// Locks the contacts among `ids` that exist in the account, **in ascending id order** (so that two merges
     /// of overlapping pairs can never deadlock), and returns them. A missing contact is simply absent from the
     /// result; a contact deleted by a transaction we waited for is absent too.
