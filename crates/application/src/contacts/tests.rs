@@ -305,7 +305,10 @@ fn a_contact_is_shown_only_to_a_member_of_its_account_in_one_read() {
     let shown = show(Some(&agent), contact).unwrap().unwrap();
     assert_eq!(shown.contact.id, contact);
     assert_eq!(shown.contact.attributes.email.as_deref(), Some("jo@example.com"));
-    assert_eq!(show(Some(&agent), ContactId::new(999)), Ok(Err(ContactsError::NotFound { field: "id", entity: "contact" })));
+    assert_eq!(
+        show(Some(&agent), ContactId::new(999)),
+        Ok(Err(ContactsError::NotFound { field: "id", entity: "contact" }))
+    );
     assert_eq!(show(None, contact), Err(AuthError::MissingToken));
     assert_eq!(show(Some("  "), contact), Err(AuthError::MissingToken));
     assert_eq!(show(Some("not-a-token"), contact), Err(AuthError::InvalidToken));
