@@ -120,9 +120,20 @@ fn database_down_fails_fast_and_recovers_without_restart() {
     assert_eq!(server.status_of("/ready"), Some(200));
 
     cluster.stop();
-    let (status, body) = server.call("POST", &merge, &s.token, Some(self_merge.clone()));
-    assert_eq!(status, 503, "{body}");
+    let response = ureq::post(&format!("{}{merge}", server.base))
+        .set("api_access_token", &s.token)
+        .set("X-Request-Id", "while-down-1")
+        .send_json(self_merge.clone());
+    let Err(ureq::Error::Status(status, response)) = response else { panic!("expected an error status") };
+    assert_eq!(status, 503);
+    assert_eq!(response.header("x-request-id"), Some("while-down-1"));
+    let body: serde_json::Value = response.into_json().unwrap();
     assert_eq!(body["errors"][0]["code"], "service_unavailable");
+    let log = server.log();
+    assert!(
+        log.lines().any(|l| l.contains("WARN") && l.contains("while-down-1] the database is unavailable")),
+        "the 503's cause is logged with the request's id: {log}"
+    );
     assert_eq!(server.status_of("/ready"), Some(503));
     assert_eq!(server.status_of("/health"), Some(200), "the process itself is fine");
 

@@ -1,0 +1,236 @@
+//! The HTTP adapter's metrics, through the `metrics` facade: what a request was (method, route pattern,
+//! status, duration), and the business counters read off the use cases' results — merges, undos and the rows
+//! they moved, requests refused by the rate limits. `application` and `domain` know nothing of metrics: the
+//! handlers record what the use cases answered, after the transaction, so a counter only counts what committed.
+//!
+//! Nothing is recorded until the process installs a recorder (the `server` crate does, with the Prometheus
+//! exporter); in-process tests run without one and every call here is then a no-op.
+//!
+//! Labels have bounded values only: `route` is the route's pattern (`/api/v1/accounts/{account_id}/contacts/{id}`)
+//! or [`UNMATCHED_ROUTE`], never the raw path; `method` is one of the methods HTTP defines or `other`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::HttpResponse;
+use application::merge_contacts::{MergeContactsError, MergeOutcome};
+use application::ports::MovedCounts;
+use application::undo::{UndoError, UndoOutcome};
+use metrics::{counter, describe_counter, describe_histogram, histogram, Unit};
+
+use crate::error::ApiError;
+
+pub const HTTP_REQUESTS: &str = "http_requests_total";
+pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
+pub const MERGES: &str = "coalesce_merges_total";
+pub const MERGE_ROWS_MOVED: &str = "coalesce_merge_rows_moved_total";
+pub const UNDOS: &str = "coalesce_merge_undos_total";
+pub const UNDO_ROWS_MOVED_BACK: &str = "coalesce_merge_undo_rows_moved_back_total";
+pub const RATE_LIMITED: &str = "coalesce_rate_limited_requests_total";
+
+/// The `route` label of a request no route matches (whatever its path: a path would let any client create
+/// series without end).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Registers the help text of every metric above (call once, after the recorder is installed).
+pub fn describe() {
+    describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by method, route pattern and status.");
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "Time from a request's arrival to its response, by method and route pattern."
+    );
+    describe_counter!(
+        MERGES,
+        "Merge requests by outcome: merged, unchanged (the same contact twice), replayed (Idempotency-Key), \
+         not_found, invalid, rejected (refused before merging: authentication, body, key), failed (database)."
+    );
+    describe_counter!(MERGE_ROWS_MOVED, "Rows moved from mergees to bases by committed merges, by table.");
+    describe_counter!(
+        UNDOS,
+        "Undo requests by outcome: undone, replayed, not_found, already_undone, undo_window_passed, \
+         merge_superseded, conflict, not_undoable, rejected, failed."
+    );
+    describe_counter!(UNDO_ROWS_MOVED_BACK, "Rows moved back to re-created mergees by committed undos, by table.");
+    describe_counter!(RATE_LIMITED, "Requests refused with 429, by the budget that ran out: token or address.");
+}
+
+/// The `method` label.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Counts and times one answered request; `route` is the matched pattern, `None` when nothing matched.
+pub fn record_request(method: &Method, route: Option<&str>, status: StatusCode, elapsed: Duration) {
+    let method = method_label(method);
+    let route = route.unwrap_or(UNMATCHED_ROUTE).to_owned();
+    counter!(HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status.as_str().to_owned())
+        .increment(1);
+    histogram!(HTTP_REQUEST_DURATION, "method" => method, "route" => route).record(elapsed.as_secs_f64());
+}
+
+/// A request refused by the rate limiter; `budget` is `token` or `address`.
+pub fn rate_limited(budget: &'static str) {
+    counter!(RATE_LIMITED, "budget" => budget).increment(1);
+}
+
+/// What a use case answered, noted inside its transaction and read once the request is answered (the
+/// transaction committed or not by then).
+#[derive(Debug)]
+pub struct Probe<T>(Arc<Mutex<Option<T>>>);
+
+impl<T> Clone for Probe<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Default for Probe<T> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<T> Probe<T> {
+    pub fn note(&self, seen: T) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(seen);
+        }
+    }
+
+    pub fn take(&self) -> Option<T> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// What the merge use case answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeSeen {
+    Merged(MovedCounts),
+    Unchanged,
+    NotFound,
+    Invalid,
+    Failed,
+}
+
+impl MergeSeen {
+    pub fn of(result: &Result<MergeOutcome, MergeContactsError>) -> Self {
+        match result {
+            Ok(outcome) if outcome.merge_id.is_some() => Self::Merged(outcome.moved),
+            Ok(_) => Self::Unchanged,
+            Err(MergeContactsError::NotFound { .. }) => Self::NotFound,
+            Err(MergeContactsError::Invalid(_)) => Self::Invalid,
+            // raised before the use case runs; listed for exhaustiveness
+            Err(MergeContactsError::IdempotencyKeyReused) => Self::Invalid,
+            Err(MergeContactsError::Unavailable | MergeContactsError::Internal(_)) => Self::Failed,
+        }
+    }
+}
+
+/// What the undo use case answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UndoSeen {
+    Undone(MovedCounts),
+    /// Refused (409) or not found (404): the outcome label.
+    Refused(&'static str),
+    Failed,
+}
+
+impl UndoSeen {
+    pub fn of(result: &Result<UndoOutcome, UndoError>) -> Self {
+        match result {
+            Ok(outcome) => Self::Undone(outcome.counts.moved_back),
+            Err(UndoError::NotFound) => Self::Refused("not_found"),
+            Err(UndoError::AlreadyUndone) => Self::Refused("already_undone"),
+            Err(UndoError::WindowPassed { .. }) => Self::Refused("undo_window_passed"),
+            Err(UndoError::Superseded { .. }) => Self::Refused("merge_superseded"),
+            Err(UndoError::Conflict { .. }) => Self::Refused("conflict"),
+            Err(UndoError::NotUndoable) => Self::Refused("not_undoable"),
+            Err(UndoError::IdempotencyKeyReused) => Self::Refused("rejected"),
+            Err(UndoError::Unavailable | UndoError::Internal(_)) => Self::Failed,
+        }
+    }
+}
+
+/// The outcome of a request whose use case never answered (refused before it ran) or whose transaction did
+/// not commit after it answered.
+fn unanswered(result: &Result<HttpResponse, ApiError>) -> &'static str {
+    match result {
+        Err(e) if !e.status().is_server_error() => "rejected",
+        _ => "failed",
+    }
+}
+
+fn count_rows(name: &'static str, moved: &MovedCounts) {
+    for (table, n) in [
+        ("conversations", moved.conversations),
+        ("messages", moved.messages),
+        ("contact_inboxes", moved.contact_inboxes),
+        ("notes", moved.notes),
+        ("labels", moved.labels),
+    ] {
+        counter!(name, "table" => table).increment(n);
+    }
+}
+
+/// Counts one merge request by its outcome, and the rows a committed merge moved; `replayed`: the response is
+/// an idempotent replay of an earlier one.
+pub fn record_merge(result: &Result<HttpResponse, ApiError>, replayed: bool, seen: Option<MergeSeen>) {
+    let outcome = match (result.is_ok(), seen) {
+        _ if replayed => "replayed",
+        (true, Some(MergeSeen::Merged(moved))) => {
+            count_rows(MERGE_ROWS_MOVED, &moved);
+            "merged"
+        }
+        (true, Some(MergeSeen::Unchanged)) => "unchanged",
+        (false, Some(MergeSeen::NotFound)) => "not_found",
+        (false, Some(MergeSeen::Invalid)) => "invalid",
+        _ => unanswered(result),
+    };
+    counter!(MERGES, "outcome" => outcome).increment(1);
+}
+
+/// Counts one undo request by its outcome, and the rows a committed undo moved back.
+pub fn record_undo(result: &Result<HttpResponse, ApiError>, replayed: bool, seen: Option<UndoSeen>) {
+    let outcome = match (result.is_ok(), seen) {
+        _ if replayed => "replayed",
+        (true, Some(UndoSeen::Undone(moved))) => {
+            count_rows(UNDO_ROWS_MOVED_BACK, &moved);
+            "undone"
+        }
+        (false, Some(UndoSeen::Refused(code))) => code,
+        _ => unanswered(result),
+    };
+    counter!(UNDOS, "outcome" => outcome).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_http_share_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
+    }
+
+    #[test]
+    fn a_probe_hands_over_what_was_noted_once() {
+        let probe = Probe::default();
+        probe.clone().note(MergeSeen::Unchanged);
+        assert_eq!(probe.take(), Some(MergeSeen::Unchanged));
+        assert_eq!(probe.take(), None);
+    }
+}
