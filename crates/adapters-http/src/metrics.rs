@@ -185,34 +185,52 @@ fn count_rows(name: &'static str, moved: &MovedCounts) {
     }
 }
 
-/// Counts one merge request by its outcome, and the rows a committed merge moved; `replayed`: the response is
-/// an idempotent replay of an earlier one.
+/// The `outcome` of a merge request, and the rows it moved when it committed a merge; `replayed`: the response
+/// is an idempotent replay of an earlier one.
+fn merge_outcome(
+    result: &Result<HttpResponse, ApiError>,
+    replayed: bool,
+    seen: Option<MergeSeen>,
+) -> (&'static str, Option<MovedCounts>) {
+    match (result.is_ok(), seen) {
+        _ if replayed => ("replayed", None),
+        (true, Some(MergeSeen::Merged(moved))) => ("merged", Some(moved)),
+        (true, Some(MergeSeen::Unchanged)) => ("unchanged", None),
+        (false, Some(MergeSeen::NotFound)) => ("not_found", None),
+        (false, Some(MergeSeen::Invalid)) => ("invalid", None),
+        _ => (unanswered(result), None),
+    }
+}
+
+/// Counts one merge request by its outcome, and the rows a committed merge moved.
 pub fn record_merge(result: &Result<HttpResponse, ApiError>, replayed: bool, seen: Option<MergeSeen>) {
-    let outcome = match (result.is_ok(), seen) {
-        _ if replayed => "replayed",
-        (true, Some(MergeSeen::Merged(moved))) => {
-            count_rows(MERGE_ROWS_MOVED, &moved);
-            "merged"
-        }
-        (true, Some(MergeSeen::Unchanged)) => "unchanged",
-        (false, Some(MergeSeen::NotFound)) => "not_found",
-        (false, Some(MergeSeen::Invalid)) => "invalid",
-        _ => unanswered(result),
-    };
+    let (outcome, moved) = merge_outcome(result, replayed, seen);
+    if let Some(moved) = moved {
+        count_rows(MERGE_ROWS_MOVED, &moved);
+    }
     counter!(MERGES, "outcome" => outcome).increment(1);
+}
+
+/// The `outcome` of an undo request, and the rows it moved back when it committed an undo.
+fn undo_outcome(
+    result: &Result<HttpResponse, ApiError>,
+    replayed: bool,
+    seen: Option<UndoSeen>,
+) -> (&'static str, Option<MovedCounts>) {
+    match (result.is_ok(), seen) {
+        _ if replayed => ("replayed", None),
+        (true, Some(UndoSeen::Undone(moved))) => ("undone", Some(moved)),
+        (false, Some(UndoSeen::Refused(code))) => (code, None),
+        _ => (unanswered(result), None),
+    }
 }
 
 /// Counts one undo request by its outcome, and the rows a committed undo moved back.
 pub fn record_undo(result: &Result<HttpResponse, ApiError>, replayed: bool, seen: Option<UndoSeen>) {
-    let outcome = match (result.is_ok(), seen) {
-        _ if replayed => "replayed",
-        (true, Some(UndoSeen::Undone(moved))) => {
-            count_rows(UNDO_ROWS_MOVED_BACK, &moved);
-            "undone"
-        }
-        (false, Some(UndoSeen::Refused(code))) => code,
-        _ => unanswered(result),
-    };
+    let (outcome, moved) = undo_outcome(result, replayed, seen);
+    if let Some(moved) = moved {
+        count_rows(UNDO_ROWS_MOVED_BACK, &moved);
+    }
     counter!(UNDOS, "outcome" => outcome).increment(1);
 }
 
@@ -224,6 +242,50 @@ mod tests {
     fn methods_outside_http_share_one_label() {
         assert_eq!(method_label(&Method::PATCH), "PATCH");
         assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
+    }
+
+    fn ok() -> Result<HttpResponse, ApiError> {
+        Ok(HttpResponse::Ok().finish())
+    }
+
+    fn failed(status: StatusCode) -> Result<HttpResponse, ApiError> {
+        Err(ApiError::new(status, "x", "request", "x", "x"))
+    }
+
+    #[test]
+    fn merge_outcomes_follow_what_the_use_case_said_and_whether_it_committed() {
+        let moved = MovedCounts { conversations: 2, labels: 1, ..MovedCounts::default() };
+        let merged = Some(MergeSeen::Merged(moved));
+        assert_eq!(merge_outcome(&ok(), false, merged), ("merged", Some(moved)));
+        assert_eq!(merge_outcome(&ok(), false, Some(MergeSeen::Unchanged)), ("unchanged", None));
+        assert_eq!(merge_outcome(&ok(), true, None), ("replayed", None), "a replay did nothing again");
+        let not_found = failed(StatusCode::NOT_FOUND);
+        assert_eq!(merge_outcome(&not_found, false, Some(MergeSeen::NotFound)), ("not_found", None));
+        let invalid = failed(StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(merge_outcome(&invalid, false, Some(MergeSeen::Invalid)), ("invalid", None));
+        // refused before the use case ran: authentication, the body, the key
+        assert_eq!(merge_outcome(&failed(StatusCode::UNAUTHORIZED), false, None), ("rejected", None));
+        assert_eq!(merge_outcome(&invalid, false, None), ("rejected", None));
+        let unavailable = failed(StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(merge_outcome(&unavailable, false, Some(MergeSeen::Failed)), ("failed", None));
+        assert_eq!(merge_outcome(&unavailable, false, None), ("failed", None), "authentication found no database");
+        // the merge ran but its transaction did not commit: no rows were moved
+        assert_eq!(merge_outcome(&unavailable, false, merged), ("failed", None));
+    }
+
+    #[test]
+    fn undo_outcomes_name_the_refusal() {
+        let moved = MovedCounts { notes: 3, ..MovedCounts::default() };
+        assert_eq!(undo_outcome(&ok(), false, Some(UndoSeen::Undone(moved))), ("undone", Some(moved)));
+        assert_eq!(undo_outcome(&ok(), true, None), ("replayed", None));
+        let conflict = failed(StatusCode::CONFLICT);
+        let refused = Some(UndoSeen::Refused("merge_superseded"));
+        assert_eq!(undo_outcome(&conflict, false, refused), ("merge_superseded", None));
+        assert_eq!(undo_outcome(&failed(StatusCode::BAD_REQUEST), false, None), ("rejected", None));
+        let unavailable = failed(StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(undo_outcome(&unavailable, false, Some(UndoSeen::Undone(moved))), ("failed", None));
+        assert_eq!(UndoSeen::of(&Err(UndoError::WindowPassed { days: 30 })), UndoSeen::Refused("undo_window_passed"));
+        assert_eq!(UndoSeen::of(&Err(UndoError::Unavailable)), UndoSeen::Failed);
     }
 
     #[test]

@@ -123,6 +123,17 @@ fn metrics_count_merges_undos_404s_and_429s_by_route_pattern() {
     let merge = json!({"base_contact_id": base, "mergee_contact_id": mergee});
     let merged = request(&server.base, "POST", &format!("{a}/actions/contact_merge"), Some(&token), None, Some(merge));
     assert_eq!(merged.0, 200, "{}", merged.2);
+    let merge_path = format!("{}{a}/actions/contact_merge", server.base);
+    for _ in 0..2 {
+        let replayable = ureq::post(&merge_path)
+            .set("api_access_token", &token)
+            .set("Idempotency-Key", "ops-1")
+            .send_json(json!({"base_contact_id": base, "mergee_contact_id": base}));
+        assert_eq!(replayable.unwrap().status(), 200, "the same id twice changes nothing");
+    }
+    let bad_body =
+        request(&server.base, "POST", &format!("{a}/actions/contact_merge"), Some(&token), None, Some(json!({})));
+    assert_eq!(bad_body.0, 400);
     let missing_merge = json!({"base_contact_id": base, "mergee_contact_id": 987_654});
     let (status, _, _) =
         request(&server.base, "POST", &format!("{a}/actions/contact_merge"), Some(&token), None, Some(missing_merge));
@@ -148,12 +159,13 @@ fn metrics_count_merges_undos_404s_and_429s_by_route_pattern() {
         assert_eq!(sample(&exposition, series), Some(value), "{series} in\n{exposition}");
     };
     let merge_route = "/api/v1/accounts/{account_id}/actions/contact_merge";
-    expect(&format!("http_requests_total{{method=\"POST\",route=\"{merge_route}\",status=\"200\"}}"), 1.0);
+    expect(&format!("http_requests_total{{method=\"POST\",route=\"{merge_route}\",status=\"200\"}}"), 3.0);
+    expect(&format!("http_requests_total{{method=\"POST\",route=\"{merge_route}\",status=\"400\"}}"), 1.0);
     expect(&format!("http_requests_total{{method=\"POST\",route=\"{merge_route}\",status=\"404\"}}"), 1.0);
-    expect(&format!("http_request_duration_seconds_count{{method=\"POST\",route=\"{merge_route}\"}}"), 2.0);
+    expect(&format!("http_request_duration_seconds_count{{method=\"POST\",route=\"{merge_route}\"}}"), 5.0);
     expect(
         &format!("http_request_duration_seconds_bucket{{method=\"POST\",route=\"{merge_route}\",le=\"+Inf\"}}"),
-        2.0,
+        5.0,
     );
     expect(
         "http_requests_total{method=\"GET\",route=\"/api/v1/accounts/{account_id}/contacts/{id}\",status=\"404\"}",
@@ -165,6 +177,9 @@ fn metrics_count_merges_undos_404s_and_429s_by_route_pattern() {
     expect("coalesce_rate_limited_requests_total{budget=\"address\"}", 2.0);
     expect("coalesce_merges_total{outcome=\"merged\"}", 1.0);
     expect("coalesce_merges_total{outcome=\"not_found\"}", 1.0);
+    expect("coalesce_merges_total{outcome=\"unchanged\"}", 1.0);
+    expect("coalesce_merges_total{outcome=\"replayed\"}", 1.0);
+    expect("coalesce_merges_total{outcome=\"rejected\"}", 1.0);
     expect("coalesce_merge_rows_moved_total{table=\"labels\"}", 1.0);
     expect("coalesce_merge_rows_moved_total{table=\"conversations\"}", 0.0);
     expect("coalesce_merge_undos_total{outcome=\"undone\"}", 1.0);
