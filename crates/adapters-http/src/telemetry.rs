@@ -12,7 +12,6 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::HttpMessage;
 
 use crate::log_context::{self, RequestId, Scoped, HEADER};
 use crate::metrics;
@@ -31,7 +30,6 @@ pub async fn observe<B: MessageBody + 'static>(
 ) -> Result<ServiceResponse<B>, actix_web::Error> {
     let started = Instant::now();
     let id = RequestId::from_headers(req.headers());
-    req.extensions_mut().insert(id.clone());
     let method = req.method().clone();
     let path = req.path().to_owned();
     let peer = req.peer_addr().map(|a| a.ip().to_string());
