@@ -15,6 +15,7 @@ endif
 CARGO ?= cargo
 COALESCE := target/debug/coalesce
 COALESCE_BIND ?= 127.0.0.1:3000
+COALESCE_METRICS_BIND ?= 127.0.0.1:9464
 
 .PHONY: help db db-stop build run test lint fmt layering deny audit fuzz openapi openapi-check schema schema-check bench bench-smoke \
   mutants mutants-domain mutants-application ci
@@ -37,8 +38,9 @@ run: db build ## Serve the API (creates a demo account and token on an empty dat
 	  print("demo: account %(account_id)s, inbox %(inbox_id)s, administrator %(email)s\ndemo: api_access_token: %(access_token)s" % d if d["created"] \
 	  else "demo: database already provisioned; use your token or `coalesce admin create-user`")'
 	@echo "Swagger UI: http://$(COALESCE_BIND)/swagger-ui/"
+	@echo "$(if $(strip $(COALESCE_METRICS_BIND)),Metrics (Prometheus): http://$(COALESCE_METRICS_BIND)/metrics,Metrics: off (COALESCE_METRICS_BIND is empty))"
 	@echo "Webhooks may reach private addresses here (COALESCE_WEBHOOK_ALLOW_PRIVATE=true, for local receivers)"
-	COALESCE_BIND=$(COALESCE_BIND) COALESCE_WEBHOOK_ALLOW_PRIVATE=$${COALESCE_WEBHOOK_ALLOW_PRIVATE:-true} $(COALESCE) serve
+	COALESCE_BIND=$(COALESCE_BIND) COALESCE_METRICS_BIND=$(COALESCE_METRICS_BIND) COALESCE_WEBHOOK_ALLOW_PRIVATE=$${COALESCE_WEBHOOK_ALLOW_PRIVATE:-true} $(COALESCE) serve
 
 test: db ## Run every test against real PostgreSQL
 	$(CARGO) test --workspace

@@ -41,7 +41,7 @@ psql -X -q "$fuzz_url" -c "INSERT INTO contacts (account_id, name, email) SELECT
 # No deliveries (worker off) and webhook hosts may be private: generated hosts are mostly unresolvable or
 # reserved names, and the address rule has its own acceptance tests (tests/acceptance/webhooks.rs).
 DATABASE_URL="$fuzz_url" RUST_LOG=warn COALESCE_RATE_LIMIT_PER_SECOND=0 COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE=0 \
-  COALESCE_WEBHOOK_WORKER=false COALESCE_WEBHOOK_ALLOW_PRIVATE=true \
+  COALESCE_WEBHOOK_WORKER=false COALESCE_WEBHOOK_ALLOW_PRIVATE=true COALESCE_METRICS_BIND= \
   "$bin" serve --bind "127.0.0.1:$port" >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do

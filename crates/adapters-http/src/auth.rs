@@ -15,6 +15,7 @@ use application::Database;
 use domain::AccountId;
 
 use crate::error::ApiError;
+use crate::log_context::block;
 use crate::rate_limit::TokenVerdict;
 use crate::token::token_from_headers;
 use crate::AppState;
@@ -74,7 +75,7 @@ impl AccountMember {
         T: Send + 'static,
         F: FnOnce(&dyn Database, Member) -> Result<T, ApiError> + Send + 'static,
     {
-        web::block(move || {
+        block(move || {
             let db = self.state.db.as_ref();
             let outcome = authenticate_member(db, Some(&self.token), self.account);
             report(self.verdict.as_ref(), &outcome);
@@ -135,7 +136,7 @@ impl FromRequest for PlatformApp {
         Box::pin(async move {
             let state = state?;
             let token = token.ok_or(AuthError::MissingToken)?;
-            let id = web::block(move || {
+            let id = block(move || {
                 let outcome = authenticate_platform_app(state.db.as_ref(), Some(&token));
                 report(verdict.as_ref(), &outcome);
                 outcome

@@ -95,6 +95,7 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "Resource could not be found", field, "not_found", message)
     }
 
+    /// A 503: the database is unreachable or the pool had no connection in time (logged when answered).
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -138,6 +139,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // with the request's id, like every line the request writes
+            log::warn!("the database is unavailable: answering 503");
+        }
         HttpResponse::build(self.status).json(&self.body)
     }
 }

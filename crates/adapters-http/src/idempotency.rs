@@ -23,6 +23,8 @@ use crate::error::ApiError;
 
 /// The header clients send.
 pub const HEADER: &str = "Idempotency-Key";
+/// The header that marks a replayed response.
+pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 
 /// The key and the request's fingerprint, when the client sent a key.
 ///
@@ -94,13 +96,18 @@ where
     Ok(respond(executed))
 }
 
+/// Whether a handler's answer is the replay of an earlier response.
+pub fn is_replay(result: &Result<HttpResponse, ApiError>) -> bool {
+    result.as_ref().is_ok_and(|r| r.headers().contains_key(REPLAYED_HEADER))
+}
+
 /// Sends an executed request's response; a replay says so in `Idempotent-Replayed: true`.
 pub fn respond(executed: Executed) -> HttpResponse {
     let status = StatusCode::from_u16(executed.response.status).unwrap_or(StatusCode::OK);
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CONTENT_TYPE, "application/json"));
     if executed.replayed {
-        response.insert_header(("Idempotent-Replayed", "true"));
+        response.insert_header((REPLAYED_HEADER, "true"));
     }
     response.body(executed.response.body)
 }

@@ -8,11 +8,14 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod idempotency;
+pub mod log_context;
+pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod rate_limit;
 pub mod route_table;
 pub mod routes;
+pub mod telemetry;
 pub mod token;
 
 use std::sync::Arc;

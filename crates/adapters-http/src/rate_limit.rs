@@ -240,10 +240,11 @@ pub async fn limit_per_token<B: MessageBody + 'static>(
 }
 
 fn too_many_requests(exhausted: Exhausted) -> actix_web::HttpResponse {
-    let (wait, whose) = match exhausted {
-        Exhausted::Token(wait) => (wait, "this token is over its rate limit"),
-        Exhausted::Address(wait) => (wait, "too many requests without a valid token from this address"),
+    let (wait, whose, budget) = match exhausted {
+        Exhausted::Token(wait) => (wait, "this token is over its rate limit", "token"),
+        Exhausted::Address(wait) => (wait, "too many requests without a valid token from this address", "address"),
     };
+    crate::metrics::rate_limited(budget);
     let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,

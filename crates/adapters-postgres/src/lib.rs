@@ -6,6 +6,7 @@
 //! that knows constraint names. Nothing above this crate sees diesel.
 
 pub mod errors;
+pub mod metrics;
 pub mod migrations;
 mod models;
 pub mod pool;

@@ -136,6 +136,7 @@ impl PgDatabase {
             // a connection that died with the server is found and replaced at checkout (see `TRUSTED_FOR`)
             .test_on_check_out(true)
             .connection_customizer(Box::new(CountStatements(Arc::clone(&statements))))
+            .event_handler(Box::new(crate::metrics::PoolEvents))
             .build_unchecked(manager);
         Self { pool, statements, checks }
     }
@@ -151,6 +152,10 @@ impl PgDatabase {
     /// Most connections the pool opens at once.
     pub fn max_connections(&self) -> u32 {
         self.pool.max_size()
+    }
+
+    pub(crate) fn pool(&self) -> &Pool<Manager> {
+        &self.pool
     }
 
     /// A connection from the pool.

@@ -28,7 +28,8 @@ mod webhooks;
 pub use admin::{Account, AdminStore, PlatformGrant, User};
 pub use auth::{AccountStatus, AuthStore, Credentials, Role, TokenOwner};
 pub use contacts::{
-    ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, DeletedCounts, NewContact, StoredContactInbox,
+    ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, ContactWithAddresses, DeletedCounts,
+    NewContact, StoredContactInbox,
 };
 pub use conversations::{Conversation, ConversationStore, Message, MessageType, NewConversation, Sender};
 pub use error::StoreError;

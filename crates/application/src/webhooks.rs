@@ -272,9 +272,10 @@ pub fn deliver_due(
     targets: &TargetPolicy,
     policy: &RetryPolicy,
     batch: u32,
-) -> Result<usize, StoreError> {
+) -> Result<DeliveryRound, StoreError> {
     let mut tx = db.begin()?;
     let due = tx.claim_due_deliveries(batch)?;
+    let mut round = DeliveryRound { claimed: due.len(), ..DeliveryRound::default() };
     for d in &due {
         let body = delivery_body(d);
         let headers = [
@@ -293,6 +294,7 @@ pub fn deliver_due(
             Err(DeliveryRefused::ForbiddenAddress) => {
                 let outcome = DeliveryOutcome::Failed { error: REFUSED_ERROR.to_owned(), status: None };
                 tx.record_delivery(d.id, &outcome)?;
+                round.count(&outcome);
                 continue;
             }
             Err(DeliveryRefused::Unresolved) => Err(("could not resolve the host name".to_owned(), None)),
@@ -308,9 +310,33 @@ pub fn deliver_due(
             Err((error, status)) => DeliveryOutcome::Retry { error, status, next_attempt_in: policy.backoff(attempt) },
         };
         tx.record_delivery(d.id, &outcome)?;
+        round.count(&outcome);
     }
     tx.commit()?;
-    Ok(due.len())
+    Ok(round)
+}
+
+/// What one call of [`deliver_due`] did (committed: a round that fails reports nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryRound {
+    /// Deliveries claimed and attempted (or refused) in this round.
+    pub claimed: usize,
+    /// Answered with a 2xx status.
+    pub delivered: usize,
+    /// Failed, and scheduled for another attempt.
+    pub retrying: usize,
+    /// Failed for good: out of attempts, or refused by the address rule.
+    pub given_up: usize,
+}
+
+impl DeliveryRound {
+    fn count(&mut self, outcome: &DeliveryOutcome) {
+        match outcome {
+            DeliveryOutcome::Delivered { .. } => self.delivered += 1,
+            DeliveryOutcome::Retry { .. } => self.retrying += 1,
+            DeliveryOutcome::Failed { .. } => self.given_up += 1,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -386,9 +412,11 @@ mod tests {
             seen: Mutex::new(Vec::new()),
         };
         let policy = RetryPolicy { max_attempts: 3, base_backoff: Duration::ZERO, max_backoff: Duration::ZERO };
-        for _ in 0..5 {
-            deliver_due(&db, &receiver, &lenient(), &policy, 10).unwrap();
-        }
+        let rounds: Vec<DeliveryRound> =
+            (0..5).map(|_| deliver_due(&db, &receiver, &lenient(), &policy, 10).unwrap()).collect();
+        let retry = DeliveryRound { claimed: 1, retrying: 1, ..DeliveryRound::default() };
+        let given_up = DeliveryRound { claimed: 1, given_up: 1, ..DeliveryRound::default() };
+        assert_eq!(rounds, [retry, retry, given_up, DeliveryRound::default(), DeliveryRound::default()]);
         let seen = receiver.seen.lock().unwrap();
         assert_eq!(seen.len(), 3, "three attempts, then given up");
         assert_eq!(db.snapshot().deliveries[0].1, "failed");
@@ -445,7 +473,8 @@ mod tests {
         db.lock().events.push((AccountId::new(1), "contact.merged".into(), serde_json::json!({"base_contact_id": 5})));
         fan_out(&db, 10).unwrap();
         let receiver = ScriptedReceiver { answers: Mutex::new(Vec::new()), seen: Mutex::new(Vec::new()) };
-        assert_eq!(deliver_due(&db, &receiver, &strict, &RetryPolicy::default(), 10).unwrap(), 1);
+        let round = deliver_due(&db, &receiver, &strict, &RetryPolicy::default(), 10).unwrap();
+        assert_eq!(round, DeliveryRound { claimed: 1, given_up: 1, ..DeliveryRound::default() });
         assert!(receiver.seen.lock().unwrap().is_empty(), "nothing sent to a private address");
         assert_eq!(db.snapshot().deliveries[0].1, "failed", "refused deliveries are given up at once");
     }

@@ -14,12 +14,16 @@ use clap::{Args, Parser, Subcommand};
 use domain::AccountId;
 use serde_json::{json, Value};
 
+use crate::logging::LogFormat;
 use crate::ServerSettings;
 
 /// Coalesce: a Chatwoot-compatible contacts service whose heart is Merge Contacts.
 #[derive(Debug, Parser)]
 #[command(name = "coalesce", version, about)]
 pub struct Cli {
+    /// How log lines are written (stderr): `text` for people, `json` for one JSON object per line.
+    #[arg(long, global = true, env = "COALESCE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -55,6 +59,9 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "COALESCE_BIND", default_value = "127.0.0.1:3000")]
     pub bind: String,
+    /// Address of the metrics endpoint (`GET /metrics`, Prometheus text format); empty turns it off.
+    #[arg(long, env = "COALESCE_METRICS_BIND", default_value = crate::metrics::DEFAULT_BIND)]
+    pub metrics_bind: String,
     /// Most database connections open at once.
     #[arg(long, env = "COALESCE_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
@@ -242,7 +249,15 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let listener = TcpListener::bind(&args.bind).map_err(|e| format!("cannot bind {}: {e}", args.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let metrics = metrics_listener(&args.metrics_bind)?;
     log::info!("listening on http://{address} (Swagger UI at http://{address}/swagger-ui/)");
+    match &metrics {
+        Some((listener, _)) => {
+            let at = listener.local_addr().map_err(|e| e.to_string())?;
+            log::info!("metrics on http://{at}/metrics");
+        }
+        None => log::info!("metrics are off (COALESCE_METRICS_BIND is empty)"),
+    }
     let worker = args.webhook_worker.then(|| {
         crate::webhook_worker::spawn(
             db.clone(),
@@ -260,10 +275,39 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         )
     });
     let served = actix_web::rt::System::new().block_on(async move {
-        crate::http_server(listener, db, &settings).map_err(|e| e.to_string())?.await.map_err(|e| e.to_string())
+        let metrics_server = match metrics {
+            Some((listener, handle)) => {
+                Some(crate::metrics::http_server(listener, handle, db.clone()).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        let metrics_handle = metrics_server.as_ref().map(actix_web::dev::Server::handle);
+        if let Some(server) = metrics_server {
+            actix_web::rt::spawn(server);
+        }
+        let served = crate::http_server(listener, db, &settings).map_err(|e| e.to_string())?.await;
+        // stopped after the API, so that it answered scrapes while requests drained
+        if let Some(handle) = metrics_handle {
+            handle.stop(false).await;
+        }
+        served.map_err(|e| e.to_string())
     });
     if let Some(worker) = worker {
         worker.stop();
     }
     served
+}
+
+/// The metrics endpoint's listener and the installed recorder; `None` when `bind` is empty (metrics off).
+fn metrics_listener(
+    bind: &str,
+) -> Result<Option<(TcpListener, metrics_exporter_prometheus::PrometheusHandle)>, String> {
+    let bind = bind.trim();
+    if bind.is_empty() {
+        return Ok(None);
+    }
+    let listener = TcpListener::bind(bind).map_err(|e| {
+        format!("cannot bind the metrics endpoint to {bind}: {e} (set COALESCE_METRICS_BIND to another address, or empty to turn metrics off)")
+    })?;
+    Ok(Some((listener, crate::metrics::install()?)))
 }

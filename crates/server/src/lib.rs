@@ -3,6 +3,8 @@
 //! also use to start the real server in-process.
 
 pub mod cli;
+pub mod logging;
+pub mod metrics;
 pub mod resolver;
 pub mod webhook_worker;
 
@@ -11,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use adapters_http::rate_limit::{limit_per_token, RateLimiter};
 use adapters_http::{AppState, HttpLimits};
@@ -68,8 +70,8 @@ pub fn http_server(listener: TcpListener, db: PgDatabase, settings: &ServerSetti
         App::new()
             .wrap(from_fn(limit_per_token))
             .wrap(adapters_http::error::envelope_errors())
-            // the request line and status only: headers, and so tokens, are never logged
-            .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            // outermost: every response gets the request id, is counted and logged (never its headers or token)
+            .wrap(from_fn(adapters_http::telemetry::observe))
             .configure(adapters_http::configure(state.clone(), limits, limiter.clone()))
     })
     .shutdown_timeout(settings.shutdown_timeout.as_secs())

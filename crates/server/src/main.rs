@@ -3,8 +3,8 @@
 use clap::Parser;
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = server::cli::Cli::parse();
+    server::logging::init(cli.log_format);
     if let Err(message) = server::cli::run(cli) {
         eprintln!("coalesce: {message}");
         std::process::exit(1);

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use adapters_postgres::PgDatabase;
 use application::webhook_targets::TargetPolicy;
-use application::webhooks::{deliver_due, fan_out, RetryPolicy, WebhookSender};
+use application::webhooks::{deliver_due, fan_out, DeliveryRound, RetryPolicy, WebhookSender};
 
 use crate::resolver::SystemResolver;
 
@@ -159,11 +159,12 @@ fn round(db: &PgDatabase, sender: &HttpSender, settings: &WebhookSettings) -> bo
         log::warn!("webhook fan-out failed: {e}");
         0
     });
-    let sent = deliver_due(db, sender, &settings.targets, &settings.retry, BATCH).unwrap_or_else(|e| {
+    let round = deliver_due(db, sender, &settings.targets, &settings.retry, BATCH).unwrap_or_else(|e| {
         log::warn!("webhook delivery failed: {e}");
-        0
+        DeliveryRound::default()
     });
-    fanned > 0 || sent > 0
+    crate::metrics::deliveries(&round);
+    fanned > 0 || round.claimed > 0
 }
 
 fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {

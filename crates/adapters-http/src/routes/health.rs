@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::log_context::block;
 use crate::AppState;
 
 /// Probe answer.
@@ -30,7 +31,7 @@ pub async fn health() -> HttpResponse {
 #[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let db = state.db.clone();
-    if web::block(move || db.ping()).await? {
+    if block(move || db.ping()).await? {
         Ok(HttpResponse::Ok().json(HealthStatus { status: "ready" }))
     } else {
         Err(ApiError::unavailable())

@@ -6,7 +6,8 @@ use application::merge_contacts::merge_in;
 use crate::auth::AccountMember;
 use crate::dto::{parse_merge_body, ContactDto, MergeContactsRequest, MergeContactsResponse};
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
+use crate::idempotency::{create_idempotently, is_replay, IdempotencyKeyHeader};
+use crate::metrics::{self, MergeSeen, Probe};
 
 /// Merge Contacts
 ///
@@ -40,21 +41,34 @@ use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 )]
 #[post("/api/v1/accounts/{account_id}/actions/contact_merge")]
 pub async fn contact_merge(
-    member: AccountMember,
+    member: Result<AccountMember, ApiError>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let request = parse_merge_body(&req, &body);
-    create_idempotently(
-        member,
-        &req,
-        &body,
-        request,
-        |tx, m, request| merge_in(tx, request.command(&m)),
-        |outcome| MergeContactsResponse {
-            id: outcome.contact.id.get(),
-            payload: vec![ContactDto::new(&outcome.contact, &outcome.contact_inboxes)],
-        },
-    )
-    .await
+    let probe = Probe::default();
+    let seen = probe.clone();
+    let result = match member {
+        Ok(member) => {
+            let request = parse_merge_body(&req, &body);
+            create_idempotently(
+                member,
+                &req,
+                &body,
+                request,
+                move |tx, m, request| {
+                    let result = merge_in(tx, request.command(&m));
+                    seen.note(MergeSeen::of(&result));
+                    result
+                },
+                |outcome| MergeContactsResponse {
+                    id: outcome.contact.id.get(),
+                    payload: vec![ContactDto::new(&outcome.contact, &outcome.contact_inboxes)],
+                },
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    metrics::record_merge(&result, is_replay(&result), probe.take());
+    result
 }

@@ -6,7 +6,8 @@ use application::merge_many::{merge_many_in, preview_merge_many};
 use crate::auth::AccountMember;
 use crate::dto::merge_many::{parse_many_body, MergeManyPreviewResponse, MergeManyRequest, MergeManyResponse};
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
+use crate::idempotency::{create_idempotently, is_replay, IdempotencyKeyHeader};
+use crate::metrics::{self, ManySeen, Probe};
 
 /// Merge several contacts
 ///
@@ -42,20 +43,33 @@ use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
 )]
 #[post("/api/v1/accounts/{account_id}/actions/contact_merge_many")]
 pub async fn contact_merge_many(
-    member: AccountMember,
+    member: Result<AccountMember, ApiError>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let input = parse_many_body(&req, &body);
-    create_idempotently(
-        member,
-        &req,
-        &body,
-        input,
-        |tx, m, input| merge_many_in(tx, &input.command(&m)),
-        MergeManyResponse::new,
-    )
-    .await
+    let probe = Probe::default();
+    let seen = probe.clone();
+    let result = match member {
+        Ok(member) => {
+            let input = parse_many_body(&req, &body);
+            create_idempotently(
+                member,
+                &req,
+                &body,
+                input,
+                move |tx, m, input| {
+                    let result = merge_many_in(tx, &input.command(&m));
+                    seen.note(ManySeen::of(&result));
+                    result
+                },
+                MergeManyResponse::new,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    metrics::record_merge_many(&result, is_replay(&result), probe.take());
+    result
 }
 
 /// Preview a merge of several contacts

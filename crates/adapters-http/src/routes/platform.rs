@@ -12,6 +12,7 @@ use crate::dto::platform::{
     PlatformUserRequest,
 };
 use crate::error::{ApiError, ErrorBody};
+use crate::log_context::block;
 use crate::params::path_id;
 use crate::AppState;
 
@@ -37,7 +38,7 @@ pub async fn platform_account_create(
 ) -> Result<HttpResponse, ApiError> {
     let request: PlatformAccountRequest = parse_body(&req, &body)?;
     let name = request.name();
-    let account = web::block(move || platform_create_account(state.db.as_ref(), app.0, &name)).await??;
+    let account = block(move || platform_create_account(state.db.as_ref(), app.0, &name)).await??;
     Ok(HttpResponse::Ok().json(PlatformAccountDto::from(&account)))
 }
 
@@ -67,7 +68,7 @@ pub async fn platform_user_create(
 ) -> Result<HttpResponse, ApiError> {
     let request: PlatformUserRequest = parse_body(&req, &body)?;
     let (name, email) = (request.name(), request.email());
-    let user = web::block(move || platform_create_user(state.db.as_ref(), app.0, &name, &email)).await??;
+    let user = block(move || platform_create_user(state.db.as_ref(), app.0, &name, &email)).await??;
     Ok(HttpResponse::Ok().json(PlatformUserDto::from(&user)))
 }
 
@@ -101,6 +102,6 @@ pub async fn platform_account_user_create(
     let account = AccountId::new(path_id(&req, "account_id")?);
     let request: AccountUserRequest = parse_body(&req, &body)?;
     let (user, role) = (request.user_id(), request.role());
-    web::block(move || platform_add_member(state.db.as_ref(), app.0, account, user, role)).await??;
+    block(move || platform_add_member(state.db.as_ref(), app.0, account, user, role)).await??;
     Ok(HttpResponse::Ok().json(AccountUserDto { account_id: account.get(), user_id: user.get(), role: role.as_str() }))
 }

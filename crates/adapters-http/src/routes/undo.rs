@@ -1,17 +1,20 @@
 //! Undo a merge: `POST …/contact_merges/{id}/undo` and `POST …/contact_merges/{id}/undo/preview`.
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
+use application::auth::Member;
 use application::undo::{preview_undo, undo_in, UndoMerge};
+use application::Session;
 
 use crate::auth::AccountMember;
 use crate::dto::UndoResponse;
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
+use crate::idempotency::{create_idempotently, is_replay, IdempotencyKeyHeader};
+use crate::metrics::{self, Probe, UndoSeen};
 use crate::params::path_id;
 use crate::AppState;
 
 /// The undo this request asks for, once the caller is known.
-fn command(state: &AppState, member: &application::auth::Member, merge_id: i64) -> UndoMerge {
+fn command(state: &AppState, member: &Member, merge_id: i64) -> UndoMerge {
     UndoMerge {
         account_id: member.account_id,
         actor: member.user_id,
@@ -57,14 +60,27 @@ fn command(state: &AppState, member: &application::auth::Member, merge_id: i64) 
 )]
 #[post("/api/v1/accounts/{account_id}/contact_merges/{id}/undo")]
 pub async fn contact_merge_undo(
-    member: AccountMember,
+    member: Result<AccountMember, ApiError>,
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path_id(&req, "id");
-    // The undo takes no body: the key's fingerprint is the method and the path.
-    create_idempotently(member, &req, &[], id, move |tx, m, id| undo_in(tx, command(&state, &m, id)), UndoResponse::new)
-        .await
+    let probe = Probe::default();
+    let seen = probe.clone();
+    let result = match member {
+        Ok(member) => {
+            let id = path_id(&req, "id");
+            let work = move |tx: &mut dyn Session, m: Member, id| {
+                let result = undo_in(tx, command(&state, &m, id));
+                seen.note(UndoSeen::of(&result));
+                result
+            };
+            // The undo takes no body: the key's fingerprint is the method and the path.
+            create_idempotently(member, &req, &[], id, work, UndoResponse::new).await
+        }
+        Err(e) => Err(e),
+    };
+    metrics::record_undo(&result, is_replay(&result), probe.take());
+    result
 }
 
 /// Preview an undo

@@ -3,8 +3,8 @@
 //! locks and rewrites contacts through these too).
 
 use application::ports::{
-    ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, Credentials, DeletedCounts, NewContact,
-    StoredContactInbox,
+    ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, ContactWithAddresses, Credentials,
+    DeletedCounts, NewContact, StoredContactInbox,
 };
 use application::StoreError;
 use chrono::{DateTime, Utc};
@@ -24,7 +24,7 @@ impl ContactStore for PgSession {
         token_digest: &[u8],
         account: AccountId,
         id: ContactId,
-    ) -> Result<(Credentials, Option<(Contact, Vec<ContactInbox>)>), StoreError> {
+    ) -> Result<(Credentials, Option<ContactWithAddresses>), StoreError> {
         super::signed_in::credentials_and_contact(self.conn(), token_digest, account, id)
     }
 

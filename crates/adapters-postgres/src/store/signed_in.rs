@@ -2,7 +2,7 @@
 //! round trip (GET contact: the token's owner, account status and role, the contact and its channel
 //! addresses). The use case decides from the credentials whether to show what was read (`application::contacts`).
 
-use application::ports::Credentials;
+use application::ports::{ContactWithAddresses, Credentials};
 use application::StoreError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -110,7 +110,7 @@ pub(super) fn credentials_and_contact(
     digest: &[u8],
     account: AccountId,
     id: ContactId,
-) -> Result<(Credentials, Option<(Contact, Vec<ContactInbox>)>), StoreError> {
+) -> Result<(Credentials, Option<ContactWithAddresses>), StoreError> {
     let rows: Vec<Row> = Prepared(
         diesel::sql_query(
             "SELECT t.user_id, t.platform_app_id, a.status AS account_status, au.role, \

@@ -8,8 +8,8 @@ use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, Con
 
 use super::{count, MemorySession};
 use crate::ports::{
-    AuthStore, ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, Credentials, DeletedCounts,
-    NewContact, Sender, StoreError, StoredContactInbox,
+    AuthStore, ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, ContactWithAddresses, Credentials,
+    DeletedCounts, NewContact, Sender, StoreError, StoredContactInbox,
 };
 
 /// `a` before `b` under `sort`'s key: missing values last in both directions.
@@ -52,7 +52,7 @@ impl ContactStore for MemorySession {
         token_digest: &[u8],
         account: AccountId,
         id: ContactId,
-    ) -> Result<(Credentials, Option<(Contact, Vec<ContactInbox>)>), StoreError> {
+    ) -> Result<(Credentials, Option<ContactWithAddresses>), StoreError> {
         let credentials = self.credentials(token_digest, Some(account))?;
         let found = match self.find_contact(account, id)? {
             Some(contact) => Some((contact, self.contact_inboxes(account, id)?)),

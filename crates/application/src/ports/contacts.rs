@@ -5,7 +5,11 @@
 use chrono::{DateTime, Utc};
 use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, InboxId};
 
+use super::auth::Credentials;
 use super::error::StoreError;
+
+/// A contact with its channel addresses, oldest first.
+pub type ContactWithAddresses = (Contact, Vec<ContactInbox>);
 
 /// Reads and writes contacts.
 pub trait ContactStore {
@@ -16,7 +20,7 @@ pub trait ContactStore {
     fn find_contact(&mut self, account: AccountId, id: ContactId) -> Result<Option<Contact>, StoreError>;
 
     /// In one round trip: the credentials of the token with `token_digest` for `account` (as
-    /// [`super::AuthStore::credentials`] finds them) and the contact with its channel addresses, oldest first
+    /// [`super::auth::AuthStore::credentials`] finds them) and the contact with its channel addresses, oldest first
     /// (`None` when it is not in the account). The caller decides from the credentials whether to show it.
     ///
     /// # Errors
@@ -26,7 +30,7 @@ pub trait ContactStore {
         token_digest: &[u8],
         account: AccountId,
         id: ContactId,
-    ) -> Result<(super::Credentials, Option<(Contact, Vec<ContactInbox>)>), StoreError>;
+    ) -> Result<(Credentials, Option<ContactWithAddresses>), StoreError>;
 
     /// Locks the contacts among `ids` that exist in the account, **in ascending id order** (so that two merges
     /// of overlapping pairs can never deadlock), and returns them. A missing contact is simply absent from the

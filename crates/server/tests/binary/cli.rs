@@ -176,6 +176,7 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
         .args(["serve", "--bind", &bind, "--shutdown-timeout", "5"])
         .env("DATABASE_URL", db.url())
         .env("RUST_LOG", "info")
+        .env("COALESCE_METRICS_BIND", "")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -205,7 +206,10 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
     assert!(status.success(), "graceful stop exits 0: {status:?}");
     let mut log = String::new();
     child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
-    assert!(log.contains("\"GET /ready HTTP/1.1\" 200"), "one log line per request: {log}");
+    assert!(
+        log.contains("] request method=GET path=/ready route=/ready status=200"),
+        "one log line per request: {log}"
+    );
     assert!(agent.get(&format!("http://{bind}/health")).call().is_err(), "no longer accepting connections");
 }
 

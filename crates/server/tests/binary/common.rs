@@ -56,6 +56,8 @@ impl Server {
             .env("COALESCE_WEBHOOK_TIMEOUT_MS", "2000")
             .env("COALESCE_RATE_LIMIT_PER_SECOND", "0")
             .env("COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE", "0")
+            // off unless a test asks for it: the default address would be shared by every server of the run
+            .env("COALESCE_METRICS_BIND", "")
             .stdout(Stdio::null())
             .stderr(log_file);
         for (k, v) in env {
@@ -123,6 +125,18 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// The metrics endpoint's exposition (`GET /metrics` on `address`).
+pub fn scrape(address: &str) -> String {
+    let response = ureq::get(&format!("http://{address}/metrics")).timeout(Duration::from_secs(30)).call().unwrap();
+    assert!(response.content_type().starts_with("text/plain"), "Prometheus text format: {}", response.content_type());
+    response.into_string().unwrap()
+}
+
+/// The value of the sample `series` (name and labels exactly as exposed) in an exposition, if present.
+pub fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 /// A private PostgreSQL cluster started with the project's own script, so a test may stop and restart it.

@@ -6,5 +6,6 @@
 mod cli;
 mod common;
 mod invariants;
+mod operability;
 mod reliability;
 mod webhooks;

@@ -9,7 +9,7 @@ use application::admin;
 use application::ports::Role;
 use serde_json::json;
 
-use crate::common::{execute, scalar, Cluster, Server};
+use crate::common::{execute, sample, scalar, scrape, Cluster, Server};
 
 struct Seeded {
     account: i64,
@@ -113,16 +113,34 @@ fn database_down_fails_fast_and_recovers_without_restart() {
     let cluster = Cluster::new();
     let url = cluster.url();
     let s = seed(&url, 3);
-    let server = Server::start(&url, &[("COALESCE_POOL_TIMEOUT_MS", "500")]);
+    let metrics = format!("127.0.0.1:{}", crate::common::free_port());
+    let server = Server::start(&url, &[("COALESCE_POOL_TIMEOUT_MS", "500"), ("COALESCE_METRICS_BIND", &metrics)]);
     let merge = format!("/api/v1/accounts/{}/actions/contact_merge", s.account);
     let self_merge = json!({"base_contact_id": s.base, "mergee_contact_id": s.base});
     assert_eq!(server.call("POST", &merge, &s.token, Some(self_merge.clone())).0, 200);
     assert_eq!(server.status_of("/ready"), Some(200));
 
     cluster.stop();
-    let (status, body) = server.call("POST", &merge, &s.token, Some(self_merge.clone()));
-    assert_eq!(status, 503, "{body}");
+    let response = ureq::post(&format!("{}{merge}", server.base))
+        .set("api_access_token", &s.token)
+        .set("X-Request-Id", "while-down-1")
+        .send_json(self_merge.clone());
+    let Err(ureq::Error::Status(status, response)) = response else { panic!("expected an error status") };
+    assert_eq!(status, 503);
+    assert_eq!(response.header("x-request-id"), Some("while-down-1"));
+    let body: serde_json::Value = response.into_json().unwrap();
     assert_eq!(body["errors"][0]["code"], "service_unavailable");
+    let log = server.log();
+    assert!(
+        log.lines().any(|l| l.contains("WARN") && l.contains("while-down-1] the database is unavailable")),
+        "the 503's cause is logged with the request's id: {log}"
+    );
+    // The metrics still answer, and say what happened; nothing stale is shown for the backlog.
+    let exposition = scrape(&metrics);
+    assert_eq!(sample(&exposition, "coalesce_database_up"), Some(0.0), "{exposition}");
+    assert_eq!(sample(&exposition, "coalesce_merges_total{outcome=\"failed\"}"), Some(1.0), "{exposition}");
+    assert!(sample(&exposition, "coalesce_db_pool_checkout_timeouts_total").is_some_and(|n| n >= 1.0), "{exposition}");
+    assert_eq!(sample(&exposition, "coalesce_outbox_events_pending"), None, "{exposition}");
     assert_eq!(server.status_of("/ready"), Some(503));
     assert_eq!(server.status_of("/health"), Some(200), "the process itself is fine");
 
@@ -135,6 +153,7 @@ fn database_down_fails_fast_and_recovers_without_restart() {
     let (status, body) =
         server.call("POST", &merge, &s.token, Some(json!({"base_contact_id": s.base, "mergee_contact_id": s.mergee})));
     assert_eq!(status, 200, "the same process serves again: {body}");
+    assert_eq!(sample(&scrape(&metrics), "coalesce_database_up"), Some(1.0));
     assert_eq!(owned(&url, s.base), (13, 13));
 }
 

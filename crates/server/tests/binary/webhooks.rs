@@ -114,6 +114,35 @@ fn start_allowing_private(database_url: &str) -> Server {
     Server::start(database_url, &[("COALESCE_WEBHOOK_ALLOW_PRIVATE", "true")])
 }
 
+/// The same with its metrics endpoint on: the server and the endpoint's address.
+fn start_with_metrics(database_url: &str) -> (Server, String) {
+    let metrics = format!("127.0.0.1:{}", common::free_port());
+    let env = [("COALESCE_WEBHOOK_ALLOW_PRIVATE", "true"), ("COALESCE_METRICS_BIND", metrics.as_str())];
+    (Server::start(database_url, &env), metrics)
+}
+
+/// The delivery counters and the pending gauge, once the counters reach `total` attempts (they are counted
+/// after the round's transaction commits, a moment after the receiver saw the last attempt).
+fn delivery_metrics(metrics: &str, total: f64) -> [Option<f64>; 4] {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let exposition = common::scrape(metrics);
+        let counts = ["delivered", "retrying", "given_up"].map(|outcome| {
+            common::sample(&exposition, &format!("coalesce_webhook_deliveries_total{{outcome=\"{outcome}\"}}"))
+        });
+        if counts.iter().flatten().sum::<f64>() >= total {
+            return [
+                counts[0],
+                counts[1],
+                counts[2],
+                common::sample(&exposition, "coalesce_webhook_deliveries_pending"),
+            ];
+        }
+        assert!(Instant::now() < deadline, "deliveries never counted:\n{exposition}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn scalar(db: &TestDatabase, query: &str) -> i64 {
     common::scalar(db.url(), query)
 }
@@ -181,7 +210,7 @@ fn subscriptions_are_managed_by_administrators() {
 #[test]
 fn merges_are_delivered_signed_and_retried_until_the_receiver_answers() {
     let s = setup();
-    let server = start_allowing_private(s.db.url());
+    let (server, metrics) = start_with_metrics(s.db.url());
     // The receiver fails twice, then accepts.
     let receiver = Receiver::start(vec![500, 503]);
     let path = format!("/api/v1/accounts/{}/webhooks", s.account);
@@ -237,12 +266,13 @@ fn merges_are_delivered_signed_and_retried_until_the_receiver_answers() {
     assert_eq!(scalar(&s.db, "SELECT attempts::bigint AS n FROM webhook_deliveries"), 3);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(receiver.received().len(), 3, "nothing more after the success");
+    assert_eq!(delivery_metrics(&metrics, 3.0), [Some(1.0), Some(2.0), None, Some(0.0)]);
 }
 
 #[test]
 fn a_receiver_that_never_answers_well_is_given_up_after_the_last_attempt() {
     let s = setup();
-    let server = start_allowing_private(s.db.url());
+    let (server, metrics) = start_with_metrics(s.db.url());
     let receiver = Receiver::start(vec![500; 10]);
     let path = format!("/api/v1/accounts/{}/webhooks", s.account);
     server.call("POST", &path, &s.admin_token, Some(json!({"url": receiver.url, "subscriptions": ["contact_merged"]})));
@@ -267,6 +297,7 @@ fn a_receiver_that_never_answers_well_is_given_up_after_the_last_attempt() {
     }
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(receiver.received().len(), 4, "max attempts is 4");
+    assert_eq!(delivery_metrics(&metrics, 4.0), [None, Some(3.0), Some(1.0), Some(0.0)]);
 }
 
 #[test]
