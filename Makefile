@@ -17,7 +17,7 @@ COALESCE := target/debug/coalesce
 COALESCE_BIND ?= 127.0.0.1:3000
 
 .PHONY: help db db-stop build run test lint fmt layering deny audit fuzz openapi openapi-check schema schema-check bench bench-smoke \
-  mutants mutants-domain mutants-application ci
+  mutants mutants-domain mutants-application ci ha ha-stop test-ha
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -78,6 +78,15 @@ schema: db ## Regenerate schema.rs from the migrations (diesel CLI)
 
 schema-check: db ## Fail when schema.rs differs from the migrations
 	scripts/schema-check.sh
+
+# A local pg_auto_failover formation (monitor and two data nodes on ports COALESCE_HA_PORT_BASE..+2, default
+# 54370-54372, data in target/ha); `make ha` prints the multi-host DATABASE_URL to serve on. See scripts/ha.sh
+# and README.md, "Running highly available".
+ha: ## Start a highly available PostgreSQL (pg_auto_failover: monitor, primary, synchronous standby); prints DATABASE_URL
+	@scripts/ha.sh start
+
+ha-stop: ## Stop the formation of `make ha` (its data stays in target/ha)
+	@scripts/ha.sh stop
 
 # The benchmark runs its own PostgreSQL (port COALESCE_BENCH_PGPORT, default 54339, data in target/bench/pgdata),
 # never the cluster `make test` uses, and ignores DATABASE_URL. See scripts/bench.sh and README.md.
