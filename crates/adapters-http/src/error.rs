@@ -22,6 +22,9 @@ use domain::{ContactId, Violations};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// The `Retry-After` of a 503, in seconds: about the time a failover of the database takes.
+pub const RETRY_UNAVAILABLE_AFTER_SECS: u32 = 2;
+
 /// One problem with the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
@@ -137,7 +140,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(&self.body)
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // The database is out of reach, e.g. for the seconds a failover takes: the client may try again.
+            response.insert_header((header::RETRY_AFTER, RETRY_UNAVAILABLE_AFTER_SECS.to_string()));
+        }
+        response.json(&self.body)
     }
 }
 

@@ -58,7 +58,8 @@ impl PgSession {
 
 impl Drop for PgSession {
     fn drop(&mut self) {
-        if self.open_transaction {
+        // A lost connection is discarded by the pool; a rollback on it could only fail.
+        if self.open_transaction && !self.conn.lost() {
             // A failed rollback marks the connection broken, and the pool then discards it.
             if let Err(e) = AnsiTransactionManager::rollback_transaction(&mut **self.conn) {
                 log::warn!("rollback failed: {e}");
@@ -74,6 +75,10 @@ impl Session for PgSession {
             AnsiTransactionManager::commit_transaction(&mut **self.conn).store()?;
         }
         Ok(())
+    }
+
+    fn connection_lost(&self) -> bool {
+        self.conn.lost()
     }
 }
 

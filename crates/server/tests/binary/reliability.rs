@@ -120,8 +120,12 @@ fn database_down_fails_fast_and_recovers_without_restart() {
     assert_eq!(server.status_of("/ready"), Some(200));
 
     cluster.stop();
-    let (status, body) = server.call("POST", &merge, &s.token, Some(self_merge.clone()));
-    assert_eq!(status, 503, "{body}");
+    let response =
+        ureq::post(&format!("{}{merge}", server.base)).set("api_access_token", &s.token).send_json(self_merge.clone());
+    let Err(ureq::Error::Status(status, response)) = response else { panic!("not an error status: {response:?}") };
+    assert_eq!(status, 503);
+    assert_eq!(response.header("Retry-After"), Some("2"), "a 503 says when to retry");
+    let body: serde_json::Value = response.into_json().unwrap();
     assert_eq!(body["errors"][0]["code"], "service_unavailable");
     assert_eq!(server.status_of("/ready"), Some(503));
     assert_eq!(server.status_of("/health"), Some(200), "the process itself is fine");
