@@ -88,6 +88,9 @@ ha: ## Start a highly available PostgreSQL (pg_auto_failover: monitor, primary, 
 ha-stop: ## Stop the formation of `make ha` (its data stays in target/ha)
 	@scripts/ha.sh stop
 
+test-ha: ## Failover under load on a fresh formation: a planned switchover and a kill -9 of the primary lose no acknowledged write
+	scripts/test-ha.sh
+
 # The benchmark runs its own PostgreSQL (port COALESCE_BENCH_PGPORT, default 54339, data in target/bench/pgdata),
 # never the cluster `make test` uses, and ignores DATABASE_URL. See scripts/bench.sh and README.md.
 bench: ## Benchmark the service against PostgreSQL's floor (release build; about 5 minutes)

@@ -12,6 +12,8 @@
 #   scripts/ha.sh kill NODE kill -9 the node's pg_autoctl process group (its pg_autoctl and its postmaster)
 #   scripts/ha.sh run NODE  start the node's pg_autoctl again (after `kill`; it rejoins as a standby)
 #   scripts/ha.sh wait-healthy  wait until one node is primary and the other a healthy secondary
+#   scripts/ha.sh promoted-after EPOCH  seconds from EPOCH (Unix time, fractional) until a node first reported
+#                           itself (wait_)primary after it, as the monitor recorded it
 #
 # COALESCE_HA_DATA (default target/ha) holds everything; COALESCE_HA_PORT_BASE (default 54370) is the monitor's
 # port, the nodes take the next two. The database is COALESCE_HA_DATABASE (default coalesce), user postgres,
@@ -36,6 +38,14 @@ node_port_2=$((base + 2))
 host=127.0.0.1
 pgversion=15
 bindir="/usr/lib/postgresql/$pgversion/bin"
+# A primary that can reach neither the monitor nor its standby for the partition timeout demotes itself; the
+# monitor promotes the standby only after the demote timeout, which must stay above it (two seconds above).
+# pg_auto_failover's defaults (20 s and 30 s) make a crash last about 50 s; 5 s and 8 s about 12 s; these about
+# 9 s (see README, "Running highly available").
+partition_timeout_s="${COALESCE_HA_PARTITION_TIMEOUT_S:-3}"
+demote_timeout_ms="${COALESCE_HA_DEMOTE_TIMEOUT_MS:-5000}"
+[ $((partition_timeout_s * 1000 + 2000)) -le "$demote_timeout_ms" ] \
+  || { echo "ha: the demote timeout must be at least 2 s above the partition timeout" >&2; exit 2; }
 
 # As root pg_autoctl runs as `postgres`, which must reach the data directory; a checkout under a private home is
 # not reachable, so the formation then lives under /var/tmp (as the project-local cluster does, see db.sh).
@@ -115,7 +125,8 @@ states() {
     -c "SELECT nodename, reportedstate, goalstate FROM pgautofailover.node ORDER BY nodeid" 2>/dev/null
 }
 
-primary() { states | awk '$2 == "primary" && $3 == "primary" {print $1}'; }
+# The node that takes writes: primary, or wait_primary (a primary whose standby is not back yet).
+primary() { states | awk '($2 == "primary" || $2 == "wait_primary") && $3 == $2 {print $1}'; }
 
 healthy() {
   local s; s=$(states) || return 1
@@ -165,7 +176,8 @@ restrict_hba() {
     'local replication all trust' 'host replication all 127.0.0.1/32 trust' > '$data/$1/pg_hba.conf'"
 }
 
-# The tuned failure detection: health checks every second, a node unhealthy after 3 s.
+# The tuned failure detection: health checks every second, a node unhealthy after 3 s, and the standby promoted
+# once the unreachable primary has had the demote timeout to notice it is cut off and demote itself.
 tune_monitor_live() {
   psql_at "$monitor_port" -d pg_auto_failover >/dev/null <<SQL
 ALTER SYSTEM SET pgautofailover.health_check_period = 1000;
@@ -173,7 +185,7 @@ ALTER SYSTEM SET pgautofailover.health_check_timeout = 1000;
 ALTER SYSTEM SET pgautofailover.health_check_max_retries = 1;
 ALTER SYSTEM SET pgautofailover.health_check_retry_delay = 500;
 ALTER SYSTEM SET pgautofailover.node_considered_unhealthy_timeout = 3000;
-ALTER SYSTEM SET pgautofailover.primary_demote_timeout = 8000;
+ALTER SYSTEM SET pgautofailover.primary_demote_timeout = $demote_timeout_ms;
 SELECT pg_reload_conf();
 SQL
 }
@@ -185,7 +197,7 @@ create_node() {
     --monitor "$(monitor_url)" --auth trust --no-ssl >>"$data/$node.log" 2>&1 \
     || die "create $node failed (see $data/$node.log)"
   restrict_hba "$node"
-  as_owner pg_autoctl config set --pgdata "$data/$node" timeout.network_partition_timeout 5 >/dev/null
+  as_owner pg_autoctl config set --pgdata "$data/$node" timeout.network_partition_timeout "$partition_timeout_s" >/dev/null
 }
 
 start() {
@@ -249,6 +261,10 @@ case "${1:-}" in
   failover) as_owner pg_autoctl perform failover --monitor "$(monitor_url)" --formation default --group 0 --wait 60 >&2 ;;
   kill) kill_node "${2:?node}" ;;
   run) run_node "${2:?node}" ;;
+  promoted-after)
+    psql_at "$monitor_port" -d pg_auto_failover -tAc "SELECT round((extract(epoch FROM min(eventtime)) - ${2:?epoch})::numeric, 2) \
+      FROM pgautofailover.event WHERE reportedstate IN ('wait_primary', 'primary') AND reportedstate = goalstate \
+      AND description LIKE 'New state is reported%' AND eventtime > to_timestamp(${2:?epoch})" ;;
   wait-healthy) wait_for "${2:-120}" "a primary and a secondary" healthy ;;
-  *) echo "usage: $0 start|stop|destroy|url|state|primary|failover|kill NODE|run NODE|wait-healthy" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|destroy|url|state|primary|failover|kill NODE|run NODE|wait-healthy [SECS]|promoted-after EPOCH" >&2; exit 2 ;;
 esac

@@ -34,6 +34,9 @@ pub type PgPooled = PooledConnection<Manager>;
 /// (`application::in_transaction`).
 const TRUSTED_FOR: Duration = Duration::from_secs(1);
 
+/// How often a request waiting for a connection asks the pool again (see [`PgDatabase::get`]).
+const ASK_AGAIN_EVERY: Duration = Duration::from_millis(250);
+
 /// A connection, when it last came back to the pool, and whether it was lost.
 pub struct PgConn {
     conn: PgConnection,
@@ -64,7 +67,8 @@ impl DerefMut for PgConn {
 }
 
 /// diesel's connection manager, checking at checkout only the connections idle for longer than `TRUSTED_FOR`
-/// (one second) or older than the pool's last lost connection, and discarding the lost ones.
+/// (one second), older than the pool's last lost connection, or any while connections are being lost (within
+/// `TRUSTED_FOR` of the last loss), and discarding the lost ones.
 #[derive(Debug)]
 pub struct Manager {
     inner: ConnectionManager<PgConnection>,
@@ -74,6 +78,9 @@ pub struct Manager {
     checks: Arc<AtomicU64>,
     /// Connections lost so far.
     losses: Arc<AtomicU64>,
+    /// When the last connection was lost, in milliseconds since `started`.
+    last_loss: Arc<AtomicU64>,
+    started: Instant,
 }
 
 #[derive(QueryableByName)]
@@ -92,13 +99,23 @@ impl ManageConnection for Manager {
         conn.set_instrumentation(Watch {
             statements: Arc::clone(&self.statements),
             losses: Arc::clone(&self.losses),
+            last_loss: Arc::clone(&self.last_loss),
+            started: self.started,
             lost: Arc::clone(&lost),
         });
         Ok(PgConn { conn, returned_at: Instant::now(), losses_seen: self.losses.load(Ordering::Relaxed), lost })
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), Self::Error> {
-        if conn.returned_at.elapsed() < TRUSTED_FOR && conn.losses_seen == self.losses.load(Ordering::Relaxed) {
+        // While connections are being lost (a failover under way) every checkout is checked: a connection that
+        // came back after the last loss may still point at the server going away.
+        let since_last_loss =
+            self.started.elapsed().saturating_sub(Duration::from_millis(self.last_loss.load(Ordering::Relaxed)));
+        let no_loss_lately = self.losses.load(Ordering::Relaxed) == 0 || since_last_loss >= TRUSTED_FOR;
+        if conn.returned_at.elapsed() < TRUSTED_FOR
+            && conn.losses_seen == self.losses.load(Ordering::Relaxed)
+            && no_loss_lately
+        {
             return Ok(());
         }
         self.checks.fetch_add(1, Ordering::Relaxed);
@@ -168,6 +185,8 @@ pub struct PgDatabase {
 struct Watch {
     statements: Arc<AtomicU64>,
     losses: Arc<AtomicU64>,
+    last_loss: Arc<AtomicU64>,
+    started: Instant,
     lost: Arc<AtomicBool>,
 }
 
@@ -181,6 +200,8 @@ impl Instrumentation for Watch {
             InstrumentationEvent::FinishQuery { error: Some(e), .. }
                 if is_loss(e) && !self.lost.swap(true, Ordering::Relaxed) =>
             {
+                let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                self.last_loss.store(now, Ordering::Relaxed);
                 self.losses.fetch_add(1, Ordering::Relaxed);
             }
             _ => {}
@@ -199,6 +220,8 @@ impl PgDatabase {
             statements: Arc::clone(&statements),
             checks: Arc::clone(&checks),
             losses: Arc::new(AtomicU64::new(0)),
+            last_loss: Arc::new(AtomicU64::new(0)),
+            started: Instant::now(),
         };
         let pool = Pool::builder()
             .max_size(config.max_size.max(1))
@@ -223,8 +246,21 @@ impl PgDatabase {
         self.pool.max_size()
     }
 
-    /// A connection from the pool.
+    /// A connection from the pool, waiting at most the pool's timeout.
+    ///
+    /// r2d2 retries a failed connection attempt after a backoff that grows to half the timeout, so a database
+    /// back from a failover could wait that long for the service's next attempt. Asking again every
+    /// `ASK_AGAIN_EVERY` starts a fresh attempt meanwhile (while the pool has room for one), so requests find
+    /// the new primary within a fraction of a second.
     pub(crate) fn get(&self) -> Result<PgPooled, StoreError> {
-        self.pool.get().map_err(|e| from_pool(&e))
+        let deadline = Instant::now() + self.pool.connection_timeout();
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now()).min(ASK_AGAIN_EVERY);
+            match self.pool.get_timeout(wait) {
+                Ok(conn) => return Ok(conn),
+                Err(e) if Instant::now() >= deadline => return Err(from_pool(&e)),
+                Err(_) => {}
+            }
+        }
     }
 }

@@ -72,7 +72,11 @@ impl Session for PgSession {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         if self.open_transaction {
             self.open_transaction = false;
-            AnsiTransactionManager::commit_transaction(&mut **self.conn).store()?;
+            if let Err(e) = AnsiTransactionManager::commit_transaction(&mut **self.conn) {
+                // The transaction may or may not have committed; the client gets a 503 and decides.
+                log::warn!("commit failed, its outcome is unknown: {e}");
+                return Err(crate::errors::from_diesel(e));
+            }
         }
         Ok(())
     }
