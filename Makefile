@@ -117,7 +117,7 @@ mutants-application: ## cargo-mutants on application with its own tests (>= 85% 
 # CI_TIMES; .ci/run prints that table at the end. The database is started once here: the steps inherit its
 # DATABASE_URL. The loop stops at the first failing step, as a list of prerequisites would.
 CI_TIMES ?= target/ci-times.txt
-CI_STEPS := lint test mutants-domain bench-smoke openapi-check schema-check fuzz
+CI_STEPS := lint test test-ha mutants-domain bench-smoke openapi-check schema-check fuzz
 ci: ## What .ci/run runs (each step timed into target/ci-times.txt)
 	@mkdir -p $(dir $(CI_TIMES)) && rm -f $(CI_TIMES)
 	$(DB_START)

@@ -23,6 +23,7 @@ use diesel::{sql_query, Connection, PgConnection, QueryableByName, RunQueryDsl};
 use serde_json::{json, Value};
 
 use crate::common::Server;
+use crate::webhooks::Receiver;
 
 const CLIENTS: usize = 6;
 
@@ -293,7 +294,8 @@ fn failovers_lose_no_acknowledged_write() {
             .access_token;
     drop(pg);
     // a planned switchover blocks writes for 2 to 3 s: requests wait that out for a connection instead of a 503
-    let servers: Vec<Server> = (0..2).map(|_| Server::start(&url, &[("COALESCE_POOL_TIMEOUT_MS", "5000")])).collect();
+    let env = [("COALESCE_POOL_TIMEOUT_MS", "5000"), ("COALESCE_WEBHOOK_ALLOW_PRIVATE", "true")];
+    let servers: Vec<Server> = (0..2).map(|_| Server::start(&url, &env)).collect();
     let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
 
     // (a) a planned switchover
@@ -322,6 +324,36 @@ fn failovers_lose_no_acknowledged_write() {
     assert_ne!(victim, after, "no other node took over");
     check(&format!("kill -9 of the primary {victim} -> {after}"), &url, &answers, fault, fault_epoch);
     println!("ha: commits whose outcome was unknown (a 503) so far: {}", commits_lost(&servers));
+
+    // the webhook workers of the same processes still deliver: an update after the crash reaches its receiver
+    let receiver = Receiver::start(Vec::new());
+    let (status, body) = servers[0].call(
+        "POST",
+        &format!("/api/v1/accounts/{account}/webhooks"),
+        &token,
+        Some(json!({"url": receiver.url, "subscriptions": ["contact_updated"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    // a base (created with an email): never merged away
+    let contact = answers
+        .iter()
+        .find_map(|a| match a.request {
+            Request::Create { email: Some(_), .. } => a.created,
+            _ => None,
+        })
+        .unwrap();
+    let (status, body) = servers[1].call(
+        "PATCH",
+        &format!("/api/v1/accounts/{account}/contacts/{contact}"),
+        &token,
+        Some(json!({"name": "after the crash"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !receiver.received().iter().any(|r| r.json()["contact"]["name"] == "after the crash") {
+        assert!(Instant::now() < deadline, "no webhook delivered after the crash");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // the killed node comes back as a standby of the new primary
     ha(&["run", &victim]);
