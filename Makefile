@@ -18,7 +18,7 @@ COALESCE_BIND ?= 127.0.0.1:3000
 COALESCE_METRICS_BIND ?= 127.0.0.1:9464
 
 .PHONY: help db db-stop build run test lint fmt layering deny audit fuzz openapi openapi-check schema schema-check bench bench-smoke \
-  mutants mutants-domain mutants-application ci
+  mutants mutants-domain mutants-application ci ha ha-stop test-ha
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -81,6 +81,18 @@ schema: db ## Regenerate schema.rs from the migrations (diesel CLI)
 schema-check: db ## Fail when schema.rs differs from the migrations
 	scripts/schema-check.sh
 
+# A local pg_auto_failover formation (monitor and two data nodes on ports COALESCE_HA_PORT_BASE..+2, default
+# 54370-54372, data in target/ha); `make ha` prints the multi-host DATABASE_URL to serve on. See scripts/ha.sh
+# and README.md, "Running highly available".
+ha: ## Start a highly available PostgreSQL (pg_auto_failover: monitor, primary, synchronous standby); prints DATABASE_URL
+	@scripts/ha.sh start
+
+ha-stop: ## Stop the formation of `make ha` (its data stays in target/ha)
+	@scripts/ha.sh stop
+
+test-ha: ## Failover under load on a fresh formation: a planned switchover and a kill -9 of the primary lose no acknowledged write
+	scripts/test-ha.sh
+
 # The benchmark runs its own PostgreSQL (port COALESCE_BENCH_PGPORT, default 54339, data in target/bench/pgdata),
 # never the cluster `make test` uses, and ignores DATABASE_URL. See scripts/bench.sh and README.md.
 bench: ## Benchmark the service against PostgreSQL's floor (release build; about 5 minutes)
@@ -107,7 +119,7 @@ mutants-application: ## cargo-mutants on application with its own tests (>= 85% 
 # CI_TIMES; .ci/run prints that table at the end. The database is started once here: the steps inherit its
 # DATABASE_URL. The loop stops at the first failing step, as a list of prerequisites would.
 CI_TIMES ?= target/ci-times.txt
-CI_STEPS := lint test mutants-domain bench-smoke openapi-check schema-check fuzz
+CI_STEPS := lint test test-ha mutants-domain bench-smoke openapi-check schema-check fuzz
 ci: ## What .ci/run runs (each step timed into target/ci-times.txt)
 	@mkdir -p $(dir $(CI_TIMES)) && rm -f $(CI_TIMES)
 	$(DB_START)

@@ -23,6 +23,9 @@ use domain::{ContactId, Violations};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// The `Retry-After` of a 503, in seconds: about the time a failover of the database takes.
+pub const RETRY_UNAVAILABLE_AFTER_SECS: u32 = 2;
+
 /// One problem with the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
@@ -139,11 +142,14 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             // with the request's id, like every line the request writes
             log::warn!("the database is unavailable: answering 503");
+            // The database is out of reach, e.g. for the seconds a failover takes: the client may try again.
+            response.insert_header((header::RETRY_AFTER, RETRY_UNAVAILABLE_AFTER_SECS.to_string()));
         }
-        HttpResponse::build(self.status).json(&self.body)
+        response.json(&self.body)
     }
 }
 

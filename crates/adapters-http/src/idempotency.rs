@@ -59,7 +59,8 @@ pub fn encode<T: Serialize>(status: StatusCode, value: &T) -> StoredResponse {
 
 /// Runs a creating use case the idempotent way: authenticates the caller, reads the request's
 /// `Idempotency-Key`, runs `work` on the parsed `input` in one transaction together with the key (all on the
-/// blocking pool, in one hand-off), and answers with `to_body`'s JSON (status 200) or the stored response of
+/// blocking pool, in one hand-off; once more, with a copy of `input`, when the connection was lost before the
+/// commit), and answers with `to_body`'s JSON (status 200) or the stored response of
 /// an earlier run.
 ///
 /// # Errors
@@ -69,11 +70,11 @@ pub async fn create_idempotently<C, T, E, B>(
     req: &HttpRequest,
     body: &[u8],
     input: Result<C, ApiError>,
-    work: impl FnOnce(&mut dyn Session, Member, C) -> Result<T, E> + Send + 'static,
-    to_body: impl FnOnce(&T) -> B + Send + 'static,
+    work: impl Fn(&mut dyn Session, Member, C) -> Result<T, E> + Send + 'static,
+    to_body: impl Fn(&T) -> B + Send + 'static,
 ) -> Result<HttpResponse, ApiError>
 where
-    C: Send + 'static,
+    C: Clone + Send + 'static,
     T: 'static,
     E: From<StoreError> + From<KeyReused> + Send + 'static,
     ApiError: From<E>,
@@ -88,7 +89,7 @@ where
                 db,
                 member.account_id,
                 idempotency.as_ref(),
-                |tx| work(tx, member, input),
+                |tx| work(tx, member, input.clone()),
                 |value| encode(StatusCode::OK, &to_body(value)),
             )?)
         })

@@ -41,9 +41,10 @@ pub fn from_diesel(e: DieselError) -> StoreError {
                 DatabaseErrorKind::ForeignKeyViolation => {
                     StoreError::MissingReference { entity: referenced_entity(constraint) }
                 }
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
-                    StoreError::Unavailable(info.message().to_owned())
-                }
+                // a read-only server is a primary demoted (or being demoted) by a failover: unavailable for now
+                DatabaseErrorKind::ClosedConnection
+                | DatabaseErrorKind::UnableToSendCommand
+                | DatabaseErrorKind::ReadOnlyTransaction => StoreError::Unavailable(info.message().to_owned()),
                 _ => StoreError::Other(format!("{kind:?}: {}", info.message())),
             }
         }

@@ -59,7 +59,8 @@ impl PgSession {
 
 impl Drop for PgSession {
     fn drop(&mut self) {
-        if self.open_transaction {
+        // A lost connection is discarded by the pool; a rollback on it could only fail.
+        if self.open_transaction && !self.conn.lost() {
             // A failed rollback marks the connection broken, and the pool then discards it.
             if let Err(e) = AnsiTransactionManager::rollback_transaction(&mut **self.conn) {
                 log::warn!("rollback failed: {e}");
@@ -72,9 +73,17 @@ impl Session for PgSession {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         if self.open_transaction {
             self.open_transaction = false;
-            AnsiTransactionManager::commit_transaction(&mut **self.conn).store()?;
+            if let Err(e) = AnsiTransactionManager::commit_transaction(&mut **self.conn) {
+                // The transaction may or may not have committed; the client gets a 503 and decides.
+                log::warn!("commit failed, its outcome is unknown: {e}");
+                return Err(crate::errors::from_diesel(e));
+            }
         }
         Ok(())
+    }
+
+    fn connection_lost(&self) -> bool {
+        self.conn.lost()
     }
 }
 

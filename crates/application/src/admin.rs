@@ -5,7 +5,7 @@ use domain::validation::validate_email;
 use domain::{AccountId, UserId, Violations};
 
 use crate::auth::{generate_token, token_digest};
-use crate::ports::{Account, AccountStatus, Database, PlatformGrant, Role, StoreError, TokenOwner};
+use crate::ports::{in_transaction, Account, AccountStatus, Database, PlatformGrant, Role, StoreError, TokenOwner};
 
 /// Why provisioning failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,13 +65,13 @@ fn create_account_by(db: &dyn Database, app: Option<i64>, name: &str) -> Result<
     let mut v = Violations::default();
     check_name(&mut v, "name", name);
     v.into_result().map_err(AdminError::Invalid)?;
-    let mut tx = db.begin()?;
-    let account = tx.insert_account(name.trim())?;
-    if let Some(app) = app {
-        tx.grant_platform_app(app, PlatformGrant::Account(account.id))?;
-    }
-    tx.commit()?;
-    Ok(account)
+    in_transaction(db, |tx| {
+        let account = tx.insert_account(name.trim())?;
+        if let Some(app) = app {
+            tx.grant_platform_app(app, PlatformGrant::Account(account.id))?;
+        }
+        Ok(account)
+    })
 }
 
 /// A user with the only copy of its access token.
@@ -118,18 +118,18 @@ fn create_user_by(
         v.push_violation("email", e);
     }
     v.into_result().map_err(AdminError::Invalid)?;
-    let mut tx = db.begin()?;
-    let user = tx.insert_user(name.trim(), &email)?;
-    if let Some(app) = app {
-        tx.grant_platform_app(app, PlatformGrant::User(user.id))?;
-    }
-    if let Some((account, role)) = membership {
-        tx.insert_membership(account, user.id, role)?;
-    }
-    let token = generate_token();
-    tx.insert_access_token(TokenOwner::User(user.id), &token_digest(&token))?;
-    tx.commit()?;
-    Ok(CreatedUser { id: user.id, name: user.name, email: user.email, access_token: token })
+    in_transaction(db, |tx| {
+        let user = tx.insert_user(name.trim(), &email)?;
+        if let Some(app) = app {
+            tx.grant_platform_app(app, PlatformGrant::User(user.id))?;
+        }
+        if let Some((account, role)) = membership {
+            tx.insert_membership(account, user.id, role)?;
+        }
+        let token = generate_token();
+        tx.insert_access_token(TokenOwner::User(user.id), &token_digest(&token))?;
+        Ok(CreatedUser { id: user.id, name: user.name, email: user.email, access_token: token })
+    })
 }
 
 /// Makes an existing user a member of an account.
@@ -162,17 +162,17 @@ fn add_member_by(
     user: UserId,
     role: Role,
 ) -> Result<(), AdminError> {
-    let mut tx = db.begin()?;
-    if let Some(app) = app {
-        match tx.platform_app_grants(app, account, user)? {
-            (false, _) => return Err(AdminError::NotPermitted("account")),
-            (true, false) => return Err(AdminError::NotPermitted("user")),
-            (true, true) => {}
+    in_transaction(db, |tx| {
+        if let Some(app) = app {
+            match tx.platform_app_grants(app, account, user)? {
+                (false, _) => return Err(AdminError::NotPermitted("account")),
+                (true, false) => return Err(AdminError::NotPermitted("user")),
+                (true, true) => {}
+            }
         }
-    }
-    tx.insert_membership(account, user, role)?;
-    tx.commit()?;
-    Ok(())
+        tx.insert_membership(account, user, role)?;
+        Ok(())
+    })
 }
 
 /// Creates a platform app and its token; returns `(id, token)`.
@@ -183,12 +183,12 @@ pub fn create_platform_app(db: &dyn Database, name: &str) -> Result<(i64, String
     let mut v = Violations::default();
     check_name(&mut v, "name", name);
     v.into_result().map_err(AdminError::Invalid)?;
-    let mut tx = db.begin()?;
-    let id = tx.insert_platform_app(name.trim())?;
-    let token = generate_token();
-    tx.insert_access_token(TokenOwner::PlatformApp(id), &token_digest(&token))?;
-    tx.commit()?;
-    Ok((id, token))
+    in_transaction(db, |tx| {
+        let id = tx.insert_platform_app(name.trim())?;
+        let token = generate_token();
+        tx.insert_access_token(TokenOwner::PlatformApp(id), &token_digest(&token))?;
+        Ok((id, token))
+    })
 }
 
 /// Suspends (or re-activates) an account.
@@ -196,12 +196,12 @@ pub fn create_platform_app(db: &dyn Database, name: &str) -> Result<(i64, String
 /// # Errors
 /// `NotFound("account")` when there is no such account.
 pub fn set_account_status(db: &dyn Database, id: AccountId, status: AccountStatus) -> Result<(), AdminError> {
-    let mut tx = db.begin()?;
-    if !tx.set_account_status(id, status)? {
-        return Err(AdminError::NotFound("account"));
-    }
-    tx.commit()?;
-    Ok(())
+    in_transaction(db, |tx| {
+        if !tx.set_account_status(id, status)? {
+            return Err(AdminError::NotFound("account"));
+        }
+        Ok(())
+    })
 }
 
 /// What `make run` creates on an empty database so that a newcomer can call the API at once.
@@ -217,22 +217,22 @@ pub struct DemoSetup {
 /// # Errors
 /// Storage failures.
 pub fn bootstrap_demo(db: &dyn Database) -> Result<Option<DemoSetup>, AdminError> {
-    let mut tx = db.begin()?;
-    if tx.has_accounts()? {
-        return Ok(None);
-    }
-    let account = tx.insert_account("Demo")?;
-    let user = tx.insert_user("Demo Administrator", "admin@demo.coalesce.invalid")?;
-    tx.insert_membership(account.id, user.id, Role::Administrator)?;
-    let token = generate_token();
-    tx.insert_access_token(TokenOwner::User(user.id), &token_digest(&token))?;
-    let inbox_id = tx.insert_api_inbox(account.id, "Demo API inbox")?;
-    tx.commit()?;
-    Ok(Some(DemoSetup {
-        account_id: account.id,
-        user: CreatedUser { id: user.id, name: user.name, email: user.email, access_token: token },
-        inbox_id,
-    }))
+    in_transaction(db, |tx| {
+        if tx.has_accounts()? {
+            return Ok(None);
+        }
+        let account = tx.insert_account("Demo")?;
+        let user = tx.insert_user("Demo Administrator", "admin@demo.coalesce.invalid")?;
+        tx.insert_membership(account.id, user.id, Role::Administrator)?;
+        let token = generate_token();
+        tx.insert_access_token(TokenOwner::User(user.id), &token_digest(&token))?;
+        let inbox_id = tx.insert_api_inbox(account.id, "Demo API inbox")?;
+        Ok(Some(DemoSetup {
+            account_id: account.id,
+            user: CreatedUser { id: user.id, name: user.name, email: user.email, access_token: token },
+            inbox_id,
+        }))
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use domain::{AccountId, UserId};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::ports::{AccountStatus, Credentials, Database, Role, StoreError, TokenOwner};
+use crate::ports::{on_connection, AccountStatus, Credentials, Database, Role, StoreError, TokenOwner};
 
 /// An authenticated member of an account, the actor of every account-scoped use case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,8 @@ fn present(token: Option<&str>) -> Option<&str> {
 pub fn authenticate_member(db: &dyn Database, token: Option<&str>, account: AccountId) -> Result<Member, AuthError> {
     let token = present(token).ok_or(AuthError::MissingToken)?;
     // Every token, well-formed or not, takes the same path: digest, then one lookup.
-    let credentials = db.connect()?.credentials(&token_digest(token), Some(account))?;
+    let digest = token_digest(token);
+    let credentials = on_connection(db, |s| s.credentials(&digest, Some(account)))?;
     member_from(&credentials, account)
 }
 
@@ -110,7 +111,8 @@ pub fn member_from(credentials: &Credentials, account: AccountId) -> Result<Memb
 /// `MissingToken`, `InvalidToken`, or `UserTokenNotAllowed` for a user's token.
 pub fn authenticate_platform_app(db: &dyn Database, token: Option<&str>) -> Result<i64, AuthError> {
     let token = present(token).ok_or(AuthError::MissingToken)?;
-    let credentials = db.connect()?.credentials(&token_digest(token), None)?;
+    let digest = token_digest(token);
+    let credentials = on_connection(db, |s| s.credentials(&digest, None))?;
     match credentials.owner {
         None => Err(AuthError::InvalidToken),
         Some(TokenOwner::User(_)) => Err(AuthError::UserTokenNotAllowed),

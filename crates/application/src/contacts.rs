@@ -14,8 +14,8 @@ use serde_json::json;
 
 use crate::auth::{member_from, sent_token_digest, AuthError, Member};
 use crate::ports::{
-    in_transaction, ContactQuery, ContactSort, Database, DeletedCounts, NewContact, Role, Session, StoreError,
-    StoredContactInbox,
+    in_transaction, on_connection, ContactQuery, ContactSort, Database, DeletedCounts, NewContact, Role, Session,
+    StoreError, StoredContactInbox,
 };
 use crate::snapshot::contact_snapshot;
 
@@ -239,10 +239,12 @@ fn contacts_page(
         page.checked_sub(1).and_then(|p| p.checked_mul(PAGE_SIZE)).filter(|o| i64::try_from(*o).is_ok()).ok_or_else(
             || ContactsError::Invalid(Violations::one("page", "invalid_value", "must be a positive integer")),
         )?;
-    let mut s = db.connect()?;
-    let found = s.contacts_page(account, &ContactQuery { search, sort, offset, limit: PAGE_SIZE })?;
-    let contacts = with_inboxes(s.as_mut(), account, found.contacts)?;
-    Ok(ContactList { total: found.total, page, contacts })
+    on_connection(db, |s| {
+        let found =
+            s.contacts_page(account, &ContactQuery { search: search.clone(), sort, offset, limit: PAGE_SIZE })?;
+        let contacts = with_inboxes(s, account, found.contacts)?;
+        Ok(ContactList { total: found.total, page, contacts })
+    })
 }
 
 /// Attaches every contact's channel addresses, fetched in one query for the whole list.
@@ -275,7 +277,7 @@ pub fn create_contact(
     account: AccountId,
     cmd: CreateContact,
 ) -> Result<CreatedContact, ContactsError> {
-    in_transaction(db, |tx| create_contact_in(tx, account, cmd))
+    in_transaction(db, |tx| create_contact_in(tx, account, cmd.clone()))
 }
 
 /// [`create_contact`] inside the caller's transaction (committed with an idempotency key).
@@ -320,12 +322,13 @@ pub fn show_contact_to(
     id: ContactId,
 ) -> Result<Result<ContactWithInboxes, ContactsError>, AuthError> {
     let digest = sent_token_digest(token)?;
-    let mut s = db.connect()?;
-    let (credentials, found) = s.credentials_and_contact(&digest, account, id)?;
-    member_from(&credentials, account)?;
-    Ok(match found {
-        Some((contact, contact_inboxes)) => Ok(ContactWithInboxes { contact, contact_inboxes }),
-        None => Err(missing_contact(s.as_mut(), account, id)),
+    on_connection(db, |s| {
+        let (credentials, found) = s.credentials_and_contact(&digest, account, id)?;
+        member_from(&credentials, account)?;
+        Ok(match found {
+            Some((contact, contact_inboxes)) => Ok(ContactWithInboxes { contact, contact_inboxes }),
+            None => Err(missing_contact(s, account, id)),
+        })
     })
 }
 
@@ -339,14 +342,15 @@ pub fn update_contact(
     id: ContactId,
     changes: ContactChanges,
 ) -> Result<ContactWithInboxes, ContactsError> {
-    let mut tx = db.begin()?;
-    let current = lock_contact(tx.as_mut(), account, id)?;
-    let (attributes, blocked) = changes.apply(current.attributes, current.blocked).map_err(ContactsError::Invalid)?;
-    let contact = tx.update_contact(account, id, &attributes, blocked)?;
-    record_contact_event(tx.as_mut(), account, "contact.updated", &contact)?;
-    let contact_inboxes = tx.contact_inboxes(account, id)?;
-    tx.commit()?;
-    Ok(ContactWithInboxes { contact, contact_inboxes })
+    in_transaction(db, |tx| {
+        let current = lock_contact(tx, account, id)?;
+        let (attributes, blocked) =
+            changes.clone().apply(current.attributes, current.blocked).map_err(ContactsError::Invalid)?;
+        let contact = tx.update_contact(account, id, &attributes, blocked)?;
+        record_contact_event(tx, account, "contact.updated", &contact)?;
+        let contact_inboxes = tx.contact_inboxes(account, id)?;
+        Ok(ContactWithInboxes { contact, contact_inboxes })
+    })
 }
 
 /// Deletes the contact with its messages (those in its conversations and those it sent), conversations,
@@ -360,26 +364,26 @@ pub fn delete_contact(db: &dyn Database, member: Member, id: ContactId) -> Resul
         return Err(ContactsError::AdministratorRequired);
     }
     let account = member.account_id;
-    let mut tx = db.begin()?;
-    let contact = lock_contact(tx.as_mut(), account, id)?;
-    let deleted = tx.delete_contact_children(account, id)?;
-    tx.delete_contact_row(account, id)?;
-    let event = json!({
-        "event": "contact_deleted",
-        "account_id": account.get(),
-        "actor_user_id": member.user_id.get(),
-        "contact": contact_snapshot(&contact),
-        "deleted": {
-            "messages": deleted.messages,
-            "conversations": deleted.conversations,
-            "contact_inboxes": deleted.contact_inboxes,
-            "notes": deleted.notes,
-            "labels": deleted.labels,
-        },
-    });
-    tx.enqueue_event(account, "contact.deleted", &event)?;
-    tx.commit()?;
-    Ok(deleted)
+    in_transaction(db, |tx| {
+        let contact = lock_contact(tx, account, id)?;
+        let deleted = tx.delete_contact_children(account, id)?;
+        tx.delete_contact_row(account, id)?;
+        let event = json!({
+            "event": "contact_deleted",
+            "account_id": account.get(),
+            "actor_user_id": member.user_id.get(),
+            "contact": contact_snapshot(&contact),
+            "deleted": {
+                "messages": deleted.messages,
+                "conversations": deleted.conversations,
+                "contact_inboxes": deleted.contact_inboxes,
+                "notes": deleted.notes,
+                "labels": deleted.labels,
+            },
+        });
+        tx.enqueue_event(account, "contact.deleted", &event)?;
+        Ok(deleted)
+    })
 }
 
 /// Makes the contact reachable in an inbox under `source_id` (generated when absent), inside the caller's
@@ -410,9 +414,10 @@ pub fn add_contact_inbox_in(
 /// # Errors
 /// `NotFound` when the contact is not in the account.
 pub fn contact_labels(db: &dyn Database, account: AccountId, contact: ContactId) -> Result<Vec<String>, ContactsError> {
-    let mut s = db.connect()?;
-    s.find_contact(account, contact)?.ok_or_else(contact_not_found)?;
-    Ok(s.labels(account, contact)?)
+    on_connection(db, |s| {
+        s.find_contact(account, contact)?.ok_or_else(contact_not_found)?;
+        Ok(s.labels(account, contact)?)
+    })
 }
 
 /// Replaces the contact's labels with `labels` (trimmed, lower-cased, duplicates dropped); returns the new
@@ -438,12 +443,12 @@ pub fn set_contact_labels(
     }
     violations.into_result().map_err(ContactsError::Invalid)?;
     let wanted: Vec<String> = wanted.into_iter().collect();
-    let mut tx = db.begin()?;
-    lock_contact(tx.as_mut(), account, contact)?;
-    tx.replace_labels(account, contact, &wanted)?;
-    let stored = tx.labels(account, contact)?;
-    tx.commit()?;
-    Ok(stored)
+    in_transaction(db, |tx| {
+        lock_contact(tx, account, contact)?;
+        tx.replace_labels(account, contact, &wanted)?;
+        let stored = tx.labels(account, contact)?;
+        Ok(stored)
+    })
 }
 
 /// Locks one contact of the account.

@@ -14,7 +14,8 @@ use domain::{AccountId, Contact, ContactId, InboxId, InboxSummary, UserId, Viola
 use crate::auth::Member;
 use crate::contacts::{check_source_id, generate_source_id};
 use crate::ports::{
-    in_transaction, Conversation, Database, Message, MessageType, NewConversation, Sender, Session, StoreError, User,
+    in_transaction, on_connection, Conversation, Database, Message, MessageType, NewConversation, Sender, Session,
+    StoreError, User,
 };
 
 /// Longest accepted message, in characters (the reference's limit).
@@ -150,7 +151,7 @@ pub fn create_conversation(
     member: Member,
     cmd: CreateConversation,
 ) -> Result<ConversationView, ConversationsError> {
-    in_transaction(db, |tx| create_conversation_in(tx, member, cmd))
+    in_transaction(db, |tx| create_conversation_in(tx, member, cmd.clone()))
 }
 
 /// [`create_conversation`] inside the caller's transaction (committed with an idempotency key).
@@ -244,18 +245,19 @@ pub fn show_conversation(
     account: AccountId,
     display_id: i64,
 ) -> Result<ConversationView, ConversationsError> {
-    let mut s = db.connect()?;
-    // Two reads: a merge committing between them moves the conversation to the base and deletes its old
-    // contact, so read again rather than answer with a contact that no longer exists.
-    for _ in 0..MAX_FOLLOW {
-        let conversation = s.find_conversation(account, display_id)?.ok_or_else(conversation_not_found)?;
-        let Some(contact) = s.find_contact(account, conversation.contact_id)? else { continue };
-        let inbox = s
-            .find_inbox(account, conversation.inbox_id)?
-            .ok_or_else(|| ConversationsError::Internal("a conversation's inbox is missing".to_owned()))?;
-        return Ok(ConversationView { conversation, contact, inbox });
-    }
-    Err(ConversationsError::Internal("the conversation's contact kept changing under concurrent merges".to_owned()))
+    on_connection(db, |s| {
+        // Two reads: a merge committing between them moves the conversation to the base and deletes its old
+        // contact, so read again rather than answer with a contact that no longer exists.
+        for _ in 0..MAX_FOLLOW {
+            let conversation = s.find_conversation(account, display_id)?.ok_or_else(conversation_not_found)?;
+            let Some(contact) = s.find_contact(account, conversation.contact_id)? else { continue };
+            let inbox = s
+                .find_inbox(account, conversation.inbox_id)?
+                .ok_or_else(|| ConversationsError::Internal("a conversation's inbox is missing".to_owned()))?;
+            return Ok(ConversationView { conversation, contact, inbox });
+        }
+        Err(ConversationsError::Internal("the conversation's contact kept changing under concurrent merges".to_owned()))
+    })
 }
 
 /// The contact's conversations, most recently active first.
@@ -267,21 +269,22 @@ pub fn contact_conversations(
     account: AccountId,
     contact: ContactId,
 ) -> Result<Vec<ConversationView>, ConversationsError> {
-    let mut s = db.connect()?;
-    let contact =
-        s.find_contact(account, contact)?.ok_or(ConversationsError::NotFound { field: "id", entity: "contact" })?;
-    let conversations = s.conversations_of_contact(account, contact.id)?;
-    let inboxes: HashMap<InboxId, InboxSummary> = s.list_inboxes(account)?.into_iter().map(|i| (i.id, i)).collect();
-    conversations
-        .into_iter()
-        .map(|conversation| {
-            let inbox = inboxes
-                .get(&conversation.inbox_id)
-                .cloned()
-                .ok_or_else(|| ConversationsError::Internal("a conversation's inbox is missing".to_owned()))?;
-            Ok(ConversationView { conversation, contact: contact.clone(), inbox })
-        })
-        .collect()
+    on_connection(db, |s| {
+        let contact =
+            s.find_contact(account, contact)?.ok_or(ConversationsError::NotFound { field: "id", entity: "contact" })?;
+        let conversations = s.conversations_of_contact(account, contact.id)?;
+        let inboxes: HashMap<InboxId, InboxSummary> = s.list_inboxes(account)?.into_iter().map(|i| (i.id, i)).collect();
+        conversations
+            .into_iter()
+            .map(|conversation| {
+                let inbox = inboxes
+                    .get(&conversation.inbox_id)
+                    .cloned()
+                    .ok_or_else(|| ConversationsError::Internal("a conversation's inbox is missing".to_owned()))?;
+                Ok(ConversationView { conversation, contact: contact.clone(), inbox })
+            })
+            .collect()
+    })
 }
 
 /// Posts a message in the conversation numbered `display_id` and marks the conversation and its contact as
@@ -296,7 +299,7 @@ pub fn create_message(
     display_id: i64,
     message: NewMessage,
 ) -> Result<MessageView, ConversationsError> {
-    in_transaction(db, |tx| create_message_in(tx, member, display_id, message))
+    in_transaction(db, |tx| create_message_in(tx, member, display_id, message.clone()))
 }
 
 /// [`create_message`] inside the caller's transaction (committed with an idempotency key).
@@ -336,35 +339,36 @@ pub fn list_messages(
     account: AccountId,
     display_id: i64,
 ) -> Result<Vec<MessageView>, ConversationsError> {
-    let mut s = db.connect()?;
-    let conversation = s.find_conversation(account, display_id)?.ok_or_else(conversation_not_found)?;
-    let messages = s.messages(account, conversation.id)?;
-    // senders fetched once per kind for the whole list, not once per message
-    let mut contact_ids: Vec<ContactId> = Vec::new();
-    let mut user_ids: Vec<UserId> = Vec::new();
-    for m in &messages {
-        match m.sender {
-            Sender::Contact(c) if !contact_ids.contains(&c) => contact_ids.push(c),
-            Sender::User(u) if !user_ids.contains(&u) => user_ids.push(u),
-            _ => {}
+    on_connection(db, |s| {
+        let conversation = s.find_conversation(account, display_id)?.ok_or_else(conversation_not_found)?;
+        let messages = s.messages(account, conversation.id)?;
+        // senders fetched once per kind for the whole list, not once per message
+        let mut contact_ids: Vec<ContactId> = Vec::new();
+        let mut user_ids: Vec<UserId> = Vec::new();
+        for m in &messages {
+            match m.sender {
+                Sender::Contact(c) if !contact_ids.contains(&c) => contact_ids.push(c),
+                Sender::User(u) if !user_ids.contains(&u) => user_ids.push(u),
+                _ => {}
+            }
         }
-    }
-    let contacts: HashMap<ContactId, Contact> =
-        s.find_contacts(account, &contact_ids)?.into_iter().map(|c| (c.id, c)).collect();
-    let users: HashMap<UserId, User> = s.find_users(&user_ids)?.into_iter().map(|u| (u.id, u)).collect();
-    Ok(messages
-        .into_iter()
-        .map(|message| {
-            let sender = match message.sender {
-                Sender::Contact(c) => {
-                    contacts.get(&c).cloned().map_or(MessageSender::Nobody, |c| MessageSender::Contact(Box::new(c)))
-                }
-                Sender::User(u) => users.get(&u).cloned().map_or(MessageSender::Nobody, MessageSender::User),
-                Sender::Nobody => MessageSender::Nobody,
-            };
-            MessageView { message, display_id, inbox_id: conversation.inbox_id, sender }
-        })
-        .collect())
+        let contacts: HashMap<ContactId, Contact> =
+            s.find_contacts(account, &contact_ids)?.into_iter().map(|c| (c.id, c)).collect();
+        let users: HashMap<UserId, User> = s.find_users(&user_ids)?.into_iter().map(|u| (u.id, u)).collect();
+        Ok(messages
+            .into_iter()
+            .map(|message| {
+                let sender = match message.sender {
+                    Sender::Contact(c) => {
+                        contacts.get(&c).cloned().map_or(MessageSender::Nobody, |c| MessageSender::Contact(Box::new(c)))
+                    }
+                    Sender::User(u) => users.get(&u).cloned().map_or(MessageSender::Nobody, MessageSender::User),
+                    Sender::Nobody => MessageSender::Nobody,
+                };
+                MessageView { message, display_id, inbox_id: conversation.inbox_id, sender }
+            })
+            .collect())
+    })
 }
 
 #[cfg(test)]

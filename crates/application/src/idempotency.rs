@@ -9,8 +9,8 @@
 
 use domain::AccountId;
 
+use crate::ports::{in_transaction, Database, Session, StoreError};
 pub use crate::ports::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
-use crate::ports::{Database, Session, StoreError};
 
 /// How long a key is remembered.
 pub const KEY_LIFETIME_HOURS: i64 = 24;
@@ -42,7 +42,9 @@ pub struct Executed {
 }
 
 /// Runs `work` in one transaction, guarded by the idempotency key when there is one, and answers with the
-/// response `encode` makes of its result (or the stored response of an earlier run).
+/// response `encode` makes of its result (or the stored response of an earlier run). Like every transaction
+/// of [`in_transaction`], it runs once more from the start (key included) when its connection was lost
+/// before the commit.
 ///
 /// # Errors
 /// `work`'s errors (nothing is committed then, the key included), `KeyReused`, storage failures.
@@ -50,25 +52,25 @@ pub fn execute<T, E>(
     db: &dyn Database,
     account: AccountId,
     request: Option<&IdempotencyRequest>,
-    work: impl FnOnce(&mut dyn Session) -> Result<T, E>,
-    encode: impl FnOnce(&T) -> StoredResponse,
+    mut work: impl FnMut(&mut dyn Session) -> Result<T, E>,
+    mut encode: impl FnMut(&T) -> StoredResponse,
 ) -> Result<Executed, E>
 where
     E: From<StoreError> + From<KeyReused>,
 {
-    let mut tx = db.begin()?;
-    if let Some(request) = request {
-        match tx.claim_idempotency_key(account, request)? {
-            Claim::Fresh => {}
-            Claim::Replay(response) => return Ok(Executed { response, replayed: true }),
-            Claim::Reused => return Err(KeyReused.into()),
+    in_transaction(db, |tx| {
+        if let Some(request) = request {
+            match tx.claim_idempotency_key(account, request)? {
+                Claim::Fresh => {}
+                Claim::Replay(response) => return Ok(Executed { response, replayed: true }),
+                Claim::Reused => return Err(KeyReused.into()),
+            }
         }
-    }
-    let result = work(tx.as_mut())?;
-    let response = encode(&result);
-    if let Some(request) = request {
-        tx.save_idempotent_response(account, &request.key, &response)?;
-    }
-    tx.commit()?;
-    Ok(Executed { response, replayed: false })
+        let result = work(tx)?;
+        let response = encode(&result);
+        if let Some(request) = request {
+            tx.save_idempotent_response(account, &request.key, &response)?;
+        }
+        Ok(Executed { response, replayed: false })
+    })
 }

@@ -5,7 +5,7 @@
 use domain::{AccountId, InboxId, InboxSummary, Violations};
 
 use crate::admin::MAX_NAME_LEN;
-use crate::ports::{in_transaction, Database, StoreError};
+use crate::ports::{in_transaction, on_connection, Database, StoreError};
 use crate::Session;
 
 /// The stored channel type of API inboxes (the reference's class name).
@@ -48,7 +48,7 @@ impl From<StoreError> for InboxesError {
 /// # Errors
 /// Storage failures.
 pub fn list_inboxes(db: &dyn Database, account: AccountId) -> Result<Vec<InboxSummary>, InboxesError> {
-    Ok(db.connect()?.list_inboxes(account)?)
+    Ok(on_connection(db, |s| s.list_inboxes(account))?)
 }
 
 /// One inbox.
@@ -56,7 +56,7 @@ pub fn list_inboxes(db: &dyn Database, account: AccountId) -> Result<Vec<InboxSu
 /// # Errors
 /// `NotFound` when the inbox is not in the account.
 pub fn show_inbox(db: &dyn Database, account: AccountId, id: InboxId) -> Result<InboxSummary, InboxesError> {
-    db.connect()?.find_inbox(account, id)?.ok_or(InboxesError::NotFound)
+    on_connection(db, |s| s.find_inbox(account, id))?.ok_or(InboxesError::NotFound)
 }
 
 /// Creates an inbox of the channel kind `channel_type` (as the client names it: `api`).

@@ -206,6 +206,8 @@ type UniqueField = fn(&ContactAttributes) -> &Option<String>;
 #[derive(Clone, Default)]
 pub struct MemoryDb {
     pub state: Arc<Mutex<State>>,
+    /// How many of the next sessions report their connection lost (as one to a failed-over server would).
+    pub lose_next: Arc<Mutex<u32>>,
 }
 
 impl MemoryDb {
@@ -223,7 +225,14 @@ impl MemoryDb {
 
 impl Database for MemoryDb {
     fn begin(&self) -> Result<Box<dyn Session>, StoreError> {
-        Ok(Box::new(MemorySession { shared: self.clone(), work: self.snapshot() }))
+        let lost = match self.lose_next.lock() {
+            Ok(mut n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        };
+        Ok(Box::new(MemorySession { shared: self.clone(), work: self.snapshot(), lost }))
     }
 
     fn connect(&self) -> Result<Box<dyn Session>, StoreError> {
@@ -238,12 +247,20 @@ impl Database for MemoryDb {
 struct MemorySession {
     shared: MemoryDb,
     work: State,
+    lost: bool,
 }
 
 impl Session for MemorySession {
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        if self.lost {
+            return Err(StoreError::Unavailable("connection lost".to_owned()));
+        }
         *self.shared.lock() = self.work;
         Ok(())
+    }
+
+    fn connection_lost(&self) -> bool {
+        self.lost
     }
 }
 

@@ -2,7 +2,7 @@
 
 use domain::{AccountId, ContactId};
 
-use crate::ports::{Database, MergeEntry, Page, StoreError};
+use crate::ports::{on_connection, Database, MergeEntry, Page, StoreError};
 
 /// Why the history could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,7 +38,7 @@ pub fn list_merges(
     page: u32,
 ) -> Result<(Vec<MergeEntry>, u64), MergeHistoryError> {
     let page = Page { number: page.max(1), size: PAGE_SIZE };
-    Ok(db.connect()?.list_merges(account, contact, page)?)
+    Ok(on_connection(db, |s| s.list_merges(account, contact, page))?)
 }
 
 /// One merge record.
@@ -46,7 +46,7 @@ pub fn list_merges(
 /// # Errors
 /// `NotFound` when the account has no such record.
 pub fn get_merge(db: &dyn Database, account: AccountId, id: i64) -> Result<MergeEntry, MergeHistoryError> {
-    db.connect()?.find_merge(account, id)?.ok_or(MergeHistoryError::NotFound)
+    on_connection(db, |s| s.find_merge(account, id))?.ok_or(MergeHistoryError::NotFound)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use domain::{
 
 use crate::idempotency::KeyReused;
 use crate::merge_contacts::{merge_locked, MergeContacts, MergeContactsError};
-use crate::ports::{in_transaction, Database, MovedCounts, Session, StoreError};
+use crate::ports::{in_rolled_back_transaction, in_transaction, Database, MovedCounts, Session, StoreError};
 
 /// What to merge into what, with which winners, and who asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,12 +135,11 @@ pub fn merge_many_in(tx: &mut dyn Session, cmd: &MergeMany) -> Result<MergeManyO
 /// # Errors
 /// Exactly the errors the merge would answer with at this moment.
 pub fn preview_merge_many(db: &dyn Database, cmd: &MergeMany) -> Result<MergeManyPreview, MergeManyError> {
-    let mut tx = db.begin()?;
-    let (before, outcome) = run(tx.as_mut(), cmd)?;
-    // dropping the session without a commit rolls every write back
-    drop(tx);
-    let changes = attribute_changes(&before.attributes, &outcome.contact.attributes);
-    Ok(MergeManyPreview { outcome, changes })
+    in_rolled_back_transaction(db, |tx| {
+        let (before, outcome) = run(tx, cmd)?;
+        let changes = attribute_changes(&before.attributes, &outcome.contact.attributes);
+        Ok(MergeManyPreview { outcome, changes })
+    })
 }
 
 /// The merge; answers the base as it was before it too.

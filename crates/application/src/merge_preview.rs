@@ -4,7 +4,7 @@
 use domain::{attribute_changes, AttributeChange, Contact, ContactInbox, Violations};
 
 use crate::merge_contacts::{pick_pair, plan_merge, MergeContacts, MergeContactsError};
-use crate::ports::{Database, MovedCounts};
+use crate::ports::{in_rolled_back_transaction, Database, MovedCounts};
 
 /// The base as it would be after the merge.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,26 +23,32 @@ pub struct MergePreview {
 /// taken), so that a preview never promises what the merge would refuse.
 pub fn preview_merge(db: &dyn Database, cmd: MergeContacts) -> Result<MergePreview, MergeContactsError> {
     let account = cmd.account_id;
-    let mut tx = db.begin()?;
-    let found = tx.find_contacts(account, &[cmd.base_contact_id, cmd.mergee_contact_id])?;
-    let (base, mergee) = pick_pair(tx.as_mut(), &cmd, &found)?;
-    if base.id == mergee.id {
-        let contact_inboxes = tx.contact_inboxes(account, base.id)?;
-        return Ok(MergePreview { contact: base, contact_inboxes, changes: Vec::new(), moves: MovedCounts::default() });
-    }
-    let merged = plan_merge(&base, &mergee, &cmd.choices).map_err(MergeContactsError::Invalid)?;
-    let taken = tx.taken_fields(account, &merged, &[base.id, mergee.id])?;
-    if !taken.is_empty() {
-        let mut v = Violations::default();
-        for field in taken {
-            v.push(field, "taken", "has already been taken by another contact");
+    in_rolled_back_transaction(db, |tx| {
+        let found = tx.find_contacts(account, &[cmd.base_contact_id, cmd.mergee_contact_id])?;
+        let (base, mergee) = pick_pair(tx, &cmd, &found)?;
+        if base.id == mergee.id {
+            let contact_inboxes = tx.contact_inboxes(account, base.id)?;
+            return Ok(MergePreview {
+                contact: base,
+                contact_inboxes,
+                changes: Vec::new(),
+                moves: MovedCounts::default(),
+            });
         }
-        return Err(MergeContactsError::Invalid(v));
-    }
-    let moves = tx.count_children(account, mergee.id)?;
-    let contact_inboxes =
-        tx.contact_inboxes_of(account, &[base.id, mergee.id])?.into_iter().map(|(_, inbox)| inbox).collect();
-    let changes = attribute_changes(&base.attributes, &merged);
-    let contact = Contact { attributes: merged, ..base };
-    Ok(MergePreview { contact, contact_inboxes, changes, moves })
+        let merged = plan_merge(&base, &mergee, &cmd.choices).map_err(MergeContactsError::Invalid)?;
+        let taken = tx.taken_fields(account, &merged, &[base.id, mergee.id])?;
+        if !taken.is_empty() {
+            let mut v = Violations::default();
+            for field in taken {
+                v.push(field, "taken", "has already been taken by another contact");
+            }
+            return Err(MergeContactsError::Invalid(v));
+        }
+        let moves = tx.count_children(account, mergee.id)?;
+        let contact_inboxes =
+            tx.contact_inboxes_of(account, &[base.id, mergee.id])?.into_iter().map(|(_, inbox)| inbox).collect();
+        let changes = attribute_changes(&base.attributes, &merged);
+        let contact = Contact { attributes: merged, ..base };
+        Ok(MergePreview { contact, contact_inboxes, changes, moves })
+    })
 }

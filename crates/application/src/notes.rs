@@ -4,7 +4,7 @@
 use domain::{AccountId, ContactId, NoteId, Violations};
 
 use crate::auth::Member;
-use crate::ports::{in_transaction, Database, Note, StoreError};
+use crate::ports::{in_transaction, on_connection, Database, Note, StoreError};
 use crate::Session;
 
 /// Longest accepted note, in characters.
@@ -77,9 +77,10 @@ fn check_content(content: &str) -> Result<String, NotesError> {
 /// # Errors
 /// `NotFound` when the contact is not in the account.
 pub fn list_notes(db: &dyn Database, account: AccountId, contact: ContactId) -> Result<Vec<Note>, NotesError> {
-    let mut s = db.connect()?;
-    s.find_contact(account, contact)?.ok_or_else(contact_not_found)?;
-    Ok(s.notes(account, contact)?)
+    on_connection(db, |s| {
+        s.find_contact(account, contact)?.ok_or_else(contact_not_found)?;
+        Ok(s.notes(account, contact)?)
+    })
 }
 
 /// Writes a note about the contact, signed by the member.
@@ -113,9 +114,10 @@ pub fn create_note_in(
 /// # Errors
 /// `NotFound` for an unknown contact (`id`) or a note that is not the contact's (`note_id`).
 pub fn show_note(db: &dyn Database, account: AccountId, contact: ContactId, id: NoteId) -> Result<Note, NotesError> {
-    let mut s = db.connect()?;
-    s.find_contact(account, contact)?.ok_or_else(contact_not_found)?;
-    s.find_note(account, contact, id)?.ok_or_else(note_not_found)
+    on_connection(db, |s| {
+        s.find_contact(account, contact)?.ok_or_else(contact_not_found)?;
+        s.find_note(account, contact, id)?.ok_or_else(note_not_found)
+    })
 }
 
 /// Rewrites a note of the contact.
@@ -130,11 +132,11 @@ pub fn update_note(
     content: &str,
 ) -> Result<Note, NotesError> {
     let content = check_content(content)?;
-    let mut tx = db.begin()?;
-    tx.find_contact(account, contact)?.ok_or_else(contact_not_found)?;
-    let note = tx.update_note(account, contact, id, &content)?.ok_or_else(note_not_found)?;
-    tx.commit()?;
-    Ok(note)
+    in_transaction(db, |tx| {
+        tx.find_contact(account, contact)?.ok_or_else(contact_not_found)?;
+        let note = tx.update_note(account, contact, id, &content)?.ok_or_else(note_not_found)?;
+        Ok(note)
+    })
 }
 
 /// Deletes a note of the contact.
@@ -142,13 +144,13 @@ pub fn update_note(
 /// # Errors
 /// As [`show_note`].
 pub fn delete_note(db: &dyn Database, account: AccountId, contact: ContactId, id: NoteId) -> Result<(), NotesError> {
-    let mut tx = db.begin()?;
-    tx.find_contact(account, contact)?.ok_or_else(contact_not_found)?;
-    if !tx.delete_note(account, contact, id)? {
-        return Err(note_not_found());
-    }
-    tx.commit()?;
-    Ok(())
+    in_transaction(db, |tx| {
+        tx.find_contact(account, contact)?.ok_or_else(contact_not_found)?;
+        if !tx.delete_note(account, contact, id)? {
+            return Err(note_not_found());
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

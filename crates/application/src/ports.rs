@@ -5,7 +5,9 @@
 //! mode ([`Database::connect`], for single-statement reads). Dropping a transactional session without calling
 //! [`Session::commit`] rolls everything back, so an early `?` in a use case can never leave half a change.
 //!
-//! This file holds what ties the ports together (the database, the session, [`in_transaction`]); each port
+//! This file holds what ties the ports together (the database, the session, [`in_transaction`],
+//! [`in_rolled_back_transaction`] and [`on_connection`], which run work again once when its connection was
+//! lost); each port
 //! family lives in the submodule named after the use cases that need it (`ports/contacts.rs` for
 //! `crate::contacts`, `ports/merges.rs` for the three merge use cases, `ports/undo.rs` for undoing one, …), the shared [`StoreError`] in the leaf
 //! `ports/error.rs`, and everything is re-exported here, so `crate::ports::ContactStore` is the one path to use.
@@ -61,16 +63,65 @@ pub trait Database: Send + Sync {
 
 /// Runs `work` in a new transaction and commits it when `work` succeeds (dropping it rolls back otherwise).
 ///
+/// When `work` fails because its connection was lost ([`Session::connection_lost`]: the server went away or
+/// turned read-only in a failover) it runs once more, from the start, in a new transaction on a new
+/// connection: nothing of the first try was committed, since `COMMIT` had not been sent, so this is safe for
+/// every use case, merges included. A failure of the commit itself is never retried: whether the transaction
+/// committed is unknown, and the caller answers `Unavailable` (503).
+///
 /// # Errors
 /// `work`'s error, or the store's when the transaction cannot begin or commit.
 pub fn in_transaction<T, E: From<StoreError>>(
     db: &dyn Database,
-    work: impl FnOnce(&mut dyn Session) -> Result<T, E>,
+    work: impl FnMut(&mut dyn Session) -> Result<T, E>,
 ) -> Result<T, E> {
-    let mut tx = db.begin()?;
-    let out = work(tx.as_mut())?;
+    let (out, tx) = twice_if_lost(|| db.begin(), work)?;
     tx.commit()?;
     Ok(out)
+}
+
+/// Runs `work` in a new transaction that is always rolled back (previews: what a change would do now), once
+/// more on a new connection when the first one was lost, as [`in_transaction`] does.
+///
+/// # Errors
+/// `work`'s error, or the store's when the transaction cannot begin.
+pub fn in_rolled_back_transaction<T, E: From<StoreError>>(
+    db: &dyn Database,
+    work: impl FnMut(&mut dyn Session) -> Result<T, E>,
+) -> Result<T, E> {
+    // dropping the session without a commit rolls every write back
+    Ok(twice_if_lost(|| db.begin(), work)?.0)
+}
+
+/// Runs `work` on a connection in autocommit mode (reads), once more on a new connection when the first one
+/// was lost, as [`in_transaction`] does.
+///
+/// # Errors
+/// `work`'s error, or the store's when no connection can be had.
+pub fn on_connection<T, E: From<StoreError>>(
+    db: &dyn Database,
+    work: impl FnMut(&mut dyn Session) -> Result<T, E>,
+) -> Result<T, E> {
+    Ok(twice_if_lost(|| db.connect(), work)?.0)
+}
+
+/// Runs `work` on a session from `open`, and once more on a second one when the first failed with its
+/// connection lost. Returns the session `work` succeeded on, still open.
+fn twice_if_lost<T, E: From<StoreError>>(
+    open: impl Fn() -> Result<Box<dyn Session>, StoreError>,
+    mut work: impl FnMut(&mut dyn Session) -> Result<T, E>,
+) -> Result<(T, Box<dyn Session>), E> {
+    let mut session = open()?;
+    match work(session.as_mut()) {
+        Ok(out) => Ok((out, session)),
+        Err(_) if session.connection_lost() => {
+            drop(session);
+            let mut session = open()?;
+            let out = work(session.as_mut())?;
+            Ok((out, session))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// One connection with every store on it.
@@ -93,6 +144,12 @@ pub trait Session:
     /// # Errors
     /// Whatever the database says at commit, e.g. `Unavailable` when the connection dropped.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    /// Whether the connection was lost under this session (the server went away, or refuses writes since a
+    /// failover demoted it): its transaction cannot have committed, and the connection will not be reused.
+    fn connection_lost(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use domain::{AccountId, Contact, ContactAttributes, ContactInbox, UserId};
 use serde_json::{json, Value};
 
 use crate::idempotency::KeyReused;
-use crate::ports::{in_transaction, Database, Session, StoreError, UndoCounts};
+use crate::ports::{in_rolled_back_transaction, in_transaction, Database, Session, StoreError, UndoCounts};
 use crate::snapshot::{contact_from_snapshot, contact_snapshot, moved_snapshot};
 
 /// Which merge to undo, who asks, and for how long after a merge an undo is allowed.
@@ -114,9 +114,7 @@ pub fn undo_merge(db: &dyn Database, cmd: UndoMerge) -> Result<UndoOutcome, Undo
 /// # Errors
 /// Exactly the errors the undo would answer with at this moment.
 pub fn preview_undo(db: &dyn Database, cmd: UndoMerge) -> Result<UndoOutcome, UndoError> {
-    let mut tx = db.begin()?;
-    // dropping the session without a commit rolls every write back
-    undo_in(tx.as_mut(), cmd)
+    in_rolled_back_transaction(db, |tx| undo_in(tx, cmd))
 }
 
 /// Undoes the merge inside the caller's transaction (which commits it, e.g. together with an idempotency key).

@@ -19,7 +19,7 @@ use rand::RngCore;
 use sha2::Sha256;
 
 use crate::auth::Member;
-use crate::ports::{Database, Role, Session, StoreError};
+use crate::ports::{in_transaction, on_connection, Database, Role, Session, StoreError};
 pub use crate::ports::{DeliveryOutcome, DeliveryStats, DueDelivery, Webhook, WebhookStore};
 pub use crate::webhook_targets::MAX_URL_LEN;
 use crate::webhook_targets::{DeliveryRefused, TargetPolicy, WebhookTarget};
@@ -161,10 +161,7 @@ pub fn create_webhook(
     url: &str,
     subscriptions: &[String],
 ) -> Result<Webhook, WebhookError> {
-    let mut tx = db.begin()?;
-    let webhook = create_webhook_in(tx.as_mut(), member, targets, url, subscriptions)?;
-    tx.commit()?;
-    Ok(webhook)
+    in_transaction(db, |tx| create_webhook_in(tx, member, targets, url, subscriptions))
 }
 
 /// The account's webhooks with their delivery status.
@@ -173,7 +170,7 @@ pub fn create_webhook(
 /// `AdministratorRequired`; storage failures.
 pub fn list_webhooks(db: &dyn Database, member: &Member) -> Result<Vec<Webhook>, WebhookError> {
     require_administrator(member)?;
-    Ok(db.connect()?.list_webhooks(member.account_id)?)
+    Ok(on_connection(db, |s| s.list_webhooks(member.account_id))?)
 }
 
 /// Deletes a webhook and its deliveries.
@@ -182,12 +179,10 @@ pub fn list_webhooks(db: &dyn Database, member: &Member) -> Result<Vec<Webhook>,
 /// `NotFound` when the account has no such webhook; `AdministratorRequired`.
 pub fn delete_webhook(db: &dyn Database, member: &Member, id: i64) -> Result<(), WebhookError> {
     require_administrator(member)?;
-    let mut tx = db.begin()?;
-    if !tx.delete_webhook(member.account_id, id)? {
-        return Err(WebhookError::NotFound);
-    }
-    tx.commit()?;
-    Ok(())
+    in_transaction(
+        db,
+        |tx| if tx.delete_webhook(member.account_id, id)? { Ok(()) } else { Err(WebhookError::NotFound) },
+    )
 }
 
 /// How deliveries are retried.
@@ -247,10 +242,7 @@ pub fn delivery_body(d: &DueDelivery) -> Vec<u8> {
 /// # Errors
 /// Storage failures.
 pub fn fan_out(db: &dyn Database, batch: u32) -> Result<u64, StoreError> {
-    let mut tx = db.begin()?;
-    let n = tx.fan_out_events(batch)?;
-    tx.commit()?;
-    Ok(n)
+    in_transaction(db, |tx| tx.fan_out_events(batch))
 }
 
 /// What a delivery refused by the address rule records as its error: that it was refused, never what the

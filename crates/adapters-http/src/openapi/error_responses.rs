@@ -1,5 +1,6 @@
 //! Error responses in the document. Every operation lists the statuses the framework around it can answer
-//! (429 for a caller over its rate limit; 413 and 415 for a body too large or not JSON), and every error response
+//! (429 for a caller over its rate limit; 413 and 415 for a body too large or not JSON; every 503 with its
+//! `Retry-After` header), and every error response
 //! of every operation shows a body of **its** status
 //! (401 an authentication error, 404 `not_found` naming the operation's own field, and `merged` where the
 //! operation can answer it, 422 `taken`, …), so that a reader of Swagger UI sees what that status really carries
@@ -8,8 +9,9 @@
 
 use actix_web::http::StatusCode;
 use utoipa::openapi::example::Example;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::Schema;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::{Components, Content, OpenApi, Ref, RefOr, ResponseBuilder};
 use utoipa::Modify;
 
@@ -88,6 +90,14 @@ fn add_framework_statuses(operation: &mut Operation) {
                     .build(),
             )
         });
+    }
+    // Every 503 says when to try again (the database is failing over, or briefly out of connections).
+    if let Some(RefOr::T(response)) = operation.responses.responses.get_mut("503") {
+        let header = HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+            .description(Some("Seconds to wait before retrying"))
+            .build();
+        response.headers.insert("Retry-After".to_owned(), header);
     }
 }
 

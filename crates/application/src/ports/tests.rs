@@ -1,8 +1,12 @@
-//! The stored names and codes of the ports' vocabularies. They are part of the database contract (the
+//! The helpers that run work in a session (run once more when its connection was lost), and the stored names
+//! and codes of the ports' vocabularies. They are part of the database contract (the
 //! `accounts.status`, `account_users.role` and `messages.message_type` columns hold exactly these strings) and
 //! of the API (a message's `message_type` is the reference's integer code), so each one is pinned here.
 
-use super::{AccountStatus, MessageType, Role};
+use std::cell::Cell;
+
+use super::{in_rolled_back_transaction, in_transaction, on_connection, AccountStatus, MessageType, Role, StoreError};
+use crate::memory::MemoryDb;
 
 #[test]
 fn account_statuses_are_stored_by_name() {
@@ -46,4 +50,88 @@ fn unknown_message_types_are_refused() {
     for unknown in ["", "0", "Incoming", "OUTGOING", "note", "activity ", "xyzzy"] {
         assert_eq!(MessageType::parse(unknown), None, "{unknown:?}");
     }
+}
+
+/// Work that fails as a statement on a lost connection does, and otherwise creates an account named `name`.
+fn create_account<'a>(
+    tries: &'a Cell<u32>,
+    name: &str,
+) -> impl FnMut(&mut dyn super::Session) -> Result<u32, StoreError> + 'a {
+    let name = name.to_owned();
+    move |s| {
+        tries.set(tries.get() + 1);
+        if s.connection_lost() {
+            return Err(StoreError::Unavailable("connection lost".to_owned()));
+        }
+        s.insert_account(&name)?;
+        Ok(tries.get())
+    }
+}
+
+fn accounts(db: &MemoryDb) -> usize {
+    db.lock().accounts.len()
+}
+
+#[test]
+fn a_transaction_whose_connection_was_lost_runs_once_more_and_commits_once() {
+    let db = MemoryDb::default();
+    *db.lose_next.lock().unwrap() = 1;
+    let tries = Cell::new(0);
+    assert_eq!(in_transaction(&db, create_account(&tries, "a")), Ok(2));
+    assert_eq!(accounts(&db), 1);
+}
+
+#[test]
+fn a_transaction_runs_at_most_twice() {
+    let db = MemoryDb::default();
+    *db.lose_next.lock().unwrap() = 2;
+    let tries = Cell::new(0);
+    assert!(matches!(in_transaction(&db, create_account(&tries, "a")), Err(StoreError::Unavailable(_))));
+    assert_eq!(tries.get(), 2);
+    assert_eq!(accounts(&db), 0);
+}
+
+#[test]
+fn a_transaction_that_fails_for_another_reason_runs_once() {
+    let db = MemoryDb::default();
+    let tries = Cell::new(0);
+    let outcome: Result<(), StoreError> = in_transaction(&db, |_| {
+        tries.set(tries.get() + 1);
+        Err(StoreError::Taken { field: "email" })
+    });
+    assert_eq!(outcome, Err(StoreError::Taken { field: "email" }));
+    assert_eq!(tries.get(), 1);
+}
+
+#[test]
+fn a_successful_transaction_runs_once_and_commits() {
+    let db = MemoryDb::default();
+    let tries = Cell::new(0);
+    assert_eq!(in_transaction(&db, create_account(&tries, "a")), Ok(1));
+    assert_eq!(accounts(&db), 1);
+}
+
+#[test]
+fn a_rolled_back_transaction_runs_once_more_when_lost_and_never_commits() {
+    let db = MemoryDb::default();
+    *db.lose_next.lock().unwrap() = 1;
+    let tries = Cell::new(0);
+    assert_eq!(in_rolled_back_transaction(&db, create_account(&tries, "a")), Ok(2));
+    assert_eq!(accounts(&db), 0);
+}
+
+#[test]
+fn a_read_runs_once_more_when_its_connection_was_lost() {
+    let db = MemoryDb::default();
+    *db.lose_next.lock().unwrap() = 1;
+    let tries = Cell::new(0);
+    let outcome = on_connection(&db, |s| {
+        tries.set(tries.get() + 1);
+        if s.connection_lost() {
+            return Err(StoreError::Unavailable("connection lost".to_owned()));
+        }
+        s.has_accounts()
+    });
+    assert_eq!(outcome, Ok(false));
+    assert_eq!(tries.get(), 2);
 }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod common;
+mod ha;
 mod invariants;
 mod operability;
 mod reliability;

@@ -125,9 +125,10 @@ fn database_down_fails_fast_and_recovers_without_restart() {
         .set("api_access_token", &s.token)
         .set("X-Request-Id", "while-down-1")
         .send_json(self_merge.clone());
-    let Err(ureq::Error::Status(status, response)) = response else { panic!("expected an error status") };
+    let Err(ureq::Error::Status(status, response)) = response else { panic!("not an error status: {response:?}") };
     assert_eq!(status, 503);
     assert_eq!(response.header("x-request-id"), Some("while-down-1"));
+    assert_eq!(response.header("Retry-After"), Some("2"), "a 503 says when to retry");
     let body: serde_json::Value = response.into_json().unwrap();
     assert_eq!(body["errors"][0]["code"], "service_unavailable");
     let log = server.log();
