@@ -3,12 +3,14 @@
 //! its preview can never disagree.
 
 pub mod contact;
+pub mod identity;
 pub mod ids;
 pub mod merge;
 pub mod network;
 pub mod validation;
 
 pub use contact::{Contact, ContactAttributes, ContactInbox, InboxSummary};
+pub use identity::{Identity, IdentityKind, IdentitySource};
 pub use ids::{AccountId, ContactId, ConversationId, InboxId, NoteId, UserId};
 pub use merge::{attribute_changes, merge_attributes, AttributeChange};
 pub use validation::{FieldViolation, Violations};

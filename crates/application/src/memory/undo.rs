@@ -2,7 +2,7 @@
 //! with its own id, and moving the ledger's rows back.
 
 use chrono::{DateTime, Utc};
-use domain::{AccountId, Contact, ContactId, UserId};
+use domain::{AccountId, Contact, ContactId, IdentitySource, UserId};
 
 use super::{count, MemorySession};
 use crate::ports::{LedgerFacts, MovedCounts, Sender, StoreError, UndoCounts, UndoStore, UndoableMerge};
@@ -28,15 +28,32 @@ impl UndoStore for MemorySession {
             .map(|e| e.id))
     }
 
-    fn restore_contact(&mut self, contact: &Contact) -> Result<Contact, StoreError> {
+    fn restore_contact(&mut self, contact: &Contact, merge_id: i64, base: ContactId) -> Result<Contact, StoreError> {
         if self.work.has_contact(contact.account_id, contact.id) {
             return Err(StoreError::Other("duplicate key value violates contacts_pkey".into()));
+        }
+        let account = contact.account_id;
+        let ledger = usize::try_from(merge_id - 1)
+            .ok()
+            .and_then(|i| self.work.merges.get(i))
+            .and_then(|r| r.ledger.as_ref())
+            .map(|l| l.rows.clone())
+            .unwrap_or_default();
+        for (_, i) in
+            self.work.identities.iter_mut().filter(|(a, i)| *a == account && i.contact_id == base && !i.primary)
+        {
+            if let Some(at) = ledger.identity_ids.iter().position(|id| *id == i.id) {
+                i.contact_id = contact.id;
+                let source = ledger.identity_sources.get(at).and_then(|s| IdentitySource::parse(s));
+                i.source = source.unwrap_or(IdentitySource::Api);
+            }
         }
         if let Some(field) = self.work.clash(contact.account_id, Some(contact.id), &contact.attributes) {
             return Err(StoreError::Taken { field });
         }
         let restored = Contact { updated_at: Utc::now(), ..contact.clone() };
         self.work.contacts.push(restored.clone());
+        self.work.sync_identities(account, contact.id, None, &contact.attributes);
         Ok(restored)
     }
 
