@@ -340,6 +340,9 @@ fn unprocessable(violations: Violations) -> ApiError {
 impl From<ContactsError> for ApiError {
     fn from(e: ContactsError) -> Self {
         match e {
+            ContactsError::NotFound { field: field @ ("email" | "phone_number" | "identifier"), .. } => {
+                Self::not_found(field, &format!("no contact of the account holds this {}", field.replace('_', " ")))
+            }
             ContactsError::NotFound { field, entity } => entity_not_found(field, entity),
             ContactsError::Merged { into } => contact_gone("id", Some(into)),
             ContactsError::IdempotencyKeyReused => idempotency_key_reused(),

@@ -15,11 +15,12 @@ use serde_json::{json, Value};
 use crate::args::Args;
 use crate::stats::write_json;
 
-const OPERATIONS: [(&str, &str); 4] = [
+const OPERATIONS: [(&str, &str); 5] = [
     ("merge", "merge (POST …/actions/contact_merge, fresh pair each)"),
     ("undo", "undo (POST …/contact_merges/{id}/undo, each merge above once)"),
     ("get", "get contact (GET …/contacts/{id})"),
     ("search", "search (GET …/contacts/search?q=, ~10 hits)"),
+    ("search-identity", "search by secondary identity (GET …/contacts/search?q=, ~10 hits, only in secondary emails)"),
 ];
 
 /// What the floor is, said once in the report.
@@ -34,7 +35,7 @@ authentication lookup, `BEGIN`, the record, the base `FOR UPDATE`, the record `F
 check that the mergee's email, phone and identifier are free, the base's `UPDATE` back, the mergee's `INSERT` \
 under its own id, the one statement that moves everything back, both contacts' inboxes, the record marked undone, \
 the outbox `INSERT` and `COMMIT`, on the floor's own merges (`floor-undo.sql`); per read the authentication lookup and \
-the reads (`floor-get.sql`, `floor-search.sql`), the statements PostgreSQL counts for those endpoints. Not in the \
+the reads (`floor-get.sql`, `floor-search.sql`, `floor-search-identity.sql`), the statements PostgreSQL counts for those endpoints. Not in the \
 floor: HTTP, JSON, the attribute merge in Rust, the pool's checkout (a `SELECT 1` only for a connection idle \
 for more than a second, so none under load) and the thread hand-off of each request to the blocking pool and \
 back.";
