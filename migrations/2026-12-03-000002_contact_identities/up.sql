@@ -57,8 +57,10 @@ BEGIN
         IF TG_OP = 'UPDATE' THEN
             old_value := CASE k WHEN 'email' THEN OLD.email WHEN 'phone_number' THEN OLD.phone_number ELSE OLD.identifier END;
             CONTINUE WHEN old_value IS NOT DISTINCT FROM new_value;
-            UPDATE contact_identities SET is_primary = FALSE
-            WHERE account_id = NEW.account_id AND contact_id = NEW.id AND kind = k AND is_primary;
+            IF old_value IS NOT NULL THEN
+                UPDATE contact_identities SET is_primary = FALSE
+                WHERE account_id = NEW.account_id AND contact_id = NEW.id AND kind = k AND is_primary;
+            END IF;
         END IF;
         CONTINUE WHEN new_value IS NULL;
         UPDATE contact_identities SET is_primary = TRUE

@@ -153,6 +153,27 @@ fn undo_gives_the_identities_back() {
 }
 
 #[test]
+fn undo_of_a_merge_recorded_before_identities_moved_gives_the_values_back() {
+    let w = world();
+    let base = w.contact(&json!({"name": "Base"}));
+    let mergee = w.contact(&json!({"name": "Mergee", "email": "old@example.com", "identifier": "old-1"}));
+    assert_eq!(w.app.merge(w.account, &w.token, base, mergee).status, 200);
+    let merge_id = w.app.count("SELECT max(id) AS n FROM contact_merges");
+    // as a ledger written before the identities migration: no identities recorded
+    w.app.execute(&format!(
+        "UPDATE contact_merge_ledgers SET moved_identity_ids = '{{}}', moved_identity_sources = '{{}}' WHERE merge_id = {merge_id}"
+    ));
+    let r = w.app.post(&w.a(&format!("/contact_merges/{merge_id}/undo")), &w.token, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        w.identities(mergee),
+        [owned(("email", "old@example.com", true, "merge")), owned(("identifier", "old-1", true, "merge"))]
+    );
+    assert_eq!(w.identities(base), Vec::<(String, String, bool, String)>::new());
+    assert_eq!(w.lookup("email=old@example.com").body["payload"]["id"], json!(mergee));
+}
+
+#[test]
 fn phone_formats_normalize_to_one_number() {
     let w = world();
     let id = w.contact(&json!({"name": "Ada", "phone_number": "+49 151 1234-5678"}));

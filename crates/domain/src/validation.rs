@@ -156,11 +156,8 @@ pub fn normalize_phone_number(phone: &str) -> Result<String, ValueViolation> {
         return Err(invalid());
     }
     match phonenumber::parse(None, &stripped) {
-        Ok(number) if phonenumber::is_valid(&number) => {
-            let formatted = number.format().mode(phonenumber::Mode::E164).to_string();
-            // libphonenumber's E.164 is E.164-shaped by definition; should it ever not be, keep the input's
-            Ok(if formatted.strip_prefix('+').is_some_and(is_e164_digits) { formatted } else { stripped })
-        }
+        // a number libphonenumber confirms is at most fifteen digits: its E.164 form is E.164-shaped
+        Ok(number) if phonenumber::is_valid(&number) => Ok(number.format().mode(phonenumber::Mode::E164).to_string()),
         _ => Ok(stripped),
     }
 }
@@ -276,6 +273,9 @@ mod tests {
             assert_eq!(normalize_phone_number(given), Ok("+4915112345678".to_owned()), "{given}");
         }
         assert_eq!(normalize_phone_number("+1 (202) 555-0143"), Ok("+12025550143".to_owned()));
+        assert_eq!(normalize_phone_number("+49/151/12345678"), Ok("+4915112345678".to_owned()));
+        // libphonenumber's part: a trunk prefix written without parentheses is no digit of the number
+        assert_eq!(normalize_phone_number("+49 0151 12345678"), Ok("+4915112345678".to_owned()));
     }
 
     #[test]

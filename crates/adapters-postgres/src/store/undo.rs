@@ -55,7 +55,9 @@ impl UndoStore for PgSession {
         let a = &c.attributes;
         // An explicit id: the contact comes back under the id every reference to it used. The same statement
         // gives it back the identities the merge moved to the base (those the base still holds as secondaries,
-        // each with its source before the merge). The identities trigger fires after the whole statement, so
+        // each with its source before the merge), and any secondary of the base that is one of its own email,
+        // phone number and identifier (a merge recorded before identities were moved left them there as the
+        // base's; without them the contact could not take its own values back). The identities trigger fires after the whole statement, so
         // it finds them back on the contact and promotes its email, phone number and identifier to primaries
         // instead of creating them anew; the foreign key is checked then too, when the contact exists.
         let row: ContactRow = Prepared(
@@ -66,10 +68,19 @@ impl UndoStore for PgSession {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *), \
                  ledger AS ( \
                      SELECT * FROM contact_merge_ledgers WHERE account_id = $2 AND merge_id = $13), \
+                 wanted AS ( \
+                     SELECT DISTINCT ON (id) id, source FROM ( \
+                         SELECT moved.id, moved.source, 0 AS rank \
+                         FROM ledger, unnest(ledger.moved_identity_ids, ledger.moved_identity_sources) AS moved (id, source) \
+                         UNION ALL \
+                         SELECT i.id, i.source, 1 FROM contact_identities i \
+                         WHERE i.account_id = $2 AND i.contact_id = $14 AND NOT i.is_primary AND ( \
+                             (i.kind = 'email' AND i.normalized = lower($4)) OR (i.kind = 'phone_number' AND i.normalized = $5) \
+                             OR (i.kind = 'identifier' AND i.normalized = $6))) AS w \
+                     ORDER BY id, rank), \
                  identities_back AS ( \
-                     UPDATE contact_identities t SET contact_id = $1, source = moved.source \
-                     FROM ledger, unnest(ledger.moved_identity_ids, ledger.moved_identity_sources) AS moved (id, source) \
-                     WHERE t.id = moved.id AND t.account_id = $2 AND t.contact_id = $14 AND NOT t.is_primary) \
+                     UPDATE contact_identities t SET contact_id = $1, source = wanted.source FROM wanted \
+                     WHERE t.id = wanted.id AND t.account_id = $2 AND t.contact_id = $14 AND NOT t.is_primary) \
                  SELECT * FROM restored",
             )
             .bind::<BigInt, _>(c.id.get())

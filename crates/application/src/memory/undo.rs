@@ -39,13 +39,26 @@ impl UndoStore for MemorySession {
             .and_then(|r| r.ledger.as_ref())
             .map(|l| l.rows.clone())
             .unwrap_or_default();
+        let own = |i: &domain::Identity| {
+            let a = &contact.attributes;
+            let field = match i.kind {
+                domain::IdentityKind::Email => &a.email,
+                domain::IdentityKind::PhoneNumber => &a.phone_number,
+                domain::IdentityKind::Identifier => &a.identifier,
+            };
+            field.as_deref() == Some(i.value.as_str())
+        };
         for (_, i) in
             self.work.identities.iter_mut().filter(|(a, i)| *a == account && i.contact_id == base && !i.primary)
         {
+            // the ledger's identities, each with its source before the merge; and the base's secondaries that
+            // are the contact's own values (a merge recorded before identities moved left them on the base)
             if let Some(at) = ledger.identity_ids.iter().position(|id| *id == i.id) {
                 i.contact_id = contact.id;
                 let source = ledger.identity_sources.get(at).and_then(|s| IdentitySource::parse(s));
                 i.source = source.unwrap_or(IdentitySource::Api);
+            } else if own(i) {
+                i.contact_id = contact.id;
             }
         }
         if let Some(field) = self.work.clash(contact.account_id, Some(contact.id), &contact.attributes) {

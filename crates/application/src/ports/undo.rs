@@ -56,8 +56,9 @@ pub trait UndoStore {
     /// `Taken { field }` when its email, identifier or phone number belongs to another contact.
     ///
     /// In the same statement it gives the contact back the identities merge `merge_id` moved from it that
-    /// `base` still holds as secondaries, each with the source it had; its own email, phone number and
-    /// identifier are its primaries again.
+    /// `base` still holds as secondaries, each with the source it had, and the base's secondaries that are the
+    /// contact's own email, phone number or identifier (left there by a merge recorded before merges moved
+    /// identities); its own email, phone number and identifier are its primaries again.
     fn restore_contact(&mut self, contact: &Contact, merge_id: i64, base: ContactId) -> Result<Contact, StoreError>;
 
     /// Moves back to `mergee` the rows merge `merge_id` moved from it that `base` still owns, gives the mergee
