@@ -308,6 +308,8 @@ fn every_error_of_the_identities_endpoints() {
     expect(w.lookup("email=nope"), 400, "email", "invalid_format");
     expect(w.lookup("phone_number=0301234"), 400, "phone_number", "invalid_format");
     expect(w.lookup("identifier=nobody"), 404, "identifier", "not_found");
+    expect(w.lookup("identifier=a%00b"), 400, "identifier", "invalid_value");
+    expect(w.lookup("email=a%00b@example.com"), 400, "email", "invalid_value");
     assert_eq!(w.app.request("GET", &w.a("/contacts/lookup?email=ada@example.com"), None, None).status, 401);
     // a contact merged away answers `merged` on its identities
     let r = w.app.merge(w.account, &w.token, holder, id);

@@ -156,6 +156,12 @@ fn lookup_query(req: &HttpRequest) -> Result<(IdentityKind, String), ApiError> {
             "give exactly one of email, phone_number and identifier",
         )
     })?;
+    if value.contains('\0') {
+        // PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database
+        let mut v = Violations::default();
+        v.push(kind.as_str(), "invalid_value", "must not contain NUL (U+0000) characters");
+        return Err(ApiError::from_violations(StatusCode::BAD_REQUEST, "The query string is invalid", v));
+    }
     let value = normalized(kind, &value, kind.as_str())?;
     Ok((kind, value))
 }
