@@ -285,6 +285,8 @@ mod tests {
         assert_eq!(normalize_phone_number("+4930111"), Ok("+4930111".to_owned()));
         assert_eq!(normalize_phone_number("+12"), Ok("+12".to_owned()));
         assert_eq!(normalize_phone_number("+1 221 2345"), Ok("+12212345".to_owned()));
+        // libphonenumber would drop the trunk 0 of this one too, but cannot confirm what remains: kept as given
+        assert_eq!(normalize_phone_number("+49 01 234"), Ok("+4901234".to_owned()));
     }
 
     #[test]
