@@ -291,7 +291,7 @@ fn every_error_of_the_identities_endpoints() {
     // deleting: a primary is refused, an unknown or foreign id is 404
     let identities = w.app.get(&path, &w.token);
     let primary = identities.body["payload"][0]["id"].as_i64().unwrap();
-    expect(w.app.delete(&format!("{path}/{primary}"), &w.token), 422, "identity_id", "primary_identity");
+    expect(w.app.delete(&format!("{path}/{primary}"), &w.token), 409, "identity_id", "primary_identity");
     expect(w.app.delete(&format!("{path}/999999"), &w.token), 404, "identity_id", "not_found");
     let bobs = w.app.get(&w.a(&format!("/contacts/{holder}/identities")), &w.token);
     let bobs_id = bobs.body["payload"][0]["id"].as_i64().unwrap();

@@ -348,8 +348,8 @@ impl From<ContactsError> for ApiError {
             ContactsError::IdempotencyKeyReused => idempotency_key_reused(),
             ContactsError::Invalid(v) => unprocessable(v),
             ContactsError::PrimaryIdentity { kind } => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "The request could not be processed; nothing was changed",
+                StatusCode::CONFLICT,
+                "The identity cannot be deleted; nothing was changed",
                 "identity_id",
                 "primary_identity",
                 &format!("this is the contact's {kind}; change or clear it through the contact's {kind} field"),

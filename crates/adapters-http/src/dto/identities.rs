@@ -66,6 +66,47 @@ pub struct IdentityRequest {
     pub value: Value,
 }
 
+/// The body of `POST /contacts/{id}/identities` as the document states it: one shape per kind, so that the
+/// value's rule (an email address, a phone number with its country code, an identifier) is in the schema. The
+/// handler reads the body as [`IdentityRequest`], which applies the same rules.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum IdentityRequestSchema {
+    Email(EmailIdentityRequest),
+    PhoneNumber(PhoneIdentityRequest),
+    Identifier(IdentifierIdentityRequest),
+}
+
+/// A secondary email address; compared and stored in lower case.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"kind": "email", "value": "jo.doe@old-job.example"}))]
+pub struct EmailIdentityRequest {
+    #[schema(pattern = "^email$", example = "email")]
+    pub kind: String,
+    #[schema(format = Email, max_length = 254, example = "jo.doe@old-job.example")]
+    pub value: String,
+}
+
+/// A secondary phone number with its country code, in E.164 or a common written form; stored in E.164.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"kind": "phone_number", "value": "+49 151 1234-5678"}))]
+pub struct PhoneIdentityRequest {
+    #[schema(pattern = "^phone_number$", example = "phone_number")]
+    pub kind: String,
+    #[schema(pattern = r"^\+[1-9][0-9 ().\-/]{1,40}$", example = "+49 151 1234-5678")]
+    pub value: String,
+}
+
+/// A secondary identifier in an external system.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"kind": "identifier", "value": "crm-4711"}))]
+pub struct IdentifierIdentityRequest {
+    #[schema(pattern = "^identifier$", example = "identifier")]
+    pub kind: String,
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S", example = "crm-4711")]
+    pub value: String,
+}
+
 /// The kinds of identity (for the document; bodies keep the raw value until validation).
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -249,15 +249,15 @@ fn examples(status: u16, op: &OperationFacts) -> Vec<(&'static str, &'static str
                 body(UndoError::NotUndoable.into()),
             ),
         ],
+        409 if op.id == "contactIdentityDelete" => vec![(
+            "primary_identity",
+            "The identity is the contact's own email, phone number or identifier",
+            body(ContactsError::PrimaryIdentity { kind: IdentityKind::Email }.into()),
+        )],
         409 => vec![(
             "conflict",
             "The request conflicts with the resource's state",
             body(ApiError::new(bad(409), "Conflict", "request", "conflict", "the resource changed; nothing was done")),
-        )],
-        422 if op.id == "contactIdentityDelete" => vec![(
-            "primary_identity",
-            "The identity is the contact's own email, phone number or identifier",
-            body(ContactsError::PrimaryIdentity { kind: IdentityKind::Email }.into()),
         )],
         422 => {
             let mut out = Vec::new();

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::auth::AccountMember;
 use crate::dto::contacts::{contact_dto, ContactResponse};
-use crate::dto::identities::{IdentityDto, IdentityListResponse, IdentityRequest};
+use crate::dto::identities::{IdentityDto, IdentityListResponse, IdentityRequest, IdentityRequestSchema};
 use crate::dto::parse_body;
 use crate::error::{ApiError, ErrorBody};
 use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
@@ -63,7 +63,7 @@ pub async fn identity_list(member: AccountMember, req: HttpRequest) -> Result<Ht
         ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
         ("id" = i64, Path, minimum = 1, description = "ID of the contact"),
     ),
-    request_body(content = IdentityRequest, content_type = "application/json"),
+    request_body(content = IdentityRequestSchema, content_type = "application/json"),
     responses(
         (status = 200, description = "Success", body = IdentityDto),
         (status = 400, description = "Malformed body, unknown kind, or a value its kind refuses", body = ErrorBody),
@@ -98,7 +98,7 @@ pub async fn identity_create(
 /// Delete Identity
 ///
 /// Deletes a secondary identity of the contact; answers 200 with an empty body. A primary one (the contact's
-/// own `email`, `phone_number` or `identifier`) is changed or cleared through the contact instead: 422
+/// own `email`, `phone_number` or `identifier`) is changed or cleared through the contact instead: 409
 /// `primary_identity`.
 #[utoipa::path(
     tag = "Contacts",
@@ -112,7 +112,7 @@ pub async fn identity_create(
         (status = 200, description = "Deleted; empty body"),
         (status = 401, description = "Unauthorized", body = ErrorBody),
         (status = 404, description = "Contact or identity not found", body = ErrorBody),
-        (status = 422, description = "The identity is one of the contact's primaries", body = ErrorBody),
+        (status = 409, description = "The identity is one of the contact's primaries (`primary_identity`)", body = ErrorBody),
         (status = 503, description = "The database is unavailable", body = ErrorBody),
     ),
     security(("userApiKey" = []))
@@ -177,9 +177,9 @@ fn lookup_query(req: &HttpRequest) -> Result<(IdentityKind, String), ApiError> {
     operation_id = "contactLookup",
     params(
         ("account_id" = i64, Path, minimum = 1, description = "The numeric ID of the account"),
-        ("email" = Option<String>, Query, description = "An email address (compared in lower case)"),
-        ("phone_number" = Option<String>, Query, description = "A phone number with its country code, in any common format"),
-        ("identifier" = Option<String>, Query, description = "An identifier in an external system"),
+        ("email" = Option<String>, Query, format = Email, max_length = 254, description = "An email address (compared in lower case); give exactly one of the three"),
+        ("phone_number" = Option<String>, Query, pattern = r"^\+[1-9][0-9 ().\-/]{1,40}$", description = "A phone number with its country code, in E.164 or a common written form"),
+        ("identifier" = Option<String>, Query, min_length = 1, max_length = 255, pattern = r"\S", description = "An identifier in an external system"),
     ),
     responses(
         (status = 200, description = "The contact holding the identity", body = ContactResponse),
