@@ -78,9 +78,9 @@ fn migrations_run_up_down_and_up_again() {
 fn identities_migration_backfills_up_down_and_up() {
     let db = TestDatabase::empty();
     let applied = run_pending(db.url()).unwrap();
-    assert_eq!(applied.last().map(String::as_str), Some("20261203000002"), "the identities migration is the newest");
+    assert_eq!(applied.last().map(String::as_str), Some("20261203000020"), "the identities migration is the newest");
     let reverted = revert_last(db.url()).unwrap();
-    assert_eq!(reverted, "20261203000002");
+    assert_eq!(reverted, "20261203000020");
     let conn = &mut db.connection();
     assert!(!tables(conn).contains(&"contact_identities".to_owned()));
     try_sql(conn, "INSERT INTO accounts (id, name) VALUES (1, 'One'), (2, 'Two')").unwrap();
@@ -110,18 +110,18 @@ fn identities_migration_backfills_up_down_and_up() {
         "20 email ada@example.com t api",
         "20 identifier ada-1 t api",
     ];
-    assert_eq!(run_pending(db.url()).unwrap(), ["20261203000002"]);
+    assert_eq!(run_pending(db.url()).unwrap(), ["20261203000020"]);
     assert_eq!(identities(conn), expected);
     // the trigger keeps them in step from now on
     try_sql(conn, "UPDATE contacts SET email = 'bob@example.com' WHERE id = 11").unwrap();
     assert!(identities(conn).contains(&"11 email bob@example.com t api".to_owned()));
 
-    assert_eq!(revert_last(db.url()).unwrap(), "20261203000002");
+    assert_eq!(revert_last(db.url()).unwrap(), "20261203000020");
     assert!(!tables(conn).contains(&"contact_identities".to_owned()));
     let n = sql_query("SELECT count(*) AS n FROM contacts").get_result::<N>(conn).unwrap().n;
     assert_eq!(n, 4, "down keeps every contact");
     try_sql(conn, "INSERT INTO contacts (id, account_id, name) VALUES (13, 1, 'No trigger now')").unwrap();
-    assert_eq!(run_pending(db.url()).unwrap(), ["20261203000002"]);
+    assert_eq!(run_pending(db.url()).unwrap(), ["20261203000020"]);
     let mut again = expected.to_vec();
     again.insert(3, "11 email bob@example.com t api");
     assert_eq!(identities(conn), again);
