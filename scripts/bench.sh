@@ -311,6 +311,8 @@ floor get_fixed scripts/bench/floor-get-fixed.sql -D "contacts=$contacts"
 http search --terms "0:$((contacts / 10 - 1))"
 floor search scripts/bench/floor-search.sql -D "terms=$((contacts / 10 - 1))"
 floor search_fixed scripts/bench/floor-search-fixed.sql -D "terms=$((contacts / 10 - 1))"
+http search-identity --terms "0:$((contacts / 10 - 1))"
+floor search-identity scripts/bench/floor-search-identity.sql -D "terms=$((contacts / 10 - 1))"
 
 # --- scaling: one merge at a time, nothing else running, statements counted by PostgreSQL ----------------------
 own="dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'"

@@ -1,8 +1,8 @@
 -- The fixed floor of a merge (issue: "Performance against the physical floor"): the least round trips that do a
 -- merge's database work is one, so the bench creates this function in its own database (never in the product's
 -- migrations) and the floor calls it once per merge. It does what the service's merge does in PostgreSQL —
--- authenticate the token, lock both contacts in id order, move every child (returning the moved ids for the
--- ledger), delete the mergee, write the base, the audit record with its ledger and the outbox event, read the
+-- authenticate the token, lock both contacts in id order, move every child and the mergee's identities (returning
+-- the moved ids for the ledger), delete the mergee, write the base, the audit record with its ledger and the outbox event, read the
 -- base's contact inboxes for the response — but with no round trip between the steps. It does not change when the
 -- service changes: it is the reference the service's own statements are measured against.
 --
@@ -46,13 +46,19 @@ BEGIN
         DELETE FROM contact_labels WHERE account_id = p_account AND contact_id = p_mergee RETURNING label),
     labels_added AS (
         INSERT INTO contact_labels (account_id, contact_id, label) SELECT p_account, p_base, label FROM labels_taken
-        ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING label)
+        ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING label),
+    identities_moved AS (
+        UPDATE contact_identities t SET contact_id = p_base, is_primary = FALSE, source = 'merge'
+        FROM contact_identities was WHERE was.id = t.id AND t.account_id = p_account AND t.contact_id = p_mergee
+        RETURNING t.id, was.source)
     SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM conversations_moved) AS conversation_ids,
            (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM messages_moved) AS message_ids,
            (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM contact_inboxes_moved) AS contact_inbox_ids,
            (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM notes_moved) AS note_ids,
            (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_added) AS labels_added,
-           (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_taken) AS mergee_labels
+           (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_taken) AS mergee_labels,
+           (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM identities_moved) AS identity_ids,
+           (SELECT coalesce(array_agg(source ORDER BY id), '{}') FROM identities_moved) AS identity_sources
     INTO v_moved;
     DELETE FROM contacts WHERE account_id = p_account AND id = p_mergee;
     UPDATE contacts SET name = 'Pair Base ' || p_base, email = 'pb' || p_base || '@bench.invalid',
@@ -67,9 +73,10 @@ BEGIN
             cardinality(v_moved.mergee_labels))
         RETURNING id)
     INSERT INTO contact_merge_ledgers (merge_id, moved_conversation_ids, moved_message_ids, moved_contact_inbox_ids,
-        moved_note_ids, labels_added, mergee_labels, base_snapshot, written)
+        moved_note_ids, labels_added, mergee_labels, base_snapshot, written, moved_identity_ids, moved_identity_sources)
     SELECT record.id, v_moved.conversation_ids, v_moved.message_ids, v_moved.contact_inbox_ids, v_moved.note_ids,
-        v_moved.labels_added, v_moved.mergee_labels, p_base_snapshot, p_written
+        v_moved.labels_added, v_moved.mergee_labels, p_base_snapshot, p_written, v_moved.identity_ids,
+        v_moved.identity_sources
     FROM record;
     INSERT INTO outbox_events (account_id, event_type, payload) VALUES (p_account, 'contact.merged', p_payload);
     SELECT coalesce(jsonb_agg(jsonb_build_object('source_id', ci.source_id, 'inbox_id', i.id, 'name', i.name,

@@ -21,6 +21,11 @@ CREATE OR REPLACE FUNCTION bench_term(n bigint) RETURNS text IMMUTABLE LANGUAGE 
            || chr(97 + (h % 26)::int)
     FROM (SELECT (n * 7919 + 13) % 456976 AS h) AS s
 $$;
+-- The secondary-identity search term of group n: "y" and the four letters of bench_term(n) (a name holds them
+-- after a "z", never after a "y"). crates/loadgen has the same function (identity_search_term).
+CREATE OR REPLACE FUNCTION bench_identity_term(n bigint) RETURNS text IMMUTABLE LANGUAGE sql AS $$
+    SELECT 'y' || substr(bench_term(n), 2)
+$$;
 -- the data is consistent by construction: skip the per-row foreign key triggers while loading (superuser only)
 SET session_replication_role = replica;
 
@@ -63,6 +68,20 @@ FROM (
     SELECT id, (id - :many_first) % 2 = 0
     FROM generate_series(:many_first, :many_first + 2 * :many_pairs - 1) AS id
 ) AS p;
+
+-- identities: the triggers are off while loading (session_replication_role), so the primaries are written here
+-- as the identities migration's backfill writes them; and every population contact keeps a secondary email, as
+-- a merge leaves one, named after the group's second term (bench_identity_term); no other seeded text holds
+-- such a five-letter run: searching for it finds the group through its secondary identities only
+INSERT INTO contact_identities (account_id, contact_id, kind, value, is_primary)
+SELECT :account, id, 'email', email, TRUE FROM contacts WHERE account_id = :account AND email IS NOT NULL
+UNION ALL
+SELECT :account, id, 'phone_number', phone_number, TRUE FROM contacts WHERE account_id = :account AND phone_number IS NOT NULL
+UNION ALL
+SELECT :account, id, 'identifier', identifier, TRUE FROM contacts WHERE account_id = :account AND identifier IS NOT NULL;
+INSERT INTO contact_identities (account_id, contact_id, kind, value, is_primary, source)
+SELECT :account, k, 'email', 'was' || k || '@' || bench_identity_term(k / 10) || '.invalid', FALSE, 'merge'
+FROM generate_series(1, :contacts) AS k;
 
 INSERT INTO contact_inboxes (account_id, contact_id, inbox_id, source_id)
 SELECT :account, id, :inbox, 'src-' || id FROM contacts WHERE account_id = :account ORDER BY id;

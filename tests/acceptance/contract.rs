@@ -137,6 +137,24 @@ fn every_operation_answers_as_documented_on_success_and_on_error() {
     call("POST", &a(&format!("/contacts/{other}/contact_inboxes")), Some(json!({"inbox_id": inbox})), 200);
     call("POST", &a(&format!("/contacts/{other}/contact_inboxes")), Some(json!({"inbox_id": 999999})), 404);
 
+    // identities and the lookup
+    let identity = id(
+        &call(
+            "POST",
+            &a(&format!("/contacts/{other}/identities")),
+            Some(json!({"kind": "email", "value": "bob@old.example"})),
+            200,
+        ),
+        "/id",
+    );
+    call("POST", &a(&format!("/contacts/{other}/identities")), Some(json!({"kind": "fax", "value": "1"})), 400);
+    call("GET", &a(&format!("/contacts/{other}/identities")), None, 200);
+    call("GET", &a("/contacts/999999/identities"), None, 404);
+    call("GET", &a("/contacts/lookup?email=BOB@old.example"), None, 200);
+    call("GET", &a("/contacts/lookup?email=nobody@old.example"), None, 404);
+    call("DELETE", &a(&format!("/contacts/{other}/identities/{identity}")), None, 200);
+    call("DELETE", &a(&format!("/contacts/{other}/identities/{identity}")), None, 404);
+
     // labels and notes
     call("POST", &a(&format!("/contacts/{mergee}/labels")), Some(json!({"labels": ["vip"]})), 200);
     call("POST", &a(&format!("/contacts/{mergee}/labels")), Some(json!({"labels": "vip"})), 400);
@@ -248,6 +266,7 @@ fn every_operation_answers_as_documented_on_success_and_on_error() {
             .replace("{account_id}", &account.to_string())
             .replace("{id}", "1")
             .replace("{note_id}", "1")
+            .replace("{identity_id}", "1")
             .replace("{conversation_id}", "1")
             .replace("{webhook_id}", "1");
         let body = (method != "GET" && method != "DELETE").then(|| json!({}));
@@ -274,6 +293,7 @@ fn with_the_database_down_every_operation_answers_its_documented_503() {
             .replace("{account_id}", "1")
             .replace("{id}", "1")
             .replace("{note_id}", "1")
+            .replace("{identity_id}", "1")
             .replace("{conversation_id}", "1")
             .replace("{webhook_id}", "1");
         let body = match method {

@@ -12,6 +12,7 @@ mod contract;
 mod conversations;
 mod errors;
 mod idempotency;
+mod identities;
 mod inboxes;
 mod isolation;
 mod merge;

@@ -248,9 +248,13 @@ fn invalid_phone_after_merge_is_422_and_changes_nothing() {
 #[test]
 fn email_taken_by_a_third_contact_is_422_and_every_move_is_rolled_back() {
     let p = pair();
-    p.app.insert_contact(p.account, "Third", Some("dup@example.com"), None, None);
-    // Upper case survives in an imported row; merged, it is lower-cased and clashes with the third contact.
-    let mergee = p.app.insert_contact(p.account, "Upper", Some("DUP@example.com"), None, None);
+    let third = p.app.insert_contact(p.account, "Third", None, None, None);
+    // An operator handed the mergee's email identity to a third contact by hand (the mergee's field still says
+    // it): the base cannot take the email over, the identities' unique index says so.
+    let mergee = p.app.insert_contact(p.account, "Lost", Some("dup@example.com"), None, None);
+    p.app.execute(&format!(
+        "UPDATE contact_identities SET contact_id = {third}, is_primary = FALSE WHERE contact_id = {mergee}"
+    ));
     p.app.give_rows(p.account, mergee, p.inbox, 5, 2, &["x", "y"]);
     let base = p.app.insert_contact(p.account, "No email", None, None, None);
     let before = p.app.dump();

@@ -62,7 +62,7 @@ fn dump_of(conn: &mut PgConnection, contacts: &[i64]) -> Value {
         )
     };
     let query = format!(
-        "SELECT jsonb_build_object({}, {}, {}, {}, {}, \
+        "SELECT jsonb_build_object({}, {}, {}, {}, {}, {}, \
             'contact_labels', (SELECT coalesce(jsonb_agg(jsonb_build_array(contact_id, label) ORDER BY contact_id, label), '[]') \
                                FROM contact_labels WHERE contact_id = ANY({ids})))::text AS dump",
         rows("contacts", &format!("id = ANY({ids})")),
@@ -75,6 +75,8 @@ fn dump_of(conn: &mut PgConnection, contacts: &[i64]) -> Value {
         ),
         rows("contact_inboxes", &format!("contact_id = ANY({ids})")),
         rows("notes", &format!("contact_id = ANY({ids})")),
+        // every identity with its id, owner, primary flag, source and date: an undo gives each back as it was
+        rows("contact_identities", &format!("contact_id = ANY({ids})")),
     );
     let text = sql_query(query).get_result::<Dump>(conn).expect("dump").dump;
     serde_json::from_str(&text).expect("dump is JSON")
@@ -131,6 +133,24 @@ fn random_contact(conn: &mut PgConnection, rng: &mut StdRng, account: AccountId,
             literal(Some(if rng.random_bool(0.3) { "https://x.io/t.png" } else { "" })),
         ),
     );
+    // secondary identities, some from the API, some from earlier merges
+    for (i, kind) in ["email", "phone_number", "identifier"].into_iter().enumerate() {
+        if rng.random_bool(0.4) {
+            let value = match kind {
+                "email" => format!("alt{n}@example.com"),
+                "phone_number" => format!("+1666{n:07}"),
+                _ => format!("alt-{n}-{i}"),
+            };
+            let source = if rng.random_bool(0.5) { "api" } else { "merge" };
+            scalar(
+                conn,
+                &format!(
+                    "INSERT INTO contact_identities (account_id, contact_id, kind, value, source) \
+                     VALUES ({account}, {contact}, '{kind}', '{value}', '{source}') RETURNING id AS n"
+                ),
+            );
+        }
+    }
     let mut contact_inboxes = Vec::new();
     for i in 0..rng.random_range(0..3) {
         let inbox = inboxes[rng.random_range(0..inboxes.len())];
@@ -230,9 +250,16 @@ fn merge_then_undo_restores_every_row_of_random_contacts() {
         }
         let before = dump_of(&mut conn, &[base, mergee]);
         assert_eq!(before["contacts"].as_array().map(Vec::len), Some(2), "{ctx}");
+        let identities = before["contact_identities"].as_array().map_or(0, Vec::len);
 
         let r = app.merge(account, &token, base, mergee);
         assert_eq!(r.status, 200, "merge {ctx}: {}", r.body);
+        let merged = dump_of(&mut conn, &[base]);
+        assert_eq!(
+            merged["contact_identities"].as_array().map(Vec::len),
+            Some(identities),
+            "the base keeps every identity of both {ctx}"
+        );
         let id = last_merge(&app);
         let preview = undo_preview(&app, account, &token, id);
         assert_eq!(preview.status, 200, "undo preview {ctx}: {}", preview.body);
@@ -424,8 +451,10 @@ fn every_refusal_changes_nothing() {
     refused(id, t.account, &t.token, 409, "undo_window_passed", "id");
     t.app.execute(&format!("UPDATE contact_merges SET created_at = created_at + interval '31 days' WHERE id = {id}"));
 
-    // a third contact took the mergee's email (which the base had inherited, then changed)
+    // a third contact took the mergee's email (which the base had inherited, then changed, then deleted from its
+    // secondary identities)
     t.app.execute(&format!("UPDATE contacts SET email = 'ann@example.com' WHERE id = {}", t.a));
+    t.app.execute(&format!("DELETE FROM contact_identities WHERE contact_id = {} AND value = 'bea@example.com'", t.a));
     let third = t.app.insert_contact(t.account, "Third", Some("bea@example.com"), None, None);
     refused(id, t.account, &t.token, 409, "conflict", "email");
     t.app.execute(&format!("DELETE FROM contacts WHERE id = {third}"));

@@ -291,6 +291,7 @@ impl TestApp {
         }
         let tables = [
             "contacts",
+            "contact_identities",
             "contact_inboxes",
             "conversations",
             "messages",

@@ -5,6 +5,7 @@
 pub mod contacts;
 pub mod conversations;
 pub mod fields;
+pub mod identities;
 pub mod inboxes;
 pub mod merge_many;
 pub mod platform;
@@ -323,13 +324,22 @@ pub struct MergePreviewResponse {
     pub changes: serde_json::Map<String, Value>,
     /// How many rows would move from the mergee to the base.
     pub moves: MovesDto,
+    /// The mergee's email addresses, phone numbers and identifiers the base would gain, as they would be on
+    /// the base: `primary` where the base takes one over as its own field (it had none), otherwise secondary;
+    /// all with source `merge`. Every one stays findable (lookup, search) and taken after the merge.
+    pub identities_gained: Vec<identities::IdentityDto>,
 }
 
 impl MergePreviewResponse {
     pub fn new(p: &application::merge_preview::MergePreview) -> Self {
         let changes =
             p.changes.iter().map(|c| (c.field.to_owned(), serde_json::json!({"from": c.from, "to": c.to}))).collect();
-        Self { payload: ContactDto::new(&p.contact, &p.contact_inboxes), changes, moves: p.moves.into() }
+        Self {
+            payload: ContactDto::new(&p.contact, &p.contact_inboxes),
+            changes,
+            moves: p.moves.into(),
+            identities_gained: p.identities_gained.iter().map(identities::IdentityDto::from).collect(),
+        }
     }
 }
 

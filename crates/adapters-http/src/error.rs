@@ -38,6 +38,11 @@ pub struct FieldError {
     /// A stable snake_case machine code.
     #[schema(example = "invalid_value")]
     pub code: String,
+    /// With code `taken`: the contact that holds the email, phone number or identifier (as its own field or as
+    /// a secondary identity). Absent when the holder is not known (a concurrent write took the value first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 42)]
+    pub contact_id: Option<i64>,
 }
 
 /// The body of every error response.
@@ -74,6 +79,7 @@ impl ApiError {
                     field: field.to_owned(),
                     message: message.to_owned(),
                     code: code.to_owned(),
+                    contact_id: None,
                 }],
                 merged_into: None,
                 superseded_by: None,
@@ -86,7 +92,12 @@ impl ApiError {
         let errors = violations
             .into_vec()
             .into_iter()
-            .map(|v| FieldError { field: v.field, message: v.message, code: v.code })
+            .map(|v| FieldError {
+                field: v.field,
+                message: v.message,
+                code: v.code,
+                contact_id: v.holder.map(ContactId::get),
+            })
             .collect();
         Self {
             status,
@@ -317,11 +328,13 @@ pub fn contact_not_found(field: &str, merged_into: Option<ContactId>) -> FieldEr
             field: field.to_owned(),
             message: format!("this contact was merged into contact {into}"),
             code: "merged".to_owned(),
+            contact_id: None,
         },
         None => FieldError {
             field: field.to_owned(),
             message: "no contact with this id in the account".to_owned(),
             code: "not_found".to_owned(),
+            contact_id: None,
         },
     }
 }
@@ -377,10 +390,20 @@ fn unprocessable(violations: Violations) -> ApiError {
 impl From<ContactsError> for ApiError {
     fn from(e: ContactsError) -> Self {
         match e {
+            ContactsError::NotFound { field: field @ ("email" | "phone_number" | "identifier"), .. } => {
+                Self::not_found(field, &format!("no contact of the account holds this {}", field.replace('_', " ")))
+            }
             ContactsError::NotFound { field, entity } => entity_not_found(field, entity),
             ContactsError::Merged { into } => contact_gone("id", Some(into)),
             ContactsError::IdempotencyKeyReused => idempotency_key_reused(),
             ContactsError::Invalid(v) => unprocessable(v),
+            ContactsError::PrimaryIdentity { kind } => Self::new(
+                StatusCode::CONFLICT,
+                "The identity cannot be deleted; nothing was changed",
+                "identity_id",
+                "primary_identity",
+                &format!("this is the contact's {kind}; change or clear it through the contact's {kind} field"),
+            ),
             ContactsError::AdministratorRequired => Self::new(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized",

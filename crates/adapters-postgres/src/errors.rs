@@ -7,9 +7,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 /// The input field a unique constraint guards.
 fn unique_field(constraint: &str) -> &'static str {
     match constraint {
-        "contacts_email_key" | "users_email_key" => "email",
-        "contacts_identifier_key" => "identifier",
-        "contacts_phone_number_key" => "phone_number",
+        "contacts_email_key" | "users_email_key" | "contact_identities_email_key" => "email",
+        "contacts_identifier_key" | "contact_identities_identifier_key" => "identifier",
+        "contacts_phone_number_key" | "contact_identities_phone_number_key" => "phone_number",
         "account_users_account_user_key" => "user_id",
         "contact_inboxes_source_id_key" => "source_id",
         "contact_labels_contact_label_key" => "labels",
@@ -86,5 +86,8 @@ mod tests {
         assert_eq!(referenced_entity("something_else"), "row");
         assert_eq!(unique_field("contacts_email_key"), "email");
         assert_eq!(unique_field("contacts_phone_number_key"), "phone_number");
+        assert_eq!(unique_field("contact_identities_email_key"), "email");
+        assert_eq!(unique_field("contact_identities_phone_number_key"), "phone_number");
+        assert_eq!(unique_field("contact_identities_identifier_key"), "identifier");
     }
 }

@@ -32,3 +32,12 @@ pub fn revert_all(database_url: &str) -> Result<usize, String> {
     let mut conn = PgConnection::establish(database_url).map_err(|e| format!("cannot connect: {e}"))?;
     conn.revert_all_migrations(MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string())
 }
+
+/// Reverts the newest applied migration; returns its version (for the tests of a migration's own up and down).
+///
+/// # Errors
+/// A connection or migration failure.
+pub fn revert_last(database_url: &str) -> Result<String, String> {
+    let mut conn = PgConnection::establish(database_url).map_err(|e| format!("cannot connect: {e}"))?;
+    conn.revert_last_migration(MIGRATIONS).map(|v| v.to_string()).map_err(|e| e.to_string())
+}

@@ -32,6 +32,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    contact_identities (id) {
+        id -> Int8,
+        account_id -> Int8,
+        contact_id -> Int8,
+        kind -> Text,
+        value -> Text,
+        normalized -> Text,
+        is_primary -> Bool,
+        source -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     contact_inboxes (id) {
         id -> Int8,
         account_id -> Int8,
@@ -64,6 +78,8 @@ diesel::table! {
         mergee_labels -> Array<Nullable<Text>>,
         base_snapshot -> Jsonb,
         written -> Jsonb,
+        moved_identity_ids -> Array<Nullable<Int8>>,
+        moved_identity_sources -> Array<Nullable<Text>>,
     }
 }
 
@@ -249,6 +265,7 @@ diesel::joinable!(access_tokens -> platform_apps (platform_app_id));
 diesel::joinable!(access_tokens -> users (user_id));
 diesel::joinable!(account_users -> accounts (account_id));
 diesel::joinable!(account_users -> users (user_id));
+diesel::joinable!(contact_identities -> accounts (account_id));
 diesel::joinable!(contact_inboxes -> accounts (account_id));
 diesel::joinable!(contact_labels -> accounts (account_id));
 diesel::joinable!(contact_merge_ledgers -> contact_merges (merge_id));
@@ -274,6 +291,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
     account_users,
     accounts,
+    contact_identities,
     contact_inboxes,
     contact_labels,
     contact_merge_ledgers,

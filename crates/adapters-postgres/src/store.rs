@@ -12,6 +12,7 @@ mod auth;
 mod contacts;
 mod conversations;
 mod idempotency;
+mod identities;
 mod inboxes;
 mod labels;
 mod merges;

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use adapters_postgres::migrations::{revert_all, run_pending};
+use adapters_postgres::migrations::{revert_all, revert_last, run_pending};
 use adapters_postgres::testing::TestDatabase;
 use diesel::sql_types::{BigInt, Text};
 use diesel::{sql_query, PgConnection, QueryableByName, RunQueryDsl};
@@ -32,10 +32,11 @@ fn tables(conn: &mut PgConnection) -> Vec<String> {
     .collect()
 }
 
-const ALL_TABLES: [&str; 20] = [
+const ALL_TABLES: [&str; 21] = [
     "access_tokens",
     "account_users",
     "accounts",
+    "contact_identities",
     "contact_inboxes",
     "contact_labels",
     "contact_merge_ledgers",
@@ -71,6 +72,61 @@ fn migrations_run_up_down_and_up_again() {
     assert_eq!(tables(&mut db.connection()), ALL_TABLES);
 }
 
+/// The identities migration backfills every existing contact's email, phone number and identifier as its
+/// primaries, and its down and a second up leave the contacts as they were and backfill again.
+#[test]
+fn identities_migration_backfills_up_down_and_up() {
+    let db = TestDatabase::empty();
+    let applied = run_pending(db.url()).unwrap();
+    assert_eq!(applied.last().map(String::as_str), Some("20261203000020"), "the identities migration is the newest");
+    let reverted = revert_last(db.url()).unwrap();
+    assert_eq!(reverted, "20261203000020");
+    let conn = &mut db.connection();
+    assert!(!tables(conn).contains(&"contact_identities".to_owned()));
+    try_sql(conn, "INSERT INTO accounts (id, name) VALUES (1, 'One'), (2, 'Two')").unwrap();
+    try_sql(
+        conn,
+        "INSERT INTO contacts (id, account_id, name, email, phone_number, identifier) VALUES \
+         (10, 1, 'Ada', 'ada@example.com', '+4930111', 'ada-1'), (11, 1, 'Bob', NULL, '+4930222', NULL), \
+         (12, 1, 'Nobody', NULL, NULL, NULL), (20, 2, 'Ada elsewhere', 'ada@example.com', NULL, 'ada-1')",
+    )
+    .unwrap();
+    let identities = |conn: &mut PgConnection| {
+        sql_query(
+            "SELECT format('%s %s %s %s %s', contact_id, kind, value, is_primary, source) AS name \
+             FROM contact_identities ORDER BY contact_id, kind",
+        )
+        .load::<Name>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect::<Vec<_>>()
+    };
+    let expected = [
+        "10 email ada@example.com t api",
+        "10 identifier ada-1 t api",
+        "10 phone_number +4930111 t api",
+        "11 phone_number +4930222 t api",
+        "20 email ada@example.com t api",
+        "20 identifier ada-1 t api",
+    ];
+    assert_eq!(run_pending(db.url()).unwrap(), ["20261203000020"]);
+    assert_eq!(identities(conn), expected);
+    // the trigger keeps them in step from now on
+    try_sql(conn, "UPDATE contacts SET email = 'bob@example.com' WHERE id = 11").unwrap();
+    assert!(identities(conn).contains(&"11 email bob@example.com t api".to_owned()));
+
+    assert_eq!(revert_last(db.url()).unwrap(), "20261203000020");
+    assert!(!tables(conn).contains(&"contact_identities".to_owned()));
+    let n = sql_query("SELECT count(*) AS n FROM contacts").get_result::<N>(conn).unwrap().n;
+    assert_eq!(n, 4, "down keeps every contact");
+    try_sql(conn, "INSERT INTO contacts (id, account_id, name) VALUES (13, 1, 'No trigger now')").unwrap();
+    assert_eq!(run_pending(db.url()).unwrap(), ["20261203000020"]);
+    let mut again = expected.to_vec();
+    again.insert(3, "11 email bob@example.com t api");
+    assert_eq!(identities(conn), again);
+}
+
 #[test]
 fn every_foreign_key_is_indexed() {
     let db = TestDatabase::new();
@@ -102,6 +158,7 @@ fn every_trigram_index_keeps_its_pending_list_short() {
     assert_eq!(
         gin,
         [
+            "contact_identities_secondary_trgm_idx gin_pending_list_limit=512",
             "contacts_email_trgm_idx gin_pending_list_limit=512",
             "contacts_identifier_trgm_idx gin_pending_list_limit=512",
             "contacts_name_trgm_idx gin_pending_list_limit=512",

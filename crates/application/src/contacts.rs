@@ -8,7 +8,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use domain::validation::normalize_label;
-use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, InboxId, JsonObject, Violations};
+use domain::{
+    AccountId, Contact, ContactAttributes, ContactId, ContactInbox, IdentityKind, InboxId, JsonObject, Violations,
+};
 use rand::RngCore;
 use serde_json::json;
 
@@ -39,6 +41,10 @@ pub enum ContactsError {
     /// The input breaks a contact rule (format, length or uniqueness).
     #[error("invalid input: {0}")]
     Invalid(Violations),
+    /// The identity is one of the contact's primaries (its email, phone number or identifier field), which
+    /// change through the contact itself.
+    #[error("the identity is the contact's primary {kind}")]
+    PrimaryIdentity { kind: domain::IdentityKind },
     /// Only administrators of the account may do this.
     #[error("only administrators may do this")]
     AdministratorRequired,
@@ -74,7 +80,7 @@ impl From<crate::idempotency::KeyReused> for ContactsError {
 }
 
 /// The error for a contact id that names no contact: `Merged` when it was merged away, `NotFound` otherwise.
-fn missing_contact(session: &mut dyn Session, account: AccountId, id: ContactId) -> ContactsError {
+pub(crate) fn missing_contact(session: &mut dyn Session, account: AccountId, id: ContactId) -> ContactsError {
     match session.merged_into(account, id) {
         Ok(Some(into)) => ContactsError::Merged { into },
         Ok(None) => contact_not_found(),
@@ -298,6 +304,7 @@ pub fn create_contact_in(
     if let Some(inbox) = cmd.inbox_id {
         tx.find_inbox(account, inbox)?.ok_or(ContactsError::NotFound { field: "inbox_id", entity: "inbox" })?;
     }
+    check_holders(tx, account, &attributes, None)?;
     let contact = tx.insert_contact(account, &NewContact { attributes, blocked })?;
     let contact_inbox = match cmd.inbox_id {
         Some(inbox) => Some(tx.insert_contact_inbox(account, contact.id, inbox, &source_id)?.contact_inbox),
@@ -346,6 +353,7 @@ pub fn update_contact(
         let current = lock_contact(tx, account, id)?;
         let (attributes, blocked) =
             changes.clone().apply(current.attributes, current.blocked).map_err(ContactsError::Invalid)?;
+        check_holders(tx, account, &attributes, Some(id))?;
         let contact = tx.update_contact(account, id, &attributes, blocked)?;
         record_contact_event(tx, account, "contact.updated", &contact)?;
         let contact_inboxes = tx.contact_inboxes(account, id)?;
@@ -451,9 +459,40 @@ pub fn set_contact_labels(
     })
 }
 
+/// Refuses, naming the holder, the email, phone number or identifier of `attributes` that another contact
+/// than `writer` holds (as a primary or a secondary identity).
+///
+/// # Errors
+/// `Invalid` with one `taken` violation per such field.
+pub fn check_holders(
+    tx: &mut dyn Session,
+    account: AccountId,
+    attributes: &ContactAttributes,
+    writer: Option<ContactId>,
+) -> Result<(), ContactsError> {
+    let wanted: Vec<(IdentityKind, &str)> = [
+        (IdentityKind::Email, &attributes.email),
+        (IdentityKind::PhoneNumber, &attributes.phone_number),
+        (IdentityKind::Identifier, &attributes.identifier),
+    ]
+    .into_iter()
+    .filter_map(|(kind, value)| value.as_deref().map(|v| (kind, v)))
+    .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut taken = Violations::default();
+    let mut holders = tx.identity_holders(account, &wanted)?;
+    holders.sort_by_key(|(kind, _)| *kind);
+    for (kind, holder) in holders.into_iter().filter(|(_, h)| Some(*h) != writer) {
+        taken.push_taken(kind.as_str(), holder);
+    }
+    taken.into_result().map_err(ContactsError::Invalid)
+}
+
 /// Locks one contact of the account.
 /// Locks the contact for a change; a merged-away id says where the contact went.
-fn lock_contact(tx: &mut dyn Session, account: AccountId, id: ContactId) -> Result<Contact, ContactsError> {
+pub(crate) fn lock_contact(tx: &mut dyn Session, account: AccountId, id: ContactId) -> Result<Contact, ContactsError> {
     match tx.lock_contacts(account, &[id])?.into_iter().next() {
         Some(contact) => Ok(contact),
         None => Err(missing_contact(tx, account, id)),

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod contacts;
 pub mod conversations;
 pub mod idempotency;
+pub mod identities;
 pub mod inboxes;
 #[cfg(test)]
 mod memory;

@@ -12,6 +12,7 @@ mod auth;
 mod contacts;
 mod conversations;
 mod idempotency;
+mod identities;
 mod inboxes;
 mod labels;
 mod merges;
@@ -49,6 +50,8 @@ pub struct State {
     pub platform_grants: Vec<(i64, PlatformGrant)>,
     pub inboxes: Vec<(AccountId, InboxSummary)>,
     pub contacts: Vec<Contact>,
+    /// Every identity, primary and secondary (kept in step with the contacts' fields by `sync_identities`).
+    pub identities: Vec<(AccountId, domain::Identity)>,
     pub contact_inboxes: Vec<(AccountId, StoredContactInbox)>,
     pub conversations: Vec<Conversation>,
     pub messages: Vec<Message>,
@@ -106,7 +109,18 @@ impl State {
             created_at: epoch(),
             updated_at: epoch(),
         });
+        let attributes = self.contacts.last().map(|c| c.attributes.clone()).unwrap_or_default();
+        self.sync_identities(account, id, None, &attributes);
         id
+    }
+
+    /// Changes a contact's attributes as an update would (its identities follow).
+    pub fn edit_contact(&mut self, id: ContactId, edit: impl FnOnce(&mut ContactAttributes)) {
+        let Some(contact) = self.contacts.iter_mut().find(|c| c.id == id) else { return };
+        let old = contact.attributes.clone();
+        edit(&mut contact.attributes);
+        let (account, new) = (contact.account_id, contact.attributes.clone());
+        self.sync_identities(account, id, Some(&old), &new);
     }
 
     /// Adds an API inbox and returns it.
@@ -188,14 +202,30 @@ impl State {
     fn clash(&self, account: AccountId, id: Option<ContactId>, attributes: &ContactAttributes) -> Option<&'static str> {
         let fields: [(&'static str, UniqueField); 3] =
             [("email", |a| &a.email), ("identifier", |a| &a.identifier), ("phone_number", |a| &a.phone_number)];
-        fields.into_iter().find_map(|(name, field)| {
+        let taken_by_field = fields.into_iter().find_map(|(name, field)| {
             let taken = field(attributes).is_some()
                 && self
                     .contacts
                     .iter()
                     .any(|c| c.account_id == account && Some(c.id) != id && field(&c.attributes) == field(attributes));
             taken.then_some(name)
+        });
+        // a value another contact keeps as a secondary identity is taken too (one unique index in PostgreSQL)
+        taken_by_field.or_else(|| {
+            domain::IdentityKind::ALL.into_iter().find_map(|kind| {
+                let value = primary_value(attributes, kind)?;
+                self.identity_holder(account, kind, value, id).map(|_| kind.as_str())
+            })
         })
+    }
+}
+
+/// The field of `attributes` that holds the primary identity of `kind`.
+fn primary_value(attributes: &ContactAttributes, kind: domain::IdentityKind) -> Option<&String> {
+    match kind {
+        domain::IdentityKind::Email => attributes.email.as_ref(),
+        domain::IdentityKind::PhoneNumber => attributes.phone_number.as_ref(),
+        domain::IdentityKind::Identifier => attributes.identifier.as_ref(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Merge preview: what a merge would do, computed with the same rule ([`plan_merge`]) and checks as the merge,
 //! in a read-only transaction that writes nothing.
 
-use domain::{attribute_changes, AttributeChange, Contact, ContactInbox, Violations};
+use domain::{
+    attribute_changes, AttributeChange, Contact, ContactInbox, Identity, IdentityKind, IdentitySource, Violations,
+};
 
 use crate::merge_contacts::{pick_pair, plan_merge, MergeContacts, MergeContactsError};
 use crate::ports::{in_rolled_back_transaction, Database, MovedCounts};
@@ -14,6 +16,9 @@ pub struct MergePreview {
     pub contact_inboxes: Vec<ContactInbox>,
     pub changes: Vec<AttributeChange>,
     pub moves: MovedCounts,
+    /// The mergee's identities as the base would hold them (primary where the base takes the value over as its
+    /// own field, secondary otherwise; source `merge`).
+    pub identities_gained: Vec<Identity>,
 }
 
 /// Previews the merge `cmd` describes.
@@ -33,6 +38,7 @@ pub fn preview_merge(db: &dyn Database, cmd: MergeContacts) -> Result<MergePrevi
                 contact_inboxes,
                 changes: Vec::new(),
                 moves: MovedCounts::default(),
+                identities_gained: Vec::new(),
             });
         }
         let merged = plan_merge(&base, &mergee, &cmd.choices).map_err(MergeContactsError::Invalid)?;
@@ -48,7 +54,23 @@ pub fn preview_merge(db: &dyn Database, cmd: MergeContacts) -> Result<MergePrevi
         let contact_inboxes =
             tx.contact_inboxes_of(account, &[base.id, mergee.id])?.into_iter().map(|(_, inbox)| inbox).collect();
         let changes = attribute_changes(&base.attributes, &merged);
+        let field = |a: &domain::ContactAttributes, kind: IdentityKind| match kind {
+            IdentityKind::Email => a.email.clone(),
+            IdentityKind::PhoneNumber => a.phone_number.clone(),
+            IdentityKind::Identifier => a.identifier.clone(),
+        };
+        // a mergee identity becomes the base's primary when the merged field takes its value
+        let identities_gained = tx
+            .identities(account, mergee.id)?
+            .into_iter()
+            .map(|i| Identity {
+                contact_id: base.id,
+                primary: field(&merged, i.kind).as_ref() == Some(&i.value),
+                source: IdentitySource::Merge,
+                ..i
+            })
+            .collect();
         let contact = Contact { attributes: merged, ..base };
-        Ok(MergePreview { contact, contact_inboxes, changes, moves })
+        Ok(MergePreview { contact, contact_inboxes, changes, moves, identities_gained })
     })
 }

@@ -20,6 +20,7 @@ mod contacts;
 mod conversations;
 mod error;
 mod idempotency;
+mod identities;
 mod inboxes;
 mod labels;
 mod merges;
@@ -36,6 +37,7 @@ pub use contacts::{
 pub use conversations::{Conversation, ConversationStore, Message, MessageType, NewConversation, Sender};
 pub use error::StoreError;
 pub use idempotency::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
+pub use identities::IdentityStore;
 pub use inboxes::InboxStore;
 pub use labels::LabelStore;
 pub use merges::{MergeEntry, MergeLedger, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, StoredMerge};
@@ -129,6 +131,7 @@ pub trait Session:
     AuthStore
     + AdminStore
     + ContactStore
+    + IdentityStore
     + InboxStore
     + ConversationStore
     + NoteStore

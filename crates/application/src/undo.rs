@@ -10,7 +10,8 @@
 //! 3. restore each base attribute the merge changed to its value before the merge, unless it was changed again
 //!    since (then the current value stays and is reported as a conflict). The base is written before the
 //!    mergee is re-created, so that an email, phone number or identifier the base inherited is free again;
-//! 4. re-create the mergee with its original id and every stored column of its snapshot;
+//! 4. re-create the mergee with its original id and every stored column of its snapshot, and give it back the
+//!    identities the merge made secondary on the base (its primaries are its own fields again);
 //! 5. move back, set-based, the ledger's rows the base still owns; give the mergee its labels back and take
 //!    from the base those the merge added. Rows the base gained after the merge stay, and are counted;
 //! 6. mark the record undone and enqueue the `contact.unmerged` outbox event with the same facts.
@@ -154,7 +155,7 @@ pub fn undo_in(tx: &mut dyn Session, cmd: UndoMerge) -> Result<UndoOutcome, Undo
 
     let base =
         if restored == base.attributes { base } else { tx.update_contact_attributes(account, base.id, &restored)? };
-    let mergee = tx.restore_contact(&mergee)?;
+    let mergee = tx.restore_contact(&mergee, entry.id, base.id)?;
     let counts = tx.move_back(account, entry.id, base.id, mergee.id, entry.created_at)?;
     let outcome = UndoOutcome {
         merge_id: entry.id,

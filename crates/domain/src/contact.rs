@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::ids::{AccountId, ContactId, InboxId};
-use crate::validation::{validate_email, validate_phone_number, ValueViolation, Violations};
+use crate::validation::{normalize_phone_number, validate_email, validate_phone_number, ValueViolation, Violations};
 use crate::JsonObject;
 
 /// A contact as stored.
@@ -32,12 +32,13 @@ pub struct ContactAttributes {
 
 impl ContactAttributes {
     /// Brings the attributes to their stored form: blank email, phone and identifier become `None`, the email
-    /// is lower-cased, surrounding whitespace is trimmed from all four strings.
+    /// is lower-cased, surrounding whitespace is trimmed from all four strings, a phone number is brought to
+    /// E.164 ([`normalize_phone_number`]; one that cannot be is left for [`Self::validate`] to refuse).
     #[must_use]
     pub fn normalized(mut self) -> Self {
         self.name = self.name.trim().to_owned();
         self.email = non_blank(self.email).map(|e| e.to_lowercase());
-        self.phone_number = non_blank(self.phone_number);
+        self.phone_number = non_blank(self.phone_number).map(|p| normalize_phone_number(&p).unwrap_or(p));
         self.identifier = non_blank(self.identifier);
         self
     }

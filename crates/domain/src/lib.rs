@@ -3,6 +3,7 @@
 //! its preview can never disagree.
 
 pub mod contact;
+pub mod identity;
 pub mod ids;
 pub mod merge;
 pub mod merge_many;
@@ -10,6 +11,7 @@ pub mod network;
 pub mod validation;
 
 pub use contact::{Contact, ContactAttributes, ContactInbox, InboxSummary};
+pub use identity::{Identity, IdentityKind, IdentitySource};
 pub use ids::{AccountId, ContactId, ConversationId, InboxId, NoteId, UserId};
 pub use merge::{attribute_changes, merge_attributes, AttributeChange};
 pub use merge_many::{merge_attributes_choosing, FieldChoices, ManyChoices, ObjectChoice, Pick, Side};

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::ids::ContactId;
+
 /// One broken rule on one input field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
@@ -11,6 +13,8 @@ pub struct FieldViolation {
     pub code: String,
     /// A sentence for people.
     pub message: String,
+    /// With code `taken`: the contact that holds the value, when it is known.
+    pub holder: Option<ContactId>,
 }
 
 /// The rule a single value broke, before it is attached to a field.
@@ -27,7 +31,22 @@ pub struct Violations(Vec<FieldViolation>);
 impl Violations {
     /// Records that `field` broke the rule `code`.
     pub fn push(&mut self, field: &str, code: &str, message: impl Into<String>) {
-        self.0.push(FieldViolation { field: field.to_owned(), code: code.to_owned(), message: message.into() });
+        self.0.push(FieldViolation {
+            field: field.to_owned(),
+            code: code.to_owned(),
+            message: message.into(),
+            holder: None,
+        });
+    }
+
+    /// Records that another contact, `holder`, already holds the value of `field`.
+    pub fn push_taken(&mut self, field: &str, holder: ContactId) {
+        self.0.push(FieldViolation {
+            field: field.to_owned(),
+            code: "taken".to_owned(),
+            message: format!("has already been taken by contact {holder}"),
+            holder: Some(holder),
+        });
     }
 
     /// Records a value rule's violation against `field`.
@@ -108,18 +127,47 @@ pub fn validate_email(email: &str) -> Result<(), ValueViolation> {
     }
 }
 
-/// E.164: a `+`, a non-zero first digit, at most fifteen digits in all (`+[1-9]\d{1,14}`), as the reference checks.
+/// Characters people put between the digits of a phone number; they carry no meaning.
+fn is_phone_formatting(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '-' | '.' | '(' | ')' | '/')
+}
+
+/// Whether `digits` (after the `+`) is E.164-shaped: `[1-9]\d{1,14}`.
+fn is_e164_digits(digits: &str) -> bool {
+    (2..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0')
+}
+
+/// A phone number in its stored form: E.164 as libphonenumber formats it (`+49 151 1234-5678`,
+/// `+49 (0)151 12345678` and `+4915112345678` are all `+4915112345678`). A number that is E.164-shaped once its
+/// formatting is removed but that libphonenumber's metadata cannot confirm (the reference's own example
+/// `+12212345`) is kept as given, without its formatting: the reference accepts any such number.
 ///
 /// # Errors
-/// `invalid_format` when the number is not in E.164 form.
-pub fn validate_phone_number(phone: &str) -> Result<(), ValueViolation> {
-    let digits = phone.strip_prefix('+').unwrap_or("");
-    let ok = (2..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
-    if ok {
-        Ok(())
-    } else {
-        Err(ValueViolation { code: "invalid_format", message: "should be in e164 format".to_owned() })
+/// `invalid_format` when the number has no country code (`+`) or is not E.164-shaped even without formatting.
+pub fn normalize_phone_number(phone: &str) -> Result<String, ValueViolation> {
+    let invalid = || ValueViolation {
+        code: "invalid_format",
+        message: "should be in e164 format (a + and the country code, then the number)".to_owned(),
+    };
+    // "(0)" is the national trunk prefix written after the country code; it is never dialled internationally.
+    let stripped: String = phone.trim().replace("(0)", "").chars().filter(|c| !is_phone_formatting(*c)).collect();
+    let digits = stripped.strip_prefix('+').ok_or_else(invalid)?;
+    if !is_e164_digits(digits) {
+        return Err(invalid());
     }
+    match phonenumber::parse(None, &stripped) {
+        // a number libphonenumber confirms is at most fifteen digits: its E.164 form is E.164-shaped
+        Ok(number) if phonenumber::is_valid(&number) => Ok(number.format().mode(phonenumber::Mode::E164).to_string()),
+        _ => Ok(stripped),
+    }
+}
+
+/// A phone number the API accepts: one [`normalize_phone_number`] can bring to its stored form.
+///
+/// # Errors
+/// `invalid_format` as [`normalize_phone_number`].
+pub fn validate_phone_number(phone: &str) -> Result<(), ValueViolation> {
+    normalize_phone_number(phone).map(|_| ())
 }
 
 /// Longest accepted label, in characters.
@@ -161,7 +209,12 @@ mod tests {
         assert!(!one.is_empty());
         assert_eq!(
             one.as_slice(),
-            [FieldViolation { field: "email".into(), code: "taken".into(), message: "has already been taken".into() }]
+            [FieldViolation {
+                field: "email".into(),
+                code: "taken".into(),
+                message: "has already been taken".into(),
+                holder: None
+            }]
         );
         assert_eq!(one.clone().into_result(), Err(one.clone()));
 
@@ -177,6 +230,14 @@ mod tests {
         // what the logs and error messages show: field and message of each, in order
         assert_eq!(two.to_string(), "name must be at most 255 characters; phone_number is odd");
         assert_eq!(Violations::default().to_string(), "");
+
+        let mut taken = Violations::default();
+        taken.push_taken("email", ContactId::new(7));
+        let v = &taken.as_slice()[0];
+        assert_eq!(
+            (v.code.as_str(), v.holder, v.message.as_str()),
+            ("taken", Some(ContactId::new(7)), "has already been taken by contact 7")
+        );
     }
 
     #[test]
@@ -207,12 +268,34 @@ mod tests {
     }
 
     #[test]
-    fn phone_numbers() {
-        for ok in ["+12212345", "+49301234567", "+123456789012345", "+12"] {
-            assert_eq!(validate_phone_number(ok), Ok(()), "{ok}");
+    fn phone_formats_are_one_number() {
+        for given in ["+49 151 1234-5678", "+49 (0)151 12345678", "+4915112345678", " +49.151.1234.5678 "] {
+            assert_eq!(normalize_phone_number(given), Ok("+4915112345678".to_owned()), "{given}");
         }
-        for bad in ["", "12212345", "+", "+1", "+0123", "+1234567890123456", "+1 221", "+12a", "++12"] {
-            assert!(validate_phone_number(bad).is_err(), "{bad}");
+        assert_eq!(normalize_phone_number("+1 (202) 555-0143"), Ok("+12025550143".to_owned()));
+        assert_eq!(normalize_phone_number("+49/151/12345678"), Ok("+4915112345678".to_owned()));
+        // libphonenumber's part: a trunk prefix written without parentheses is no digit of the number
+        assert_eq!(normalize_phone_number("+49 0151 12345678"), Ok("+4915112345678".to_owned()));
+    }
+
+    #[test]
+    fn unconfirmed_e164_numbers_are_kept_as_given() {
+        // the reference's worked example: E.164-shaped, unknown to libphonenumber's metadata
+        assert_eq!(normalize_phone_number("+12212345"), Ok("+12212345".to_owned()));
+        assert_eq!(normalize_phone_number("+4930111"), Ok("+4930111".to_owned()));
+        assert_eq!(normalize_phone_number("+12"), Ok("+12".to_owned()));
+        assert_eq!(normalize_phone_number("+1 221 2345"), Ok("+12212345".to_owned()));
+        // libphonenumber would drop the trunk 0 of this one too, but cannot confirm what remains: kept as given
+        assert_eq!(normalize_phone_number("+49 01 234"), Ok("+4901234".to_owned()));
+    }
+
+    #[test]
+    fn numbers_without_a_country_code_or_shape_are_refused() {
+        for bad in
+            ["", "030123456", "0151 12345678", "+", "+1", "+0123", "+1234567890123456", "+12a", "++12", "49 151 1234"]
+        {
+            let err = normalize_phone_number(bad).map_err(|v| v.code);
+            assert_eq!(err, Err("invalid_format"), "{bad}");
         }
     }
 

@@ -46,6 +46,11 @@ enum Op {
         lo: i64,
         hi: i64,
     },
+    /// A search whose term only a secondary identity holds (the group's `identity_search_term`).
+    SearchIdentity {
+        lo: i64,
+        hi: i64,
+    },
 }
 
 impl Op {
@@ -56,6 +61,7 @@ impl Op {
             Op::MergeMany { .. } => "merge5",
             Op::Get { .. } => "get",
             Op::Search { .. } => "search",
+            Op::SearchIdentity { .. } => "search-identity",
         }
     }
 }
@@ -141,7 +147,11 @@ pub fn run(args: &Args) -> Result<(), String> {
             let (lo, hi) = args.range("terms")?.ok_or("--terms LO:HI is required for search")?;
             Op::Search { lo, hi }
         }
-        other => return Err(format!("unknown --op {other}: merge, merge5, undo, get or search")),
+        "search-identity" => {
+            let (lo, hi) = args.range("terms")?.ok_or("--terms LO:HI is required for search-identity")?;
+            Op::SearchIdentity { lo, hi }
+        }
+        other => return Err(format!("unknown --op {other}: merge, merge5, undo, get, search or search-identity")),
     };
     let out = args.req("out")?;
     let concurrency: i64 = args.num("concurrency", 16)?.max(1);
@@ -346,6 +356,11 @@ impl ClientState {
             }
             Op::Search { lo, hi } => {
                 let term = query_value(&search_term(self.rng.between(*lo, *hi)));
+                write_request(out, host, "GET", &path(t, &format!("/contacts/search?q={term}")), &t.token, None);
+                Expect::Page
+            }
+            Op::SearchIdentity { lo, hi } => {
+                let term = query_value(&identity_search_term(self.rng.between(*lo, *hi)));
                 write_request(out, host, "GET", &path(t, &format!("/contacts/search?q={term}")), &t.token, None);
                 Expect::Page
             }
@@ -578,6 +593,12 @@ pub fn search_term(n: i64) -> String {
     let h = (n.rem_euclid(456_976) * 7919 + 13) % 456_976;
     let letter = |d: i64| char::from(b'a' + u8::try_from(d % 26).unwrap_or(0));
     format!("z{}{}{}{}", letter(h / 17_576), letter(h / 676), letter(h / 26), letter(h))
+}
+
+/// The term only the secondary identities of contact group n hold: the same as `bench_identity_term` in
+/// scripts/bench/seed.sql ("y" and the four letters of the group's search term).
+pub fn identity_search_term(n: i64) -> String {
+    format!("y{}", &search_term(n)[1..])
 }
 
 fn path(t: &Target, rest: &str) -> String {

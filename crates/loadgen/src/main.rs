@@ -1,7 +1,8 @@
 //! `coalesce-loadgen`: the load generator and report writer behind `make bench` (see `scripts/bench.sh`).
 //!
 //! ```text
-//! coalesce-loadgen http --base-url URL --token T --account A --op merge|merge5|undo|get|search --out FILE
+//! coalesce-loadgen http --base-url URL --token T --account A --op merge|merge5|undo|get|search|search-identity
+//!                       --out FILE
 //!                       [--concurrency 16] [--threads 2] [--duration SECS] [--warmup SECS] [--requests N]
 //!                       [--server-pid PID]
 //!                       [--pairs FIRST:COUNT]            merge: pair i is (FIRST + 2i, FIRST + 2i + 1)

@@ -25,7 +25,7 @@ use inputs::{
 };
 use notes::{FIXED_FLOOR_NOTE, FLOOR_NOTE};
 
-const OPERATIONS: [(&str, &str); 5] = [
+const OPERATIONS: [(&str, &str); 6] = [
     ("merge", "merge (POST …/actions/contact_merge, fresh pair each)"),
     (
         "merge5",
@@ -34,6 +34,7 @@ const OPERATIONS: [(&str, &str); 5] = [
     ("undo", "undo (POST …/contact_merges/{id}/undo, each merge above once)"),
     ("get", "get contact (GET …/contacts/{id})"),
     ("search", "search (GET …/contacts/search?q=, ~10 hits)"),
+    ("search-identity", "search by secondary identity (GET …/contacts/search?q=, ~10 hits, only in secondary emails)"),
 ];
 
 /// The operations with a fixed floor: the least round trips that do the operation's database work (one), which do

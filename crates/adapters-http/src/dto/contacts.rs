@@ -26,14 +26,17 @@ pub struct ContactUpdateRequest {
     #[schema(value_type = Option<String>, max_length = 255, example = "Alice")]
     #[validate(custom(function = "fields::name"))]
     pub name: Option<Value>,
-    /// Email of the contact; stored lower-cased, unique in the account.
+    /// Email of the contact; stored lower-cased, unique in the account (as its own field or as another
+    /// contact's secondary identity).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, format = Email, max_length = 254, example = "alice@acme.inc")]
     #[validate(custom(function = "fields::email"))]
     pub email: Option<Value>,
-    /// Phone number in E.164 format; unique in the account.
+    /// Phone number with its country code, in E.164 or a common written form (`+49 151 1234-5678`,
+    /// `+49 (0)151 12345678`); stored in E.164 as libphonenumber formats it, unique in the account (as its own
+    /// field or as another contact's secondary identity).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, pattern = r"^\+[1-9]\d{1,14}$", example = "+4930123456")]
+    #[schema(value_type = Option<String>, pattern = r"^\+[1-9][0-9 ().\-/]{1,40}$", example = "+4930123456")]
     #[validate(custom(function = "fields::phone_number"))]
     pub phone_number: Option<Value>,
     /// A unique identifier for the contact in an external system.
@@ -97,14 +100,17 @@ pub struct ContactCreateRequest {
     #[schema(value_type = Option<String>, max_length = 255, example = "Alice")]
     #[validate(custom(function = "fields::name"))]
     pub name: Option<Value>,
-    /// Email of the contact; stored lower-cased, unique in the account.
+    /// Email of the contact; stored lower-cased, unique in the account (as its own field or as another
+    /// contact's secondary identity).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, format = Email, max_length = 254, example = "alice@acme.inc")]
     #[validate(custom(function = "fields::email"))]
     pub email: Option<Value>,
-    /// Phone number in E.164 format; unique in the account.
+    /// Phone number with its country code, in E.164 or a common written form (`+49 151 1234-5678`,
+    /// `+49 (0)151 12345678`); stored in E.164 as libphonenumber formats it, unique in the account (as its own
+    /// field or as another contact's secondary identity).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, pattern = r"^\+[1-9]\d{1,14}$", example = "+4930123456")]
+    #[schema(value_type = Option<String>, pattern = r"^\+[1-9][0-9 ().\-/]{1,40}$", example = "+4930123456")]
     #[validate(custom(function = "fields::phone_number"))]
     pub phone_number: Option<Value>,
     /// A unique identifier for the contact in an external system.

@@ -19,7 +19,7 @@ pub fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Valu
     Value::deserialize(deserializer).map(Some)
 }
 
-fn error(code: &'static str, message: impl Into<Cow<'static, str>>) -> ValidationError {
+pub(crate) fn error(code: &'static str, message: impl Into<Cow<'static, str>>) -> ValidationError {
     let mut e = ValidationError::new(code);
     e.message = Some(message.into());
     e
@@ -29,12 +29,12 @@ fn from_violation(v: ValueViolation) -> ValidationError {
     error(v.code, v.message)
 }
 
-fn required() -> ValidationError {
+pub(crate) fn required() -> ValidationError {
     error("required", "is required")
 }
 
 /// A string (or `null` for an optional field) of at most `max` characters.
-fn string_up_to(value: &Value, max: usize) -> Result<Option<&str>, ValidationError> {
+pub(crate) fn string_up_to(value: &Value, max: usize) -> Result<Option<&str>, ValidationError> {
     match value {
         Value::Null => Ok(None),
         Value::String(s) if s.chars().count() > max => {

@@ -16,8 +16,9 @@ use utoipa::openapi::{Components, Content, OpenApi, Ref, RefOr, ResponseBuilder}
 use utoipa::Modify;
 
 use crate::error::{contact_gone, idempotency_key_reused, ApiError, ErrorBody};
+use application::contacts::ContactsError;
 use application::undo::UndoError;
-use domain::ContactId;
+use domain::{ContactId, IdentityKind, Violations};
 
 /// Operations that answer 404 code `merged` (with `merged_into`) for a merged-away contact id.
 const ANSWER_MERGED: &[&str] = &[
@@ -29,6 +30,8 @@ const ANSWER_MERGED: &[&str] = &[
     "contactUpdate",
     "contactPatch",
     "contactDelete",
+    "contactIdentityList",
+    "contactIdentityCreate",
 ];
 
 /// What an operation's examples are built from.
@@ -260,6 +263,11 @@ fn examples(status: u16, op: &OperationFacts) -> Vec<(&'static str, &'static str
                 body(UndoError::NotUndoable.into()),
             ),
         ],
+        409 if op.id == "contactIdentityDelete" => vec![(
+            "primary_identity",
+            "The identity is the contact's own email, phone number or identifier",
+            body(ContactsError::PrimaryIdentity { kind: IdentityKind::Email }.into()),
+        )],
         409 => vec![(
             "conflict",
             "The request conflicts with the resource's state",
@@ -267,12 +275,17 @@ fn examples(status: u16, op: &OperationFacts) -> Vec<(&'static str, &'static str
         )],
         422 => {
             let mut out = Vec::new();
-            if merge || op.body_fields.iter().any(|f| f == "email") {
-                let description = if merge {
-                    "The merged contact would be invalid; nothing was changed"
-                } else {
-                    "The request could not be processed; nothing was changed"
-                };
+            let taken_field = if op.id == "contactIdentityCreate" { "value" } else { "email" };
+            if !merge && (op.body_fields.iter().any(|f| f == "email") || taken_field == "value") {
+                let mut holder = Violations::default();
+                holder.push_taken(taken_field, ContactId::new(42));
+                out.push((
+                    "taken",
+                    "Another contact already holds the value; `contact_id` names it",
+                    body(ContactsError::Invalid(holder).into()),
+                ));
+            } else if merge {
+                let description = "The merged contact would be invalid; nothing was changed";
                 out.push((
                     "taken",
                     "Another contact already holds the value",

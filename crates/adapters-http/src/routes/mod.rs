@@ -4,6 +4,7 @@ pub mod contact_inboxes;
 pub mod contacts;
 pub mod conversations;
 pub mod health;
+pub mod identities;
 pub mod inboxes;
 pub mod labels;
 pub mod merge;
@@ -33,6 +34,7 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         .service(webhooks::webhook_delete)
         // `/contacts/search` before `/contacts/{id}`, which would otherwise take "search" for an id
         .service(contacts::contact_search)
+        .service(identities::contact_lookup)
         .service(contacts::contact_list)
         .service(contacts::contact_create)
         .service(contacts::contact_details)
@@ -42,6 +44,9 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         .service(conversations::contact_conversation_list)
         .service(labels::contact_labels_list)
         .service(labels::contact_labels_set)
+        .service(identities::identity_list)
+        .service(identities::identity_create)
+        .service(identities::identity_delete)
         .service(notes::note_list)
         .service(notes::note_create)
         .service(notes::note_details)

@@ -274,9 +274,14 @@ impl ContactStore for PgSession {
 /// The search predicate. Each alternative is written exactly as its trigram index is defined (see the first
 /// migration), so that PostgreSQL can answer it with a bitmap OR of the four GIN indexes instead of scanning
 /// the account's contacts. `$2` is the escaped `%term%` pattern; emails are stored lower-cased, so their
-/// index needs no `lower()`, and phone numbers have no case.
+/// index needs no `lower()`, and phone numbers have no case. The fifth alternative finds contacts by their
+/// secondary identities (primaries are the four columns already): the partial trigram index of the identities
+/// migration answers the subquery once (an init plan), and its few contact ids join the bitmap OR through the
+/// primary key.
 pub const SEARCH_CONDITION: &str = "(lower(name) LIKE lower($2) OR email LIKE lower($2) \
-     OR phone_number LIKE lower($2) OR lower(identifier) LIKE lower($2))";
+     OR phone_number LIKE lower($2) OR lower(identifier) LIKE lower($2) \
+     OR id = ANY (ARRAY(SELECT contact_id FROM contact_identities \
+                        WHERE account_id = $1 AND NOT is_primary AND lower(value) LIKE lower($2))))";
 
 /// `%term%` with LIKE's special characters escaped (backslash is PostgreSQL's default LIKE escape), so that
 /// every character of the term matches itself.
@@ -434,6 +439,8 @@ mod tests {
             "contacts_email_trgm_idx",
             "contacts_phone_number_trgm_idx",
             "contacts_identifier_trgm_idx",
+            "contact_identities_secondary_trgm_idx",
+            "contacts_pkey",
         ] {
             assert!(plan.contains(index), "{index} is not used:\n{plan}");
         }

@@ -24,7 +24,9 @@ impl MergeStore for PgSession {
         // messages the mergee sent, contact inboxes and notes change owner; labels are a union, the mergee's rows
         // taken and the base given each label it does not carry yet. Foreign keys are checked at the end of the
         // statement, against all of it. The same statement returns which rows it moved and which labels it
-        // added: the ledger an undo reverses, at no extra round trip.
+        // added: the ledger an undo reverses, at no extra round trip. The mergee's identities, primaries included,
+        // become secondaries of the base (the self-join reads the source each had, for the undo); when the base
+        // then takes over a mergee's email, phone number or identifier, the identities trigger promotes it.
         let (a, from, to) = (account.get(), from.get(), to.get());
         let moved: MovedLedger = Prepared(
             diesel::sql_query(
@@ -41,13 +43,19 @@ impl MergeStore for PgSession {
                      DELETE FROM contact_labels WHERE account_id = $1 AND contact_id = $2 RETURNING label), \
                  labels_added AS ( \
                      INSERT INTO contact_labels (account_id, contact_id, label) SELECT $1, $3, label FROM labels_taken \
-                     ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING label) \
+                     ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING label), \
+                 identities_moved AS ( \
+                     UPDATE contact_identities t SET contact_id = $3, is_primary = FALSE, source = 'merge' \
+                     FROM contact_identities was WHERE was.id = t.id AND t.account_id = $1 AND t.contact_id = $2 \
+                     RETURNING t.id, was.source) \
                  SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM conversations_moved) AS conversation_ids, \
                         (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM messages_moved) AS message_ids, \
                         (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM contact_inboxes_moved) AS contact_inbox_ids, \
                         (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM notes_moved) AS note_ids, \
                         (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_added) AS labels_added, \
-                        (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_taken) AS mergee_labels",
+                        (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_taken) AS mergee_labels, \
+                        (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM identities_moved) AS identity_ids, \
+                        (SELECT coalesce(array_agg(source ORDER BY id), '{}') FROM identities_moved) AS identity_sources",
             )
             .bind::<BigInt, _>(a)
             .bind::<BigInt, _>(from)
@@ -70,6 +78,8 @@ impl MergeStore for PgSession {
             note_ids: moved.note_ids,
             labels_added: moved.labels_added,
             mergee_labels: moved.mergee_labels,
+            identity_ids: moved.identity_ids,
+            identity_sources: moved.identity_sources,
         };
         Ok((counts, rows))
     }
@@ -91,8 +101,8 @@ impl MergeStore for PgSession {
                  ledger AS ( \
                      INSERT INTO contact_merge_ledgers (merge_id, moved_conversation_ids, moved_message_ids, \
                          moved_contact_inbox_ids, moved_note_ids, labels_added, mergee_labels, base_snapshot, \
-                         written) \
-                     SELECT record.id, $12, $13, $14, $15, $16, $17, $18, $19 FROM record WHERE $11) \
+                         written, moved_identity_ids, moved_identity_sources) \
+                     SELECT record.id, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21 FROM record WHERE $11) \
                  SELECT id, created_at FROM record",
             )
             .bind::<BigInt, _>(r.account_id.get())
@@ -113,7 +123,9 @@ impl MergeStore for PgSession {
             .bind::<Array<Text>, _>(labels(|r| &r.labels_added))
             .bind::<Array<Text>, _>(labels(|r| &r.mergee_labels))
             .bind::<Jsonb, _>(ledger.map_or(&empty, |l| &l.base_snapshot))
-            .bind::<Jsonb, _>(ledger.map_or(&empty, |l| &l.written)),
+            .bind::<Jsonb, _>(ledger.map_or(&empty, |l| &l.written))
+            .bind::<Array<BigInt>, _>(ids(|r| &r.identity_ids))
+            .bind::<Array<Text>, _>(labels(|r| &r.identity_sources)),
         )
         .get_result(self.conn())
         .store()?;
@@ -151,10 +163,15 @@ impl MergeStore for PgSession {
     ) -> Result<Vec<&'static str>, StoreError> {
         let exclude: Vec<i64> = exclude.iter().map(|c| c.get()).collect();
         let row: TakenRow = diesel::sql_query(
+            // identities hold every contact's primaries and secondaries: a value another contact merely keeps
+            // as a secondary is taken as well
             "SELECT \
-               EXISTS (SELECT 1 FROM contacts WHERE account_id = $1 AND email = $2 AND id <> ALL($5)) AS email, \
-               EXISTS (SELECT 1 FROM contacts WHERE account_id = $1 AND identifier = $3 AND id <> ALL($5)) AS identifier, \
-               EXISTS (SELECT 1 FROM contacts WHERE account_id = $1 AND phone_number = $4 AND id <> ALL($5)) AS phone_number",
+               EXISTS (SELECT 1 FROM contact_identities WHERE account_id = $1 AND kind = 'email' \
+                       AND normalized = lower($2) AND contact_id <> ALL($5)) AS email, \
+               EXISTS (SELECT 1 FROM contact_identities WHERE account_id = $1 AND kind = 'identifier' \
+                       AND normalized = $3 AND contact_id <> ALL($5)) AS identifier, \
+               EXISTS (SELECT 1 FROM contact_identities WHERE account_id = $1 AND kind = 'phone_number' \
+                       AND normalized = $4 AND contact_id <> ALL($5)) AS phone_number",
         )
         .bind::<BigInt, _>(account.get())
         .bind::<Nullable<Text>, _>(attributes.email.as_deref())
@@ -237,6 +254,10 @@ struct MovedLedger {
     labels_added: Vec<String>,
     #[diesel(sql_type = Array<Text>)]
     mergee_labels: Vec<String>,
+    #[diesel(sql_type = Array<BigInt>)]
+    identity_ids: Vec<i64>,
+    #[diesel(sql_type = Array<Text>)]
+    identity_sources: Vec<String>,
 }
 
 #[derive(QueryableByName)]

@@ -1,11 +1,11 @@
-//! [`UndoStore`] on PostgreSQL: locking a merge record, re-creating the mergee with its own id, and moving the
-//! ledger's rows back in one statement (use case: `application::undo`).
+//! [`UndoStore`] on PostgreSQL: locking a merge record, re-creating the mergee with its own id (and its
+//! identities), and moving the ledger's rows back in one statement (use case: `application::undo`).
 
 use application::ports::{LedgerFacts, MovedCounts, UndoCounts, UndoStore, UndoableMerge};
 use application::StoreError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Timestamptz};
+use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 use domain::{AccountId, Contact, ContactId, UserId};
 
 use super::merges::{merge_entry, MergeRow};
@@ -13,7 +13,7 @@ use super::PgSession;
 use crate::errors::StoreResult;
 use crate::models::ContactRow;
 use crate::prepared::Prepared;
-use crate::schema::{contact_merge_ledgers, contact_merges, contacts};
+use crate::schema::{contact_merge_ledgers, contact_merges};
 
 impl UndoStore for PgSession {
     fn lock_merge(&mut self, account: AccountId, id: i64) -> Result<Option<UndoableMerge>, StoreError> {
@@ -51,27 +51,56 @@ impl UndoStore for PgSession {
             .store()
     }
 
-    fn restore_contact(&mut self, c: &Contact) -> Result<Contact, StoreError> {
+    fn restore_contact(&mut self, c: &Contact, merge_id: i64, base: ContactId) -> Result<Contact, StoreError> {
         let a = &c.attributes;
-        // An explicit id: the contact comes back under the id every reference to it used.
-        let row: ContactRow = diesel::insert_into(contacts::table)
-            .values((
-                contacts::id.eq(c.id.get()),
-                contacts::account_id.eq(c.account_id.get()),
-                contacts::name.eq(&a.name),
-                contacts::email.eq(a.email.as_deref()),
-                contacts::phone_number.eq(a.phone_number.as_deref()),
-                contacts::identifier.eq(a.identifier.as_deref()),
-                contacts::blocked.eq(c.blocked),
-                contacts::thumbnail.eq(&c.thumbnail),
-                contacts::additional_attributes.eq(serde_json::Value::Object(a.additional_attributes.clone())),
-                contacts::custom_attributes.eq(serde_json::Value::Object(a.custom_attributes.clone())),
-                contacts::last_activity_at.eq(c.last_activity_at),
-                contacts::created_at.eq(c.created_at),
-            ))
-            .returning(ContactRow::as_returning())
-            .get_result(self.conn())
-            .store()?;
+        // An explicit id: the contact comes back under the id every reference to it used. The same statement
+        // gives it back the identities the merge moved to the base (those the base still holds as secondaries,
+        // each with its source before the merge), and any secondary of the base that is one of its own email,
+        // phone number and identifier (a merge recorded before identities were moved left them there as the
+        // base's; without them the contact could not take its own values back). The identities trigger fires after the whole statement, so
+        // it finds them back on the contact and promotes its email, phone number and identifier to primaries
+        // instead of creating them anew; the foreign key is checked then too, when the contact exists.
+        let row: ContactRow = Prepared(
+            diesel::sql_query(
+                "WITH restored AS ( \
+                     INSERT INTO contacts (id, account_id, name, email, phone_number, identifier, blocked, thumbnail, \
+                         additional_attributes, custom_attributes, last_activity_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *), \
+                 ledger AS ( \
+                     SELECT l.* FROM contact_merge_ledgers l JOIN contact_merges m ON m.id = l.merge_id \
+                     WHERE m.account_id = $2 AND l.merge_id = $13), \
+                 wanted AS ( \
+                     SELECT DISTINCT ON (id) id, source FROM ( \
+                         SELECT moved.id, moved.source, 0 AS rank \
+                         FROM ledger, unnest(ledger.moved_identity_ids, ledger.moved_identity_sources) AS moved (id, source) \
+                         UNION ALL \
+                         SELECT i.id, i.source, 1 FROM contact_identities i \
+                         WHERE i.account_id = $2 AND i.contact_id = $14 AND NOT i.is_primary AND ( \
+                             (i.kind = 'email' AND i.normalized = lower($4)) OR (i.kind = 'phone_number' AND i.normalized = $5) \
+                             OR (i.kind = 'identifier' AND i.normalized = $6))) AS w \
+                     ORDER BY id, rank), \
+                 identities_back AS ( \
+                     UPDATE contact_identities t SET contact_id = $1, source = wanted.source FROM wanted \
+                     WHERE t.id = wanted.id AND t.account_id = $2 AND t.contact_id = $14 AND NOT t.is_primary) \
+                 SELECT * FROM restored",
+            )
+            .bind::<BigInt, _>(c.id.get())
+            .bind::<BigInt, _>(c.account_id.get())
+            .bind::<Text, _>(&a.name)
+            .bind::<Nullable<Text>, _>(a.email.as_deref())
+            .bind::<Nullable<Text>, _>(a.phone_number.as_deref())
+            .bind::<Nullable<Text>, _>(a.identifier.as_deref())
+            .bind::<Bool, _>(c.blocked)
+            .bind::<Text, _>(&c.thumbnail)
+            .bind::<Jsonb, _>(serde_json::Value::Object(a.additional_attributes.clone()))
+            .bind::<Jsonb, _>(serde_json::Value::Object(a.custom_attributes.clone()))
+            .bind::<Nullable<Timestamptz>, _>(c.last_activity_at)
+            .bind::<Timestamptz, _>(c.created_at)
+            .bind::<BigInt, _>(merge_id)
+            .bind::<BigInt, _>(base.get()),
+        )
+        .get_result(self.conn())
+        .store()?;
         Ok(row.into())
     }
 

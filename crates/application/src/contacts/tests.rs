@@ -60,10 +60,9 @@ fn create_refuses_taken_values_and_foreign_inboxes_writing_nothing() {
         fields: ContactChanges { email: Some(Some("TAKEN@example.com".into())), ..ContactChanges::default() },
         ..CreateContact::default()
     };
-    assert_eq!(
-        create_contact(&db, ACCOUNT, dup),
-        Err(ContactsError::Invalid(Violations::one("email", "taken", "has already been taken by another contact")))
-    );
+    let mut taken = Violations::default();
+    taken.push_taken("email", ContactId::new(2));
+    assert_eq!(create_contact(&db, ACCOUNT, dup), Err(ContactsError::Invalid(taken)));
     let foreign = CreateContact { inbox_id: Some(foreign_inbox.id), ..CreateContact::default() };
     assert_eq!(
         create_contact(&db, ACCOUNT, foreign),

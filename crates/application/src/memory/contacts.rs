@@ -36,7 +36,8 @@ fn compare(a: &Contact, b: &Contact, sort: ContactSort) -> Ordering {
     by_key.then_with(|| if d { b.id.cmp(&a.id) } else { a.id.cmp(&b.id) })
 }
 
-/// The search rule: a case-insensitive substring of name, email, phone number or identifier.
+/// The search rule: a case-insensitive substring of name, email, phone number or identifier (or, see
+/// `contacts_page`, of a secondary identity).
 fn matches(contact: &Contact, term: &str) -> bool {
     let term = term.to_lowercase();
     let a = &contact.attributes;
@@ -98,6 +99,8 @@ impl ContactStore for MemorySession {
             return Err(StoreError::Other("contact still owns rows".into()));
         }
         self.work.contacts.retain(|c| !(c.account_id == account && c.id == id));
+        // identities are part of their contact (ON DELETE CASCADE in PostgreSQL)
+        self.work.identities.retain(|(a, i)| !(*a == account && i.contact_id == id));
         Ok(())
     }
 
@@ -132,10 +135,12 @@ impl ContactStore for MemorySession {
             .iter_mut()
             .find(|c| c.account_id == account && c.id == id)
             .ok_or(StoreError::MissingReference { entity: "contact" })?;
-        contact.attributes = attributes.clone();
+        let old = std::mem::replace(&mut contact.attributes, attributes.clone());
         contact.blocked = blocked;
         contact.updated_at = Utc::now();
-        Ok(contact.clone())
+        let updated = contact.clone();
+        self.work.sync_identities(account, id, Some(&old), attributes);
+        Ok(updated)
     }
 
     fn touch_contact(&mut self, account: AccountId, id: ContactId, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -146,11 +151,22 @@ impl ContactStore for MemorySession {
     }
 
     fn contacts_page(&mut self, account: AccountId, query: &ContactQuery) -> Result<ContactPage, StoreError> {
-        let mut found: Vec<Contact> = self
-            .work
+        let w = &self.work;
+        // a contact is also found by its secondary identities
+        let by_identity = |c: &Contact, term: &str| {
+            w.identities.iter().any(|(a, i)| {
+                *a == account
+                    && i.contact_id == c.id
+                    && !i.primary
+                    && i.value.to_lowercase().contains(&term.to_lowercase())
+            })
+        };
+        let mut found: Vec<Contact> = w
             .contacts
             .iter()
-            .filter(|c| c.account_id == account && query.search.as_deref().is_none_or(|t| matches(c, t)))
+            .filter(|c| {
+                c.account_id == account && query.search.as_deref().is_none_or(|t| matches(c, t) || by_identity(c, t))
+            })
             .cloned()
             .collect();
         found.sort_by(|a, b| compare(a, b, query.sort));

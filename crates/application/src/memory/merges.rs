@@ -2,7 +2,7 @@
 //! chain of merged-away contacts.
 
 use chrono::Utc;
-use domain::{AccountId, Contact, ContactAttributes, ContactId};
+use domain::{AccountId, Contact, ContactAttributes, ContactId, IdentitySource};
 
 use super::MergeMeta;
 use super::{count, MemorySession, UniqueField};
@@ -43,6 +43,14 @@ impl MergeStore for MemorySession {
                 w.labels.push((account, to, label.clone()));
                 rows.labels_added.push(label.clone());
             }
+        }
+        // the mergee's identities, primaries included, become secondaries of the base
+        for (_, i) in w.identities.iter_mut().filter(|(a, i)| *a == account && i.contact_id == from) {
+            rows.identity_ids.push(i.id);
+            rows.identity_sources.push(i.source.as_str().to_owned());
+            i.contact_id = to;
+            i.primary = false;
+            i.source = IdentitySource::Merge;
         }
         let moved = MovedCounts {
             conversations: count(rows.conversation_ids.len()),

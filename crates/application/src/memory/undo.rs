@@ -2,7 +2,7 @@
 //! with its own id, and moving the ledger's rows back.
 
 use chrono::{DateTime, Utc};
-use domain::{AccountId, Contact, ContactId, UserId};
+use domain::{AccountId, Contact, ContactId, IdentitySource, UserId};
 
 use super::{count, MemorySession};
 use crate::ports::{LedgerFacts, MovedCounts, Sender, StoreError, UndoCounts, UndoStore, UndoableMerge};
@@ -28,15 +28,45 @@ impl UndoStore for MemorySession {
             .map(|e| e.id))
     }
 
-    fn restore_contact(&mut self, contact: &Contact) -> Result<Contact, StoreError> {
+    fn restore_contact(&mut self, contact: &Contact, merge_id: i64, base: ContactId) -> Result<Contact, StoreError> {
         if self.work.has_contact(contact.account_id, contact.id) {
             return Err(StoreError::Other("duplicate key value violates contacts_pkey".into()));
+        }
+        let account = contact.account_id;
+        let ledger = usize::try_from(merge_id - 1)
+            .ok()
+            .and_then(|i| self.work.merges.get(i))
+            .and_then(|r| r.ledger.as_ref())
+            .map(|l| l.rows.clone())
+            .unwrap_or_default();
+        let own = |i: &domain::Identity| {
+            let a = &contact.attributes;
+            let field = match i.kind {
+                domain::IdentityKind::Email => &a.email,
+                domain::IdentityKind::PhoneNumber => &a.phone_number,
+                domain::IdentityKind::Identifier => &a.identifier,
+            };
+            field.as_deref() == Some(i.value.as_str())
+        };
+        for (_, i) in
+            self.work.identities.iter_mut().filter(|(a, i)| *a == account && i.contact_id == base && !i.primary)
+        {
+            // the ledger's identities, each with its source before the merge; and the base's secondaries that
+            // are the contact's own values (a merge recorded before identities moved left them on the base)
+            if let Some(at) = ledger.identity_ids.iter().position(|id| *id == i.id) {
+                i.contact_id = contact.id;
+                let source = ledger.identity_sources.get(at).and_then(|s| IdentitySource::parse(s));
+                i.source = source.unwrap_or(IdentitySource::Api);
+            } else if own(i) {
+                i.contact_id = contact.id;
+            }
         }
         if let Some(field) = self.work.clash(contact.account_id, Some(contact.id), &contact.attributes) {
             return Err(StoreError::Taken { field });
         }
         let restored = Contact { updated_at: Utc::now(), ..contact.clone() };
         self.work.contacts.push(restored.clone());
+        self.work.sync_identities(account, contact.id, None, &contact.attributes);
         Ok(restored)
     }
 

@@ -28,6 +28,9 @@ pub struct MovedRows {
     pub labels_added: Vec<String>,
     /// Every label the mergee carried.
     pub mergee_labels: Vec<String>,
+    /// The identities the merge moved to the base (each a secondary there), and the source each had before.
+    pub identity_ids: Vec<i64>,
+    pub identity_sources: Vec<String>,
 }
 
 /// What a merge records so that it can be undone.

@@ -54,7 +54,12 @@ pub trait UndoStore {
     ///
     /// # Errors
     /// `Taken { field }` when its email, identifier or phone number belongs to another contact.
-    fn restore_contact(&mut self, contact: &Contact) -> Result<Contact, StoreError>;
+    ///
+    /// In the same statement it gives the contact back the identities merge `merge_id` moved from it that
+    /// `base` still holds as secondaries, each with the source it had, and the base's secondaries that are the
+    /// contact's own email, phone number or identifier (left there by a merge recorded before merges moved
+    /// identities); its own email, phone number and identifier are its primaries again.
+    fn restore_contact(&mut self, contact: &Contact, merge_id: i64, base: ContactId) -> Result<Contact, StoreError>;
 
     /// Moves back to `mergee` the rows merge `merge_id` moved from it that `base` still owns, gives the mergee
     /// back its whole label set and takes from the base the labels the merge added; with a number of statements

@@ -84,8 +84,14 @@ fn facts_of(s: &State) -> serde_json::Value {
     notes.sort_unstable();
     let mut labels: Vec<_> = s.labels.iter().map(|(_, c, l)| (c.get(), l.clone())).collect();
     labels.sort();
+    let mut identities: Vec<_> = s
+        .identities
+        .iter()
+        .map(|(_, i)| format!("{} {} {} {} {} {:?}", i.id, i.contact_id, i.kind, i.value, i.primary, i.source))
+        .collect();
+    identities.sort();
     json!({"contacts": contacts, "conversations": conversations, "messages": messages, "contact_inboxes": inboxes,
-           "notes": notes, "labels": labels})
+           "notes": notes, "labels": labels, "identities": identities})
 }
 
 #[test]
@@ -96,6 +102,7 @@ fn undo_restores_both_contacts_and_every_row() {
     let out = undo_merge(&w.db, undo_cmd(id)).unwrap();
     let s = w.db.snapshot();
     assert_eq!(facts_of(&s), before, "merge then undo is the identity on contacts and children");
+    assert_eq!(before["identities"].as_array().map(Vec::len), Some(4), "the base's identifier, the mergee's three");
 
     assert_eq!((out.base.id, out.mergee.id), (w.base, w.mergee));
     assert_eq!(out.mergee.attributes.email.as_deref(), Some("m@example.com"));
@@ -126,8 +133,7 @@ fn activity_after_the_merge_stays_on_the_base_and_is_reported() {
         let mut s = w.db.lock();
         // a new conversation (with a message, note, contact inbox and label) on the base, and an edited phone
         s.add_children(ACCOUNT, w.base, "new-label");
-        let base = s.contacts.iter_mut().find(|c| c.id == w.base).unwrap();
-        base.attributes.phone_number = Some("+4930999".into());
+        s.edit_contact(w.base, |a| a.phone_number = Some("+4930999".into()));
         // one moved row deleted since
         let note = s.notes.iter().position(|n| n.contact_id == w.base).unwrap();
         s.notes.remove(note);
@@ -183,10 +189,13 @@ fn every_refusal_changes_nothing() {
     check(UndoMerge { account_id: OTHER_ACCOUNT, ..undo_cmd(id) }, UndoError::NotFound);
     check(UndoMerge { window: Duration::days(-1), ..undo_cmd(id) }, UndoError::WindowPassed { days: -1 });
 
-    // another contact took the mergee's identifier
+    // another contact took the mergee's identifier (after the base's secondary copy of it was deleted)
+    let kept = w.db.lock().identities.clone();
+    w.db.lock().identities.retain(|(_, i)| i.value != "m-id");
     let third = w.db.lock().add_contact(ACCOUNT, attrs("Third", None, None, Some("m-id")));
     check(undo_cmd(id), UndoError::Conflict { field: "identifier" });
     w.db.lock().contacts.retain(|c| c.id != third);
+    w.db.lock().identities = kept;
 
     // a merge recorded before the ledger
     let ledger = w.db.lock().merges[0].ledger.take();
@@ -206,12 +215,11 @@ fn every_refusal_changes_nothing() {
     // mergee cannot get it back while the base holds it, and the unique index says so
     let set_identifier = |value: &str| {
         let mut s = w.db.lock();
-        s.contacts.iter_mut().filter(|c| c.id == w.base).for_each(|c| c.attributes.identifier = Some(value.into()));
+        s.edit_contact(w.base, |a| a.identifier = Some(value.into()));
     };
     set_identifier("m-id");
     check(undo_cmd(id), UndoError::Conflict { field: "identifier" });
     set_identifier("base-id");
-
     undo_merge(&w.db, undo_cmd(id)).unwrap();
     check(undo_cmd(id), UndoError::AlreadyUndone);
 }

@@ -27,7 +27,7 @@ check that the mergee's email, phone and identifier are free, the base's `UPDATE
 under its own id, the one statement that moves everything back, both contacts' inboxes, the record marked undone, \
 the outbox `INSERT` and `COMMIT`, on the floor's own merges (`floor-undo.sql`); for GET contact the one statement \
 that authenticates and reads the contact with its inboxes (`floor-get.sql`); for search the authentication lookup \
-and the reads (`floor-search.sql`): the statements PostgreSQL counts for those endpoints. Not in the \
+and the reads (`floor-search.sql`, `floor-search-identity.sql`): the statements PostgreSQL counts for those endpoints. Not in the \
 floor: HTTP, JSON, the attribute merge in Rust, the pool's checkout (a `SELECT 1` only for a connection idle \
 for more than a second, so none under load) and the thread hand-off of each request to the blocking pool and \
 back.";
