@@ -32,10 +32,12 @@ fn tables(conn: &mut PgConnection) -> Vec<String> {
     .collect()
 }
 
-const ALL_TABLES: [&str; 20] = [
+const ALL_TABLES: [&str; 22] = [
     "access_tokens",
     "account_users",
     "accounts",
+    "contact_duplicate_dismissals",
+    "contact_duplicate_pairs",
     "contact_inboxes",
     "contact_labels",
     "contact_merge_ledgers",
@@ -102,6 +104,7 @@ fn every_trigram_index_keeps_its_pending_list_short() {
     assert_eq!(
         gin,
         [
+            "contacts_dedupe_name_keys_idx gin_pending_list_limit=512",
             "contacts_email_trgm_idx gin_pending_list_limit=512",
             "contacts_identifier_trgm_idx gin_pending_list_limit=512",
             "contacts_name_trgm_idx gin_pending_list_limit=512",

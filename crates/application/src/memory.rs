@@ -11,6 +11,7 @@ mod admin;
 mod auth;
 mod contacts;
 mod conversations;
+mod duplicates;
 mod idempotency;
 mod inboxes;
 mod labels;
@@ -67,6 +68,9 @@ pub struct State {
     pub delivery_outcomes: Vec<(i64, DeliveryOutcome)>,
     /// How many of `events` have been fanned out.
     pub events_processed: usize,
+    pub duplicate_pairs: Vec<(AccountId, crate::ports::StoredPair)>,
+    /// (account, low, high)
+    pub dismissals: Vec<(AccountId, ContactId, ContactId)>,
 }
 
 /// A merge record's columns beyond [`MergeRecord`].

@@ -7,7 +7,7 @@
 //!
 //! This file holds what ties the ports together (the database, the session, [`in_transaction`]); each port
 //! family lives in the submodule named after the use cases that need it (`ports/contacts.rs` for
-//! `crate::contacts`, `ports/merges.rs` for the three merge use cases, `ports/undo.rs` for undoing one, …), the shared [`StoreError`] in the leaf
+//! `crate::contacts`, `ports/merges.rs` for the three merge use cases, `ports/undo.rs` for undoing one, `ports/duplicates.rs` for duplicate suggestions, …), the shared [`StoreError`] in the leaf
 //! `ports/error.rs`, and everything is re-exported here, so `crate::ports::ContactStore` is the one path to use.
 //! Submodules import `error` and, in one direction only, each other (`admin` uses `auth`'s roles; `conversations`
 //! and `notes` use `admin`'s `User`), never this file.
@@ -16,6 +16,7 @@ mod admin;
 mod auth;
 mod contacts;
 mod conversations;
+mod duplicates;
 mod error;
 mod idempotency;
 mod inboxes;
@@ -31,6 +32,7 @@ pub use contacts::{
     ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, DeletedCounts, NewContact, StoredContactInbox,
 };
 pub use conversations::{Conversation, ConversationStore, Message, MessageType, NewConversation, Sender};
+pub use duplicates::{Candidate, Candidates, DuplicateStore, ScoredPair, StoredPair};
 pub use error::StoreError;
 pub use idempotency::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
 pub use inboxes::InboxStore;
@@ -77,6 +79,7 @@ pub trait Session:
     AuthStore
     + AdminStore
     + ContactStore
+    + DuplicateStore
     + InboxStore
     + ConversationStore
     + NoteStore

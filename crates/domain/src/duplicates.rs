@@ -83,9 +83,10 @@ impl ReasonCode {
         match self {
             Self::SimilarName => "name",
             Self::SourceIdMatchesPhone => "phone_number",
-            Self::SameEmailLocalPart | Self::NameMatchesEmail | Self::SourceIdMatchesEmail | Self::SameCompanyDomain => {
-                "email"
-            }
+            Self::SameEmailLocalPart
+            | Self::NameMatchesEmail
+            | Self::SourceIdMatchesEmail
+            | Self::SameCompanyDomain => "email",
         }
     }
 }
@@ -252,7 +253,8 @@ pub fn source_key(source_id: &str) -> Option<String> {
     }
     let start = s.find(|c: char| c.is_ascii_digit() || c == '+')?;
     let (prefix, rest) = s.split_at(start);
-    let prefix_ok = prefix.len() <= 12 && prefix.chars().all(|c| c.is_ascii_alphabetic() || matches!(c, ':' | '_' | '-'));
+    let prefix_ok =
+        prefix.len() <= 12 && prefix.chars().all(|c| c.is_ascii_alphabetic() || matches!(c, ':' | '_' | '-'));
     let rest_ok = rest.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '(' | ')' | '-' | '.'));
     let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
     (prefix_ok && rest_ok && (7..=15).contains(&digits.len())).then(|| format!("+{digits}"))
@@ -271,9 +273,26 @@ fn is_role_local_part(key: &str) -> bool {
 #[must_use]
 pub fn is_free_mail(domain: &str) -> bool {
     const EXACT: [&str; 20] = [
-        "gmail.com", "googlemail.com", "outlook.com", "live.com", "msn.com", "aol.com", "icloud.com", "me.com",
-        "mac.com", "web.de", "mail.ru", "proton.me", "protonmail.com", "zoho.com", "qq.com", "163.com", "free.fr",
-        "orange.fr", "t-online.de", "fastmail.com",
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "web.de",
+        "mail.ru",
+        "proton.me",
+        "protonmail.com",
+        "zoho.com",
+        "qq.com",
+        "163.com",
+        "free.fr",
+        "orange.fr",
+        "t-online.de",
+        "fastmail.com",
     ];
     const FAMILIES: [&str; 5] = ["yahoo.", "hotmail.", "gmx.", "yandex.", "ymail."];
     let d = domain.to_lowercase();

@@ -9,6 +9,7 @@ use adapters_http::rate_limit::RateLimitConfig;
 use adapters_http::HttpLimits;
 use adapters_postgres::{PgDatabase, PoolConfig};
 use application::admin::{self, AdminError};
+use application::duplicates;
 use application::ports::{AccountStatus, Role};
 use clap::{Args, Parser, Subcommand};
 use domain::AccountId;
@@ -138,6 +139,12 @@ pub enum AdminCommand {
     },
     /// On an empty database, create a demo account, administrator and API inbox: prints them with the token.
     Demo,
+    /// Recompute every duplicate suggestion of an account (dismissals stay), with progress on stderr: prints
+    /// {"account_id", "contacts", "pairs_before", "pairs"}.
+    RebuildDuplicates {
+        #[arg(long)]
+        account_id: i64,
+    },
 }
 
 /// Runs a parsed command line; the error is a one-line message for stderr.
@@ -160,7 +167,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Admin { database, command } => {
             adapters_postgres::migrations::run_pending(&database.database_url)?;
             let db = PgDatabase::new(&PoolConfig::new(database.database_url));
-            let out = run_admin(&db, command).map_err(|e| admin_message(&e))?;
+            let out = match command {
+                AdminCommand::RebuildDuplicates { account_id } => rebuild_duplicates(&db, AccountId::new(account_id))?,
+                command => run_admin(&db, command).map_err(|e| admin_message(&e))?,
+            };
             print_json(&out);
             Ok(())
         }
@@ -179,6 +189,19 @@ fn admin_message(e: &AdminError) -> String {
         AdminError::Unavailable => "the database is unavailable".to_owned(),
         AdminError::Internal(m) => format!("internal error: {m}"),
     }
+}
+
+/// `admin rebuild-duplicates`: the account's suggestions recomputed batch by batch, progress on stderr.
+fn rebuild_duplicates(db: &PgDatabase, account: AccountId) -> Result<Value, String> {
+    let mut report = |done: u64, total: u64| eprintln!("rebuild-duplicates: {done}/{total} contacts");
+    let outcome = duplicates::rebuild_duplicates(db, account, &mut report).map_err(|e| e.to_string())?;
+    let pairs = duplicates::duplicate_pairs(db, account, 1, 0.0).map_err(|e| e.to_string())?.total;
+    Ok(json!({
+        "account_id": account.get(),
+        "contacts": outcome.contacts,
+        "pairs_before": outcome.pairs_before,
+        "pairs": pairs,
+    }))
 }
 
 fn run_admin(db: &PgDatabase, command: AdminCommand) -> Result<Value, AdminError> {
@@ -200,6 +223,7 @@ fn run_admin(db: &PgDatabase, command: AdminCommand) -> Result<Value, AdminError
             admin::set_account_status(db, AccountId::new(id), AccountStatus::Suspended)?;
             json!({ "id": id, "status": "suspended" })
         }
+        AdminCommand::RebuildDuplicates { .. } => return Err(AdminError::Internal("handled in run".into())),
         AdminCommand::Demo => match admin::bootstrap_demo(db)? {
             Some(demo) => json!({
                 "created": true,

@@ -84,6 +84,8 @@ impl ContactStore for MemorySession {
             return Err(StoreError::Other("contact still owns rows".into()));
         }
         self.work.contacts.retain(|c| !(c.account_id == account && c.id == id));
+        // the cascade of contact_duplicate_pairs' foreign keys
+        self.work.duplicate_pairs.retain(|(a, p)| !(*a == account && (p.low == id || p.high == id)));
         Ok(())
     }
 

@@ -1,0 +1,298 @@
+//! Duplicate suggestions: which contacts of an account may be the same person, why, and how sure
+//! (`domain::duplicates` holds the rules).
+//!
+//! Suggestions are derived data kept current **in the transaction of every change** that can alter them:
+//! creating or updating a contact, giving it a channel address, merging (the base changes, the mergee's rows
+//! go with it through the foreign keys' cascade) and undoing a merge ([`refresh_duplicates`]). Reading them is
+//! then an indexed read. The same transaction rather than a worker on the outbox: a suggestion is never stale
+//! (a pair can never point at a contact that is gone, the cascade removes it in the statement that deletes the
+//! contact), the lists are right the moment a write answers, and there is no second process to run and watch.
+//! The price is paid by writes: one index-served candidate query per contact written (bounded by LIMITs),
+//! plus one insert when it has suggestions.
+//!
+//! Two transactions that write the two contacts of a pair at the same moment do not wait for each other (the
+//! store skips a candidate another transaction is changing, so that they can never deadlock); such a pair is
+//! found at the next change of either contact, or by `coalesce admin rebuild-duplicates`.
+
+use domain::duplicates::{assess, Reason};
+use domain::{AccountId, Contact, ContactId, Violations};
+use serde_json::{json, Value};
+
+use crate::auth::Member;
+use crate::contacts::{with_inboxes, ContactWithInboxes, PAGE_SIZE};
+use crate::ports::{Database, ScoredPair, Session, StoreError, StoredPair};
+
+/// At most this many suggestions are answered for one contact.
+pub const MAX_SUGGESTIONS: u64 = 20;
+/// Contacts per transaction when an account is rebuilt.
+pub const REBUILD_BATCH: u64 = 200;
+
+/// Why a duplicates request did not happen. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DuplicatesError {
+    /// `field` names no contact in the account.
+    #[error("contact not found")]
+    NotFound { field: &'static str },
+    /// The contact was merged away into `into`.
+    #[error("contact merged into {into}")]
+    Merged { field: &'static str, into: ContactId },
+    /// A parameter or body field breaks a rule (400).
+    #[error("invalid input: {0}")]
+    Invalid(Violations),
+    #[error("database unavailable")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for DuplicatesError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Self::Unavailable,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A field on which the two contacts of a suggestion differ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub field: &'static str,
+    pub this: Value,
+    pub other: Value,
+}
+
+/// Another contact that may be the same person as the one asked about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    pub contact: ContactWithInboxes,
+    pub confidence: f64,
+    /// `[{"code","field","detail"}]`, strongest first.
+    pub reasons: Value,
+    /// `this` is the contact asked about, `other` the suggested one.
+    pub differences: Vec<Difference>,
+}
+
+/// A suggested pair of the account, the lower id first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairSuggestion {
+    pub contacts: [ContactWithInboxes; 2],
+    pub confidence: f64,
+    pub reasons: Value,
+    /// `this` is the first contact, `other` the second.
+    pub differences: Vec<Difference>,
+}
+
+/// One page of the account's suggested pairs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairList {
+    /// Pairs over the minimum confidence in all pages together.
+    pub total: u64,
+    pub page: u64,
+    pub pairs: Vec<PairSuggestion>,
+}
+
+/// Recomputes the suggestions of one contact inside the caller's transaction: finds its candidates, scores
+/// each with the domain's rules and stores those worth suggesting. `new_contact`: it was just created.
+///
+/// # Errors
+/// Storage failures.
+pub fn refresh_duplicates(
+    tx: &mut dyn Session,
+    account: AccountId,
+    contact: ContactId,
+    new_contact: bool,
+) -> Result<(), StoreError> {
+    let Some(candidates) = tx.duplicate_candidates(account, contact)? else {
+        return Ok(());
+    };
+    let pairs: Vec<ScoredPair> = candidates
+        .others
+        .iter()
+        .filter_map(|c| {
+            let found = assess(&candidates.this, &c.profile, c.name_similarity)?;
+            Some(ScoredPair { other: c.id, confidence: found.confidence, reasons: reasons_json(&found.reasons) })
+        })
+        .collect();
+    if new_contact && pairs.is_empty() {
+        return Ok(());
+    }
+    tx.replace_duplicates(account, contact, &pairs, new_contact)
+}
+
+/// Reasons as the API and the store hold them.
+fn reasons_json(reasons: &[Reason]) -> Value {
+    reasons.iter().map(|r| json!({"code": r.code.as_str(), "field": r.code.field(), "detail": r.detail})).collect()
+}
+
+/// The contact's suggestions, best first (at most [`MAX_SUGGESTIONS`]).
+///
+/// # Errors
+/// `NotFound` / `Merged` for a contact not in the account.
+pub fn contact_duplicates(
+    db: &dyn Database,
+    account: AccountId,
+    id: ContactId,
+) -> Result<Vec<Suggestion>, DuplicatesError> {
+    let mut s = db.connect()?;
+    let Some(this) = s.find_contact(account, id)? else {
+        return Err(missing(s.as_mut(), account, id, "id"));
+    };
+    let pairs = s.duplicates_of(account, id, MAX_SUGGESTIONS)?;
+    let others = load(s.as_mut(), account, pairs.iter().map(|p| p.other(id)).collect())?;
+    Ok(pairs
+        .into_iter()
+        .filter_map(|pair| {
+            let other = others.iter().find(|c| c.contact.id == pair.other(id))?.clone();
+            let differences = differences(&this, &other.contact);
+            Some(Suggestion { contact: other, confidence: pair.confidence, reasons: pair.reasons, differences })
+        })
+        .collect())
+}
+
+/// Page `page` (from 1) of the account's suggested pairs with at least `min_confidence`, best first, each pair
+/// once.
+///
+/// # Errors
+/// `Invalid` for page 0 or a confidence outside 0–1.
+pub fn duplicate_pairs(
+    db: &dyn Database,
+    account: AccountId,
+    page: u64,
+    min_confidence: f64,
+) -> Result<PairList, DuplicatesError> {
+    let mut v = Violations::default();
+    let offset = page.checked_sub(1).and_then(|p| p.checked_mul(PAGE_SIZE)).filter(|o| i64::try_from(*o).is_ok());
+    if offset.is_none() {
+        v.push("page", "invalid_value", "must be a positive integer");
+    }
+    if !(0.0..=1.0).contains(&min_confidence) {
+        v.push("min_confidence", "invalid_value", "must be a number from 0 to 1");
+    }
+    v.into_result().map_err(DuplicatesError::Invalid)?;
+    let mut s = db.connect()?;
+    let (total, pairs) = s.duplicate_pairs(account, min_confidence, offset.unwrap_or(0), PAGE_SIZE)?;
+    let ids = pairs.iter().flat_map(|p| [p.low, p.high]).collect();
+    let contacts = load(s.as_mut(), account, ids)?;
+    let find = |id: ContactId| contacts.iter().find(|c| c.contact.id == id).cloned();
+    let pairs = pairs
+        .into_iter()
+        .filter_map(|StoredPair { low, high, confidence, reasons }| {
+            let (low, high) = (find(low)?, find(high)?);
+            let differences = differences(&low.contact, &high.contact);
+            Some(PairSuggestion { contacts: [low, high], confidence, reasons, differences })
+        })
+        .collect();
+    Ok(PairList { total, page, pairs })
+}
+
+/// "Keep separate": the two contacts are never suggested as a pair again. Returns the pair, lower id first.
+///
+/// # Errors
+/// `Invalid` when both ids are the same contact; `NotFound` / `Merged` (field `contact_ids`) when either is not
+/// in the account.
+pub fn dismiss_duplicate(
+    db: &dyn Database,
+    member: Member,
+    ids: [ContactId; 2],
+) -> Result<[ContactId; 2], DuplicatesError> {
+    let (low, high) = if ids[0] < ids[1] { (ids[0], ids[1]) } else { (ids[1], ids[0]) };
+    if low == high {
+        return Err(DuplicatesError::Invalid(Violations::one(
+            "contact_ids",
+            "invalid_value",
+            "must name two different contacts",
+        )));
+    }
+    let account = member.account_id;
+    let mut tx = db.begin()?;
+    // Locked like any change of the two contacts: a refresh of either (which holds it) finishes first, so the
+    // pair it may have just written is deleted here, and none can be written back after the dismissal.
+    let found = tx.lock_contacts(account, &[low, high])?;
+    for id in [low, high] {
+        if !found.iter().any(|c| c.id == id) {
+            return Err(missing(tx.as_mut(), account, id, "contact_ids"));
+        }
+    }
+    tx.dismiss_duplicate(account, low, high, Some(member.user_id))?;
+    tx.commit()?;
+    Ok([low, high])
+}
+
+/// How far a rebuild got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RebuildOutcome {
+    pub contacts: u64,
+    pub pairs_before: u64,
+}
+
+/// Recomputes every suggestion of the account, [`REBUILD_BATCH`] contacts per transaction; `progress` hears
+/// (contacts done, contacts in all) after each batch. Dismissals stay.
+///
+/// # Errors
+/// Storage failures; the batches committed so far stay (a rerun starts over).
+pub fn rebuild_duplicates(
+    db: &dyn Database,
+    account: AccountId,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<RebuildOutcome, DuplicatesError> {
+    let (total, pairs_before) = {
+        let mut tx = db.begin()?;
+        let total = tx.count_contacts(account)?;
+        let cleared = tx.clear_duplicates(account)?;
+        tx.commit()?;
+        (total, cleared)
+    };
+    let mut done = 0;
+    let mut after = 0;
+    loop {
+        let mut tx = db.begin()?;
+        let ids = tx.contact_ids_after(account, after, REBUILD_BATCH)?;
+        let Some(last) = ids.last() else { break };
+        after = last.get();
+        for id in &ids {
+            refresh_duplicates(tx.as_mut(), account, *id, false)?;
+        }
+        tx.commit()?;
+        done += u64::try_from(ids.len()).unwrap_or(0);
+        progress(done, total.max(done));
+    }
+    Ok(RebuildOutcome { contacts: done, pairs_before })
+}
+
+/// The contacts with their channel addresses, in no particular order.
+fn load(s: &mut dyn Session, account: AccountId, ids: Vec<ContactId>) -> Result<Vec<ContactWithInboxes>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let contacts = s.find_contacts(account, &ids)?;
+    with_inboxes(s, account, contacts)
+}
+
+/// The error for an id that names no contact.
+fn missing(s: &mut dyn Session, account: AccountId, id: ContactId, field: &'static str) -> DuplicatesError {
+    match s.merged_into(account, id) {
+        Ok(Some(into)) => DuplicatesError::Merged { field, into },
+        Ok(None) => DuplicatesError::NotFound { field },
+        Err(e) => e.into(),
+    }
+}
+
+/// The fields a merge would have to choose between: name, email, phone number and identifier where they differ.
+fn differences(this: &Contact, other: &Contact) -> Vec<Difference> {
+    let text = |v: &Option<String>| v.as_ref().map_or(Value::Null, |s| Value::String(s.clone()));
+    let (a, b) = (&this.attributes, &other.attributes);
+    [
+        ("name", Value::String(a.name.clone()), Value::String(b.name.clone())),
+        ("email", text(&a.email), text(&b.email)),
+        ("phone_number", text(&a.phone_number), text(&b.phone_number)),
+        ("identifier", text(&a.identifier), text(&b.identifier)),
+    ]
+    .into_iter()
+    .filter(|(_, x, y)| x != y)
+    .map(|(field, this, other)| Difference { field, this, other })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests;
