@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `similar_name` | trigram similarity of the names ≥ 0.5 | identical: 0.5; else 0.15 + 0.6 × (similarity − 0.5); halved for a one-word name |
 //! | `same_email_local_part` | the email local parts are the same (ignoring case, dots, `+tags`), e.g. at another domain | 0.7 (0.35 for a local part under 4 characters; none for role addresses such as `info`) |
-//! | `name_matches_email` | one name spells the other's email local part (`Jo Doe` ↔ `jo.doe@…`, `jdoe@…`, `doe.jo@…`) | 0.7 (0.35 under 5 characters) |
+//! | `name_matches_email` | one name spells the other's email local part (`Jo Doe` ↔ `jo.doe@…`, `jdoe@…`, `doe.jo@…`) and the other's own name does not (namesakes write their emails alike) | 0.7 (0.35 under 5 characters) |
 //! | `source_id_matches_phone` | a channel address (contact inbox source id) of one is the other's phone number | 0.9 |
 //! | `source_id_matches_email` | a channel address of one is the other's email | 0.9 |
 //! | `same_company_domain` | both have an email at the same domain, not a free-mail one, and the names are similar | 0.6 |
@@ -179,11 +179,14 @@ fn same_local_part(this: &Profile, other: &Profile) -> Option<Reason> {
     None
 }
 
+/// `named`'s name spells one of `mailed`'s emails, which `mailed`'s own name does not spell: when it does, the
+/// two merely have the same name (namesakes write their emails alike), which `similar_name` already weighs.
 fn name_matches_email(named: &Profile, mailed: &Profile) -> Option<Reason> {
     let keys = name_keys(&named.name);
+    let own = name_keys(&mailed.name);
     mailed.emails.iter().find_map(|email| {
         let key = email_local_key(email)?;
-        if key.len() < 4 || !keys.contains(&key) || is_role_local_part(&key) {
+        if key.len() < 4 || !keys.contains(&key) || own.contains(&key) || is_role_local_part(&key) {
             return None;
         }
         let weight = if key.len() < 5 { 0.35 } else { 0.7 };
