@@ -1,6 +1,7 @@
 DROP TABLE contact_duplicate_dismissals;
 DROP TABLE contact_duplicate_pairs;
 DROP INDEX contact_inboxes_dedupe_source_key_idx;
+DROP INDEX contacts_dedupe_domain_idx;
 DROP INDEX contacts_dedupe_name_keys_idx;
 DROP INDEX contacts_dedupe_local_key_idx;
 DROP FUNCTION dedupe_source_key(TEXT);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use application::StoreError;
-use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection};
 use diesel::{Connection, PgConnection};
 
@@ -105,10 +105,6 @@ struct CountStatements(Arc<AtomicU64>);
 
 impl CustomizeConnection<PgConn, diesel::r2d2::Error> for CountStatements {
     fn on_acquire(&self, conn: &mut PgConn) -> Result<(), diesel::r2d2::Error> {
-        // Names count as similar for duplicate suggestions from a trigram similarity of 0.5 (the `%` operator's
-        // threshold, which the trigram index applies while it scans); set before counting starts, once per
-        // connection, so that it is not one of the work's statements.
-        conn.batch_execute("SET pg_trgm.similarity_threshold = 0.5").map_err(diesel::r2d2::Error::QueryError)?;
         let counter = Arc::clone(&self.0);
         conn.set_instrumentation(StatementCounter(counter));
         Ok(())

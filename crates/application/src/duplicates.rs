@@ -14,7 +14,7 @@
 //! store skips a candidate another transaction is changing, so that they can never deadlock); such a pair is
 //! found at the next change of either contact, or by `coalesce admin rebuild-duplicates`.
 
-use domain::duplicates::{assess, Reason};
+use domain::duplicates::{assess_among, Reason};
 use domain::{AccountId, Contact, ContactId, Violations};
 use serde_json::{json, Value};
 
@@ -106,11 +106,14 @@ pub fn refresh_duplicates(
     let Some(candidates) = tx.duplicate_candidates(account, contact)? else {
         return Ok(());
     };
+    // how many candidates carry the very same name: a common name weighs less (the store returns up to 10
+    // namesakes, enough to tell)
+    let namesakes = candidates.others.iter().filter(|c| c.name_similarity >= 0.999).count();
     let pairs: Vec<ScoredPair> = candidates
         .others
         .iter()
         .filter_map(|c| {
-            let found = assess(&candidates.this, &c.profile, c.name_similarity)?;
+            let found = assess_among(&candidates.this, &c.profile, c.name_similarity, namesakes)?;
             Some(ScoredPair { other: c.id, confidence: found.confidence, reasons: reasons_json(&found.reasons) })
         })
         .collect();

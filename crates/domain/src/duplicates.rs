@@ -7,7 +7,7 @@
 //!
 //! | code | fires when | weight |
 //! |---|---|---|
-//! | `similar_name` | trigram similarity of the names ≥ 0.5 | identical: 0.5; else 0.15 + 0.6 × (similarity − 0.5); halved for a one-word name |
+//! | `similar_name` | trigram similarity of the names ≥ 0.5 | identical: 0.5; else 0.15 + 0.6 × (similarity − 0.5); halved for a one-word name; divided by 2.5 for a common name (3 or more other contacts carry it) |
 //! | `same_email_local_part` | the email local parts are the same (ignoring case, dots, `+tags`), e.g. at another domain | 0.7 (0.35 for a local part under 4 characters; none for role addresses such as `info`) |
 //! | `name_matches_email` | one name spells the other's email local part (`Jo Doe` ↔ `jo.doe@…`, `jdoe@…`, `doe.jo@…`) and the other's own name does not (namesakes write their emails alike) | 0.7 (0.35 under 5 characters) |
 //! | `source_id_matches_phone` | a channel address (contact inbox source id) of one is the other's phone number | 0.9 |
@@ -26,6 +26,8 @@ use std::collections::BTreeSet;
 pub const MIN_CONFIDENCE: f64 = 0.3;
 /// Names less similar than this (trigram similarity, 0–1) are not a reason.
 pub const MIN_NAME_SIMILARITY: f64 = 0.5;
+/// From this many other contacts with the very same name, a name is common (see [`assess_among`]).
+pub const COMMON_NAME_NAMESAKES: usize = 3;
 /// The highest confidence a suggestion can have.
 pub const MAX_CONFIDENCE: f64 = 0.99;
 
@@ -114,6 +116,14 @@ pub struct Assessment {
 /// suggest (under [`MIN_CONFIDENCE`]). Symmetric: swapping the two gives the same confidence.
 #[must_use]
 pub fn assess(this: &Profile, other: &Profile, name_similarity: f64) -> Option<Assessment> {
+    assess_among(this, other, name_similarity, 0)
+}
+
+/// [`assess`] in an account where `namesakes` other contacts carry this contact's very name: from
+/// [`COMMON_NAME_NAMESAKES`] on, the name is common and weighs 2.5 times less (an identical common name alone
+/// is then 0.2, under [`MIN_CONFIDENCE`]: the fourth John Smith is not everybody's duplicate).
+#[must_use]
+pub fn assess_among(this: &Profile, other: &Profile, name_similarity: f64, namesakes: usize) -> Option<Assessment> {
     let mut reasons = Vec::new();
     if let Some(r) = source_id_reason(this, other, ReasonCode::SourceIdMatchesPhone) {
         reasons.push(r);
@@ -131,6 +141,9 @@ pub fn assess(this: &Profile, other: &Profile, name_similarity: f64) -> Option<A
         let mut weight = if identical { 0.5 } else { 0.15 + 0.6 * (name_similarity - MIN_NAME_SIMILARITY) };
         if words < 2 {
             weight /= 2.0;
+        }
+        if namesakes >= COMMON_NAME_NAMESAKES {
+            weight /= 2.5;
         }
         reasons.push(Reason {
             code: ReasonCode::SimilarName,

@@ -184,3 +184,12 @@ fn codes_are_stable() {
         ]
     );
 }
+
+#[test]
+fn a_common_name_weighs_less() {
+    let (a, b) = (person("John Smith", &[]), person("John Smith", &[]));
+    assert_eq!(assess_among(&a, &b, 1.0, 2).unwrap().confidence, 0.5, "two namesakes: not common yet");
+    assert_eq!(assess_among(&a, &b, 1.0, 3), None, "the fourth John Smith is nobody's duplicate by name alone");
+    let (c, d) = (person("John Smith", &["js@acme.example"]), person("John Smith", &["john@acme.example"]));
+    assert_eq!(assess_among(&c, &d, 1.0, 3).unwrap().confidence, 0.68, "with other evidence it still counts");
+}
