@@ -13,7 +13,7 @@ use rand::RngCore;
 use serde_json::json;
 
 use crate::auth::Member;
-use crate::duplicates::refresh_duplicates;
+use crate::duplicates::refresh::refresh_duplicates;
 use crate::ports::{
     in_transaction, ContactQuery, ContactSort, Database, DeletedCounts, NewContact, Role, Session, StoreError,
     StoredContactInbox,

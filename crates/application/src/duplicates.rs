@@ -3,7 +3,7 @@
 //!
 //! Suggestions are derived data kept current **in the transaction of every change** that can alter them:
 //! creating or updating a contact, giving it a channel address, merging (the base changes, the mergee's rows
-//! go with it through the foreign keys' cascade) and undoing a merge ([`refresh_duplicates`]). Reading them is
+//! go with it through the foreign keys' cascade) and undoing a merge ([`refresh::refresh_duplicates`]). Reading them is
 //! then an indexed read. The same transaction rather than a worker on the outbox: a suggestion is never stale
 //! (a pair can never point at a contact that is gone, the cascade removes it in the statement that deletes the
 //! contact), the lists are right the moment a write answers, and there is no second process to run and watch.
@@ -14,13 +14,16 @@
 //! store skips a candidate another transaction is changing, so that they can never deadlock); such a pair is
 //! found at the next change of either contact, or by `coalesce admin rebuild-duplicates`.
 
-use domain::duplicates::{assess_among, Reason};
 use domain::{AccountId, Contact, ContactId, Violations};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::auth::Member;
 use crate::contacts::{with_inboxes, ContactWithInboxes, PAGE_SIZE};
-use crate::ports::{Database, ScoredPair, Session, StoreError, StoredPair};
+use crate::ports::{Database, Session, StoreError, StoredPair};
+
+pub mod refresh;
+
+use refresh::refresh_duplicates;
 
 /// At most this many suggestions are answered for one contact.
 pub const MAX_SUGGESTIONS: u64 = 20;
@@ -90,42 +93,6 @@ pub struct PairList {
     pub total: u64,
     pub page: u64,
     pub pairs: Vec<PairSuggestion>,
-}
-
-/// Recomputes the suggestions of one contact inside the caller's transaction: finds its candidates, scores
-/// each with the domain's rules and stores those worth suggesting. `new_contact`: it was just created.
-///
-/// # Errors
-/// Storage failures.
-pub fn refresh_duplicates(
-    tx: &mut dyn Session,
-    account: AccountId,
-    contact: ContactId,
-    new_contact: bool,
-) -> Result<(), StoreError> {
-    let Some(candidates) = tx.duplicate_candidates(account, contact)? else {
-        return Ok(());
-    };
-    // how many candidates carry the very same name: a common name weighs less (the store returns up to 10
-    // namesakes, enough to tell)
-    let namesakes = candidates.others.iter().filter(|c| c.name_similarity >= 0.999).count();
-    let pairs: Vec<ScoredPair> = candidates
-        .others
-        .iter()
-        .filter_map(|c| {
-            let found = assess_among(&candidates.this, &c.profile, c.name_similarity, namesakes)?;
-            Some(ScoredPair { other: c.id, confidence: found.confidence, reasons: reasons_json(&found.reasons) })
-        })
-        .collect();
-    if new_contact && pairs.is_empty() {
-        return Ok(());
-    }
-    tx.replace_duplicates(account, contact, &pairs, new_contact)
-}
-
-/// Reasons as the API and the store hold them.
-fn reasons_json(reasons: &[Reason]) -> Value {
-    reasons.iter().map(|r| json!({"code": r.code.as_str(), "field": r.code.field(), "detail": r.detail})).collect()
 }
 
 /// The contact's suggestions, best first (at most [`MAX_SUGGESTIONS`]).

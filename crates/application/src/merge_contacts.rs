@@ -16,7 +16,7 @@
 use domain::{attribute_changes, merge_attributes, AccountId, Contact, ContactId, ContactInbox, UserId, Violations};
 use serde_json::json;
 
-use crate::duplicates::refresh_duplicates;
+use crate::duplicates::refresh::refresh_duplicates;
 use crate::idempotency::KeyReused;
 use crate::ports::{in_transaction, Database, MergeLedger, MovedCounts, Session, StoreError};
 use crate::snapshot::{contact_snapshot, moved_snapshot};

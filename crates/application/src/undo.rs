@@ -24,7 +24,7 @@ use chrono::{DateTime, Duration, Utc};
 use domain::{AccountId, Contact, ContactAttributes, ContactInbox, UserId};
 use serde_json::{json, Value};
 
-use crate::duplicates::refresh_duplicates;
+use crate::duplicates::refresh::refresh_duplicates;
 use crate::idempotency::KeyReused;
 use crate::ports::{in_transaction, Database, Session, StoreError, UndoCounts};
 use crate::snapshot::{contact_from_snapshot, contact_snapshot, moved_snapshot};
