@@ -35,10 +35,12 @@ END;
 -- The candidate searches: the same local part (and a name spelling it) through the first, the same name or an
 -- email spelling a name through the second, a channel address equal to a phone or an email through the third
 -- (phones and emails themselves have their unique indexes), colleagues at a company domain through the fourth.
-CREATE INDEX contacts_dedupe_local_key_idx ON contacts (account_id, dedupe_local_key(email)) WHERE email IS NOT NULL;
+-- Not partial (`WHERE email IS NOT NULL`): a partial index on that predicate is one the planner can use to list
+-- every contact with an email, which it then did for the search's `email LIKE …` instead of the trigram index.
+CREATE INDEX contacts_dedupe_local_key_idx ON contacts (account_id, dedupe_local_key(email));
 CREATE INDEX contacts_dedupe_name_keys_idx ON contacts USING gin (dedupe_name_keys(name))
     WITH (gin_pending_list_limit = 512);
-CREATE INDEX contacts_dedupe_domain_idx ON contacts (account_id, split_part(email, '@', 2)) WHERE email IS NOT NULL;
+CREATE INDEX contacts_dedupe_domain_idx ON contacts (account_id, split_part(email, '@', 2));
 CREATE INDEX contact_inboxes_dedupe_source_key_idx ON contact_inboxes (account_id, dedupe_source_key(source_id))
     WHERE dedupe_source_key(source_id) IS NOT NULL;
 
