@@ -139,6 +139,7 @@ fn every_operation_answers_as_documented_on_success_and_on_error() {
 
     // duplicate suggestions: a look-alike of the base, listed, then kept separate
     let twin = contact(json!({"name": "Ada", "email": "ada@elsewhere.example", "identifier": "ada-2"}));
+    app.settle_duplicates();
     let found = call("GET", &a(&format!("/contacts/{base}/duplicates")), None, 200);
     assert_eq!(found.body["payload"][0]["contact"]["id"], twin, "{}", found.body);
     call("GET", &a("/contacts/999999/duplicates"), None, 404);

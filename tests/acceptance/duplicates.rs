@@ -13,7 +13,9 @@ fn contact(app: &TestApp, account: AccountId, token: &str, body: &Value) -> i64 
     app.api_contact(account, token, body)
 }
 
+/// The contact's suggestions once the duplicates worker has caught up.
 fn duplicates_of(app: &TestApp, account: AccountId, token: &str, id: i64) -> Response {
+    app.settle_duplicates();
     let r = app.get(&format!("/api/v1/accounts/{account}/contacts/{id}/duplicates"), token);
     assert_eq!(r.status, 200, "{}", r.body);
     r
@@ -29,7 +31,9 @@ fn codes(suggestion: &Value) -> Vec<&str> {
     suggestion["reasons"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect()
 }
 
+/// The account's pairs once the duplicates worker has caught up.
 fn pairs(app: &TestApp, account: AccountId, token: &str, query: &str) -> Response {
+    app.settle_duplicates();
     let r = app.get(&format!("/api/v1/accounts/{account}/contact_duplicates{query}"), token);
     assert_eq!(r.status, 200, "{}", r.body);
     r
@@ -257,23 +261,19 @@ fn another_accounts_contacts_never_appear() {
     assert_eq!((r.status, r.error_fields()), (404, vec!["contact_ids".to_owned()]));
 }
 
-/// Creates and merges of look-alikes at once: no request fails, and no stored pair is stale: each points at two
-/// contacts that exist, with the reasons a rebuild gives it now.
-#[test]
-fn concurrent_creates_and_merges_leave_no_stale_pair() {
-    let app = Arc::new(TestApp::spawn());
-    let (account, token) = app.account_with_admin();
-    let people: Vec<i64> = (0..8)
-        .map(|i| {
-            contact(&app, account, &token, &json!({"name": "Lee Chen", "email": format!("lee.chen@host{i}.example")}))
-        })
-        .collect();
-    // at most 20 look-alikes, so that every contact finds all the others within the candidate search's limits
-    let threads = 6;
+/// The pairs and their reasons' codes (the details name the two sides in the order of the contact refreshed
+/// last; the confidence of a pair by name depends on how common the name was when it was computed).
+const SNAPSHOT: &str = "SELECT coalesce(string_agg(low_id || '-' || high_id || ':' || \
+                        (SELECT string_agg(r->>'code', '+') FROM jsonb_array_elements(reasons) r), ';' \
+                        ORDER BY low_id, high_id), '') AS t FROM contact_duplicate_pairs";
+
+/// Creates, updates and merges of look-alikes from `threads` clients at once; the statuses answered.
+fn write_concurrently(app: &Arc<TestApp>, account: AccountId, token: &str, people: &[i64], threads: usize) -> Vec<u16> {
     let barrier = Arc::new(Barrier::new(threads));
     let handles: Vec<_> = (0..threads)
         .map(|t| {
-            let (app, barrier, token, people) = (Arc::clone(&app), Arc::clone(&barrier), token.clone(), people.clone());
+            let (app, barrier, token, people) =
+                (Arc::clone(app), Arc::clone(&barrier), token.to_owned(), people.to_vec());
             thread::spawn(move || {
                 barrier.wait();
                 let mut statuses = Vec::new();
@@ -281,36 +281,173 @@ fn concurrent_creates_and_merges_leave_no_stale_pair() {
                     let body = json!({"name": "Lee Chen", "email": format!("lee.chen@t{t}r{round}.example")});
                     let r = app.post(&format!("/api/v1/accounts/{account}/contacts"), &token, &body);
                     statuses.push(r.status);
-                    if t % 2 == 0 && round < 2 {
+                    if t % 2 == 0 {
                         // merges of overlapping pairs: some find their mergee gone (404)
                         let (base, mergee) = (people[(t + round) % 8], people[(t + round + 1) % 8]);
                         statuses.push(app.merge(account, &token, base, mergee).status);
+                    } else {
+                        // an update that takes a look-alike out of the crowd: its pairs must all go
+                        let who = people[(t + round) % 8];
+                        let body = json!({"name": "Zoe Quist", "email": format!("zq{t}r{round}@else.example")});
+                        let path = format!("/api/v1/accounts/{account}/contacts/{who}");
+                        statuses.push(app.patch(&path, &token, &body).status);
                     }
                 }
                 statuses
             })
         })
         .collect();
-    let statuses: Vec<u16> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+}
+
+/// Eight look-alikes (at most 20 in all, so that every contact finds all the others within the candidate
+/// search's limits).
+fn crowd(app: &TestApp, account: AccountId, token: &str) -> Vec<i64> {
+    (0..8)
+        .map(|i| {
+            contact(app, account, token, &json!({"name": "Lee Chen", "email": format!("lee.chen@host{i}.example")}))
+        })
+        .collect()
+}
+
+/// Creates, updates and merges of look-alikes at once: no request fails, no stored pair points at a contact
+/// that is gone, and once the worker has caught up the stored pairs are exactly those a rebuild gives now.
+#[test]
+fn concurrent_creates_and_merges_leave_no_stale_pair() {
+    let app = Arc::new(TestApp::spawn());
+    let (account, token) = app.account_with_admin();
+    let people = crowd(&app, account, &token);
+    let statuses = write_concurrently(&app, account, &token, &people, 6);
     assert!(statuses.iter().all(|s| *s == 200 || *s == 404), "{statuses:?}");
     assert!(statuses.contains(&200));
-    assert_eq!(stale_pairs(&app), 0);
+    assert_eq!(stale_pairs(&app), 0, "the cascade removes a merged contact's pairs in the merge's transaction");
 
-    let stored = app.count("SELECT count(*) AS n FROM contact_duplicate_pairs");
-    assert!(stored > 0);
-    // the pair and its reasons' codes (the details name the two sides in the order of the contact that was written
-    // last; the confidence of a pair by name depends on how common the name was when it was computed)
-    let snapshot = "SELECT coalesce(string_agg(low_id || '-' || high_id || ':' || \
-                    (SELECT string_agg(r->>'code', '+') FROM jsonb_array_elements(reasons) r), ';' \
-                    ORDER BY low_id, high_id), '') AS t FROM contact_duplicate_pairs";
-    let before = text(&app, snapshot);
+    app.settle_duplicates();
+    assert_eq!(stale_pairs(&app), 0);
+    assert!(app.count("SELECT count(*) AS n FROM contact_duplicate_pairs") > 0);
+    assert_current(&app, account);
+}
+
+/// No stored pair is stale: none touches a contact taken out of the crowd, and every pair a rebuild gives
+/// again has the reasons it had. (A rebuild may find fewer pairs in a crowd: each contact's candidate search
+/// is bounded, and a rebuild refreshes each contact once.)
+fn assert_current(app: &TestApp, account: AccountId) {
+    let left = app.count(
+        "SELECT count(*) AS n FROM contact_duplicate_pairs p \
+         JOIN contacts l ON l.id = p.low_id JOIN contacts h ON h.id = p.high_id \
+         WHERE (l.name = 'Zoe Quist') <> (h.name = 'Zoe Quist')",
+    );
+    assert_eq!(left, 0, "a pair of a contact that no longer looks like the other (the Zoe Quists may pair up)");
+    let parse = |t: String| -> std::collections::BTreeMap<String, String> {
+        t.split(';').filter_map(|p| p.split_once(':')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    };
+    let stored = parse(text(app, SNAPSHOT));
+    assert!(!stored.is_empty());
     rebuild_duplicates(&app.pg, account, &mut |_, _| {}).unwrap();
-    let after = text(&app, snapshot);
-    // every stored pair is one the rules give now (a pair two racing writes both skipped may be missing)
-    for pair in before.split(';').filter(|p| !p.is_empty()) {
-        assert!(after.split(';').any(|p| p == pair), "stale: {pair}");
+    let rebuilt = parse(text(app, SNAPSHOT));
+    for (pair, codes) in &rebuilt {
+        if let Some(had) = stored.get(pair) {
+            assert_eq!(had, codes, "the reasons of {pair}");
+        }
     }
 }
+
+/// Three workers (the server's and two more, as three `coalesce serve` processes would run) and a rebuild
+/// running beside concurrent writes: no stale pair, no pair twice, and the result a rebuild gives alone.
+#[test]
+fn several_workers_and_a_rebuild_never_leave_a_stale_or_double_pair() {
+    let app = Arc::new(TestApp::spawn());
+    let (account, token) = app.account_with_admin();
+    let people = crowd(&app, account, &token);
+    let settings =
+        server::duplicates_worker::DuplicatesSettings { poll_interval: std::time::Duration::from_millis(5), batch: 2 };
+    let extra: Vec<_> = (0..2).map(|_| server::duplicates_worker::spawn(app.db.pool(1), settings.clone())).collect();
+    let rebuilding = {
+        let app = Arc::clone(&app);
+        thread::spawn(move || {
+            for _ in 0..3 {
+                rebuild_duplicates(&app.pg, account, &mut |_, _| {}).unwrap();
+            }
+        })
+    };
+    let statuses = write_concurrently(&app, account, &token, &people, 6);
+    rebuilding.join().unwrap();
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 404), "{statuses:?}");
+    app.settle_duplicates();
+    for worker in extra {
+        worker.stop();
+    }
+    assert_eq!(stale_pairs(&app), 0);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM contact_duplicate_pairs"),
+        app.count(
+            "SELECT count(*) AS n FROM (SELECT DISTINCT least(low_id, high_id), greatest(low_id, high_id) \
+                   FROM contact_duplicate_pairs) p"
+        ),
+        "each pair once"
+    );
+    assert_current(&app, account);
+}
+
+/// A create, an update, a channel address, a merge and an undo do no duplicates work in the request: the
+/// database's triggers queue the contacts, in the request's transaction and without a statement of its own;
+/// the worker computes the suggestions afterwards.
+#[test]
+fn a_request_only_queues_its_contacts_for_the_worker() {
+    let mut app = TestApp::spawn();
+    let (account, token) = app.account_with_admin();
+    let inbox = app.api_inbox(account, &token, "WhatsApp");
+    app.stop_duplicates_worker();
+    let queued = |app: &TestApp, id: i64| {
+        app.count(&format!("SELECT count(*) AS n FROM contact_duplicate_refreshes WHERE contact_id = {id}"))
+    };
+    let stored = |app: &TestApp| app.count("SELECT count(*) AS n FROM contact_duplicate_pairs");
+
+    let before = app.pg.statement_count();
+    let a = contact(&app, account, &token, &json!({"name": "Jo Doe", "email": "jo.doe@acme.example"}));
+    // the token's lookup, BEGIN, the contact's insert, the outbox event, COMMIT: what a create sent before
+    // duplicates existed
+    assert_eq!(app.pg.statement_count() - before, CREATE_STATEMENTS, "no statement for the duplicates");
+    let b = contact(&app, account, &token, &json!({"name": "Jo Doe", "email": "jo.doe@gmail.com"}));
+    assert_eq!((queued(&app, a), queued(&app, b)), (1, 1));
+    assert_eq!(stored(&app), 0, "nothing computed in the request");
+
+    app.start_duplicates_worker();
+    assert_eq!(suggested(&app, account, &token, a), [b]);
+    app.stop_duplicates_worker();
+
+    // an update of what the rules read queues the contact; one of what they do not read queues nothing
+    app.patch(&format!("/api/v1/accounts/{account}/contacts/{a}"), &token, &json!({"phone_number": "+4930444"}));
+    app.patch(&format!("/api/v1/accounts/{account}/contacts/{b}"), &token, &json!({"blocked": true}));
+    assert_eq!((queued(&app, a), queued(&app, b)), (1, 0));
+    // a channel address queues its contact
+    let c = contact(&app, account, &token, &json!({"name": "Someone"}));
+    let path = format!("/api/v1/accounts/{account}/contacts/{c}/contact_inboxes");
+    let r = app.post(&path, &token, &json!({"inbox_id": inbox, "source_id": "4930444"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(queued(&app, c), 2, "created, then given a channel address");
+
+    // a merge queues the base (new values), its pairs with the mergee leave at once
+    let pairs_before = stored(&app);
+    assert_eq!(pairs_before, 1);
+    assert_eq!(app.merge(account, &token, a, b).status, 200);
+    assert_eq!(stored(&app), 0, "the cascade");
+    assert!(queued(&app, a) >= 1, "the update (the merge changed none of a's compared values)");
+    // the undo queues both and dismisses their pair in its own transaction
+    let record =
+        app.get(&format!("/api/v1/accounts/{account}/contact_merges"), &token).body["payload"][0]["id"].clone();
+    let undo = app.post(&format!("/api/v1/accounts/{account}/contact_merges/{record}/undo"), &token, &json!({}));
+    assert_eq!(undo.status, 200, "{}", undo.body);
+    assert!(queued(&app, b) >= 1);
+    assert_eq!(app.count("SELECT count(*) AS n FROM contact_duplicate_dismissals"), 1);
+
+    app.start_duplicates_worker();
+    assert_eq!(suggested(&app, account, &token, a), [c], "the channel address is a's phone; a–b is dismissed");
+    assert_eq!(suggested(&app, account, &token, b), Vec::<i64>::new());
+}
+
+/// Statements of a create without a channel address (see the test above).
+const CREATE_STATEMENTS: u64 = 5;
 
 fn text(app: &TestApp, query: &str) -> String {
     use diesel::{sql_types::Text, QueryableByName, RunQueryDsl};

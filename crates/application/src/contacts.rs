@@ -13,7 +13,6 @@ use rand::RngCore;
 use serde_json::json;
 
 use crate::auth::Member;
-use crate::duplicates::refresh::refresh_duplicates;
 use crate::ports::{
     in_transaction, ContactQuery, ContactSort, Database, DeletedCounts, NewContact, Role, Session, StoreError,
     StoredContactInbox,
@@ -303,7 +302,6 @@ pub fn create_contact_in(
         None => None,
     };
     record_contact_event(tx, account, "contact.created", &contact)?;
-    refresh_duplicates(tx, account, contact.id, true)?;
     let contact_inboxes = contact_inbox.iter().cloned().collect();
     Ok(CreatedContact { contact: ContactWithInboxes { contact, contact_inboxes }, contact_inbox })
 }
@@ -333,16 +331,9 @@ pub fn update_contact(
 ) -> Result<ContactWithInboxes, ContactsError> {
     let mut tx = db.begin()?;
     let current = lock_contact(tx.as_mut(), account, id)?;
-    let before = current.attributes.clone();
     let (attributes, blocked) = changes.apply(current.attributes, current.blocked).map_err(ContactsError::Invalid)?;
     let contact = tx.update_contact(account, id, &attributes, blocked)?;
     record_contact_event(tx.as_mut(), account, "contact.updated", &contact)?;
-    // only the name and the identities feed the suggestions; attributes and `blocked` leave them as they are
-    let compared =
-        |a: &ContactAttributes| (a.name.clone(), a.email.clone(), a.phone_number.clone(), a.identifier.clone());
-    if compared(&before) != compared(&contact.attributes) {
-        refresh_duplicates(tx.as_mut(), account, id, false)?;
-    }
     let contact_inboxes = tx.contact_inboxes(account, id)?;
     tx.commit()?;
     Ok(ContactWithInboxes { contact, contact_inboxes })
@@ -400,9 +391,7 @@ pub fn add_contact_inbox_in(
     };
     lock_contact(tx, account, contact)?;
     tx.find_inbox(account, inbox)?.ok_or(ContactsError::NotFound { field: "inbox_id", entity: "inbox" })?;
-    let created = tx.insert_contact_inbox(account, contact, inbox, &source_id)?;
-    refresh_duplicates(tx, account, contact, false)?;
-    Ok(created)
+    Ok(tx.insert_contact_inbox(account, contact, inbox, &source_id)?)
 }
 
 /// The contact's labels, sorted.

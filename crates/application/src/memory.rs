@@ -71,6 +71,9 @@ pub struct State {
     pub duplicate_pairs: Vec<(AccountId, crate::ports::StoredPair)>,
     /// (account, low, high)
     pub dismissals: Vec<(AccountId, ContactId, ContactId)>,
+    /// The duplicates worker's queue, in order; filled where PostgreSQL's triggers would
+    /// (`queue_refresh`).
+    pub duplicate_refreshes: Vec<(AccountId, ContactId)>,
 }
 
 /// A merge record's columns beyond [`MergeRecord`].
@@ -92,6 +95,12 @@ fn epoch() -> DateTime<Utc> {
 }
 
 impl State {
+    /// What the triggers on contacts and contact inboxes do in PostgreSQL: queue the contact for the
+    /// duplicates worker.
+    fn queue_refresh(&mut self, account: AccountId, contact: ContactId) {
+        self.duplicate_refreshes.push((account, contact));
+    }
+
     fn id(&mut self) -> i64 {
         self.next_id += 1;
         self.next_id

@@ -8,7 +8,8 @@
 //! 4. delete the mergee, then update the base, so the mergee's unique email or identifier can move over;
 //! 5. write the audit record, with the ledger that makes the merge undoable (`crate::undo`): the ids the move
 //!    returned, the base as it was and the values written on it; and the `contact.merged` outbox event;
-//!    recompute the base's duplicate suggestions (the mergee's left with its row);
+//!    the mergee's duplicate suggestions leave with its row (cascade); the base is queued for the duplicates
+//!    worker by the database's triggers when its compared values or channel addresses change;
 //! 6. commit. Any error before the commit drops the session, which rolls every step back.
 //!
 //! [`merge_in`] is the same merge inside a caller's transaction (used to commit it with an idempotency key).
@@ -16,7 +17,6 @@
 use domain::{attribute_changes, merge_attributes, AccountId, Contact, ContactId, ContactInbox, UserId, Violations};
 use serde_json::json;
 
-use crate::duplicates::refresh::refresh_duplicates;
 use crate::idempotency::KeyReused;
 use crate::ports::{in_transaction, Database, MergeLedger, MovedCounts, Session, StoreError};
 use crate::snapshot::{contact_snapshot, moved_snapshot};
@@ -107,8 +107,6 @@ pub fn merge_in(tx: &mut dyn Session, cmd: MergeContacts) -> Result<MergeOutcome
     let contact = tx.update_contact_attributes(account, base.id, &merged)?;
     let ledger = MergeLedger { rows, base_snapshot: contact_snapshot(&base), written: written(&base, &contact) };
     let merge_id = record(tx, &cmd, &mergee, moved, ledger)?;
-    // the mergee's suggestions went with its row (cascade); the base has new values and channel addresses
-    refresh_duplicates(tx, account, base.id, false)?;
     let contact_inboxes = tx.contact_inboxes(account, base.id)?;
     Ok(MergeOutcome { contact, contact_inboxes, merge_id: Some(merge_id), moved })
 }

@@ -32,7 +32,7 @@ pub use contacts::{
     ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, DeletedCounts, NewContact, StoredContactInbox,
 };
 pub use conversations::{Conversation, ConversationStore, Message, MessageType, NewConversation, Sender};
-pub use duplicates::{Candidate, Candidates, DuplicateStore, ScoredPair, StoredPair};
+pub use duplicates::{Candidate, Candidates, DuplicateStore, HeldContacts, ScoredPair, StoredPair};
 pub use error::StoreError;
 pub use idempotency::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
 pub use inboxes::InboxStore;

@@ -13,8 +13,8 @@
 //! 4. re-create the mergee with its original id and every stored column of its snapshot;
 //! 5. move back, set-based, the ledger's rows the base still owns; give the mergee its labels back and take
 //!    from the base those the merge added. Rows the base gained after the merge stay, and are counted;
-//! 6. dismiss the pair (an undone merge says they are two people) and recompute both contacts' duplicate
-//!    suggestions;
+//! 6. dismiss the pair (an undone merge says they are two people); both contacts' other suggestions are
+//!    recomputed by the duplicates worker (the database's triggers queued them);
 //! 7. mark the record undone and enqueue the `contact.unmerged` outbox event with the same facts.
 //!
 //! [`preview_undo`] runs the very same steps and rolls them back, so that it answers exactly what the undo
@@ -24,7 +24,6 @@ use chrono::{DateTime, Duration, Utc};
 use domain::{AccountId, Contact, ContactAttributes, ContactInbox, UserId};
 use serde_json::{json, Value};
 
-use crate::duplicates::refresh::refresh_duplicates;
 use crate::idempotency::KeyReused;
 use crate::ports::{in_transaction, Database, Session, StoreError, UndoCounts};
 use crate::snapshot::{contact_from_snapshot, contact_snapshot, moved_snapshot};
@@ -164,8 +163,6 @@ pub fn undo_in(tx: &mut dyn Session, cmd: UndoMerge) -> Result<UndoOutcome, Undo
     // Someone undid this merge: the two are different people, never to be suggested as a pair again.
     let (low, high) = if base.id < mergee.id { (base.id, mergee.id) } else { (mergee.id, base.id) };
     tx.dismiss_duplicate(account, low, high, Some(cmd.actor))?;
-    refresh_duplicates(tx, account, base.id, false)?;
-    refresh_duplicates(tx, account, mergee.id, true)?;
     let outcome = UndoOutcome {
         merge_id: entry.id,
         base_inboxes: tx.contact_inboxes(account, base.id)?,

@@ -106,6 +106,17 @@ pub struct ServeArgs {
     /// only: in a shared deployment it lets account administrators reach the internal network.
     #[arg(long, env = "COALESCE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
+    /// Run the duplicates worker in this process: it recomputes the duplicate suggestions of changed contacts
+    /// (queued by the database in the change's transaction). Several processes may run it at once.
+    #[arg(long, env = "COALESCE_DUPLICATES_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub duplicates_worker: bool,
+    /// Pause of the duplicates worker when the queue is empty, in milliseconds: the longest a change waits
+    /// for its suggestions when the worker is idle.
+    #[arg(long, env = "COALESCE_DUPLICATES_POLL_MS", default_value_t = 200)]
+    pub duplicates_poll_ms: u64,
+    /// Queued contacts the duplicates worker refreshes per transaction.
+    #[arg(long, env = "COALESCE_DUPLICATES_BATCH", default_value_t = application::duplicates::QUEUE_BATCH)]
+    pub duplicates_batch: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,6 +254,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if !applied.is_empty() {
         log::info!("applied migrations: {}", applied.join(", "));
     }
+    // the duplicates worker's own connection, so that it never takes one a request is waiting for
+    let mut worker_pool = PoolConfig::new(args.database.database_url.clone());
+    worker_pool.max_size = 1;
     let mut pool = PoolConfig::new(args.database.database_url);
     pool.max_size = args.pool_size;
     pool.connection_timeout = Duration::from_millis(args.pool_timeout_ms.max(1));
@@ -283,10 +297,22 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             },
         )
     });
+    let duplicates = args.duplicates_worker.then(|| {
+        crate::duplicates_worker::spawn(
+            PgDatabase::new(&worker_pool),
+            crate::duplicates_worker::DuplicatesSettings {
+                poll_interval: Duration::from_millis(args.duplicates_poll_ms),
+                batch: args.duplicates_batch.max(1),
+            },
+        )
+    });
     let served = actix_web::rt::System::new().block_on(async move {
         crate::http_server(listener, db, &settings).map_err(|e| e.to_string())?.await.map_err(|e| e.to_string())
     });
     if let Some(worker) = worker {
+        worker.stop();
+    }
+    if let Some(worker) = duplicates {
         worker.stop();
     }
     served

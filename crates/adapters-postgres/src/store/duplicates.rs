@@ -1,12 +1,14 @@
-//! [`DuplicateStore`] on PostgreSQL: the candidate search of a contact (index lookups, each bounded by a
-//! LIMIT), and the suggestions and dismissals tables (use case: `application::duplicates`).
+//! [`DuplicateStore`] on PostgreSQL: the refresh queue (filled by triggers, migration
+//! `2026-12-03-000003_duplicate_refresh_queue`) and the accounts' refresh locks, the candidate search of a contact
+//! (index lookups, each bounded by a LIMIT), and the suggestions and dismissals tables (use case:
+//! `application::duplicates`).
 
 use std::collections::BTreeMap;
 
-use application::ports::{Candidate, Candidates, DuplicateStore, ScoredPair, StoredPair};
+use application::ports::{Candidate, Candidates, DuplicateStore, HeldContacts, ScoredPair, StoredPair};
 use application::StoreError;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Double, Float4, Jsonb, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Double, Float4, Jsonb, Nullable, Text};
 use domain::duplicates::{email_domain, is_free_mail, Profile};
 use domain::{AccountId, ContactId, UserId};
 
@@ -187,6 +189,29 @@ impl From<PairRow> for StoredPair {
     }
 }
 
+/// The class of the advisory locks that say "a refresher works on this account" (the second key is the
+/// account id): refreshes of one account never run side by side.
+const REFRESH_LOCK_CLASS: i32 = 0x00C0_D0B1;
+
+/// The second key of an account's refresh lock (two accounts sharing one only wait for each other).
+const REFRESH_LOCK_KEY: &str = "($1 & 2147483647)::int4";
+
+#[derive(QueryableByName)]
+struct ClaimRow {
+    #[diesel(sql_type = BigInt)]
+    account_id: i64,
+    #[diesel(sql_type = BigInt)]
+    contact_id: i64,
+}
+
+#[derive(QueryableByName)]
+struct HoldRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Bool)]
+    held: bool,
+}
+
 #[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = BigInt)]
@@ -197,6 +222,83 @@ struct IdRow {
 const PAIR_COLUMNS: &str = "low_id, high_id, round(confidence::numeric, 2)::float8 AS confidence, reasons";
 
 impl DuplicateStore for PgSession {
+    fn claim_duplicate_refreshes(&mut self, limit: u64) -> Result<Option<(AccountId, Vec<ContactId>)>, StoreError> {
+        // The worker's transaction commits without waiting for the disk: after a crash it is lost together with
+        // the removal of its queue rows, so the contacts are simply refreshed again.
+        diesel::sql_query("SELECT set_config('synchronous_commit', 'off', true)").execute(self.conn()).store()?;
+        // One account whose refresh lock is free (tried, never waited for), then up to `limit` of its queued
+        // contacts; every queued row of those contacts goes. Rows queued after this statement's snapshot stay
+        // for the next round, so a contact changed during this refresh is refreshed again.
+        let rows: Vec<ClaimRow> = diesel::sql_query(format!(
+            "WITH account AS (
+                SELECT q.account_id FROM (SELECT DISTINCT account_id FROM contact_duplicate_refreshes) q
+                WHERE pg_try_advisory_xact_lock({REFRESH_LOCK_CLASS}, (q.account_id & 2147483647)::int4)
+                LIMIT 1
+            ),
+            picked AS (
+                SELECT contact_id FROM contact_duplicate_refreshes
+                WHERE account_id = (SELECT account_id FROM account)
+                ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+            ),
+            gone AS (
+                DELETE FROM contact_duplicate_refreshes
+                WHERE account_id = (SELECT account_id FROM account) AND contact_id IN (SELECT contact_id FROM picked)
+                RETURNING account_id, contact_id
+            )
+            SELECT DISTINCT account_id, contact_id FROM gone ORDER BY contact_id"
+        ))
+        .bind::<BigInt, _>(signed(limit))
+        .load(self.conn())
+        .store()?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let account = AccountId::new(first.account_id);
+        Ok(Some((account, rows.into_iter().map(|r| ContactId::new(r.contact_id)).collect())))
+    }
+
+    fn lock_duplicate_refreshes(&mut self, account: AccountId) -> Result<(), StoreError> {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({REFRESH_LOCK_CLASS}, {REFRESH_LOCK_KEY})"))
+            .bind::<BigInt, _>(account.get())
+            .execute(self.conn())
+            .store()?;
+        Ok(())
+    }
+
+    fn hold_for_refresh(&mut self, account: AccountId, contacts: &[ContactId]) -> Result<HeldContacts, StoreError> {
+        // FOR KEY SHARE: ordinary updates go on beside it; a deletion, a merge or a dismissal (which lock the
+        // contact FOR UPDATE) waits for this transaction, or, when it came first, the contact is reported busy
+        // instead of being waited for (SKIP LOCKED), so that a refresher never waits for a request.
+        let ids: Vec<i64> = contacts.iter().map(|c| c.get()).collect();
+        let rows: Vec<HoldRow> = diesel::sql_query(
+            "SELECT c.id, h.id IS NOT NULL AS held
+             FROM contacts c
+             LEFT JOIN (
+                 SELECT id FROM contacts WHERE account_id = $1 AND id = ANY ($2) ORDER BY id
+                 FOR KEY SHARE SKIP LOCKED
+             ) h ON h.id = c.id
+             WHERE c.account_id = $1 AND c.id = ANY ($2)
+             ORDER BY c.id",
+        )
+        .bind::<BigInt, _>(account.get())
+        .bind::<Array<BigInt>, _>(ids)
+        .load(self.conn())
+        .store()?;
+        let (held, busy): (Vec<HoldRow>, Vec<HoldRow>) = rows.into_iter().partition(|r| r.held);
+        let ids = |rows: Vec<HoldRow>| rows.into_iter().map(|r| ContactId::new(r.id)).collect();
+        Ok(HeldContacts { held: ids(held), busy: ids(busy) })
+    }
+
+    fn queue_duplicate_refreshes(&mut self, account: AccountId, contacts: &[ContactId]) -> Result<(), StoreError> {
+        let ids: Vec<i64> = contacts.iter().map(|c| c.get()).collect();
+        diesel::sql_query(
+            "INSERT INTO contact_duplicate_refreshes (account_id, contact_id) SELECT $1, unnest($2::bigint[])",
+        )
+        .bind::<BigInt, _>(account.get())
+        .bind::<Array<BigInt>, _>(ids)
+        .execute(self.conn())
+        .store()?;
+        Ok(())
+    }
+
     fn duplicate_candidates(
         &mut self,
         account: AccountId,
@@ -255,9 +357,8 @@ impl DuplicateStore for PgSession {
     ) -> Result<(), StoreError> {
         if !new_contact {
             // SKIP LOCKED: a pair another transaction holds is being deleted by it (the cascade of a merge or a
-            // deletion, a dismissal, or that contact's own refresh, which cannot write this pair back while this
-            // contact is locked). Waiting for it could deadlock: two merges each cascade-delete one pair the
-            // other's refresh wants. Never waiting here, a refresh waits for nothing once it has started.
+            // deletion, a dismissal; refreshes of one account never run side by side). Never waiting here, a
+            // refresh waits for no request once it has started.
             Prepared(
                 diesel::sql_query(
                     "DELETE FROM contact_duplicate_pairs WHERE (account_id, low_id, high_id) IN (
@@ -279,9 +380,9 @@ impl DuplicateStore for PgSession {
         let confidences: Vec<f32> = pairs.iter().map(|p| p.confidence as f32).collect();
         let reasons: Vec<serde_json::Value> = pairs.iter().map(|p| p.reasons.clone()).collect();
         // The other contact is locked FOR KEY SHARE (what the foreign key's check takes anyway) SKIP LOCKED: a
-        // candidate deleted meanwhile is left out instead of failing the foreign key, and one that another
-        // transaction is changing is left out instead of waiting for it, which could deadlock when that one
-        // refreshes this contact at the same moment; it refreshes its own suggestions itself.
+        // candidate being deleted, merged away or dismissed meanwhile is left out instead of failing the foreign
+        // key or being waited for (the refresher never waits for a request); a contact that changes is queued
+        // and refreshed itself.
         Prepared(
             diesel::sql_query(
                 "WITH alive AS (

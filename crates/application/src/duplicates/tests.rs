@@ -24,6 +24,23 @@ fn create(db: &MemoryDb, account: AccountId, name: &str, email: Option<&str>) ->
     create_contact(db, account, CreateContact { fields, ..CreateContact::default() }).unwrap().contact.contact.id
 }
 
+/// Runs the duplicates worker until the queue is empty, as `coalesce serve` does in the background.
+fn settle(db: &MemoryDb) {
+    while refresh_queued(db, QUEUE_BATCH).unwrap().account.is_some() {}
+}
+
+/// The read, once the worker has caught up (shadows the use case for the tests below).
+fn contact_duplicates(db: &MemoryDb, account: AccountId, id: ContactId) -> Result<Vec<Suggestion>, DuplicatesError> {
+    settle(db);
+    super::contact_duplicates(db, account, id)
+}
+
+/// The read, once the worker has caught up (shadows the use case for the tests below).
+fn duplicate_pairs(db: &MemoryDb, account: AccountId, page: u64, min: f64) -> Result<PairList, DuplicatesError> {
+    settle(db);
+    super::duplicate_pairs(db, account, page, min)
+}
+
 fn codes(s: &Suggestion) -> Vec<String> {
     s.reasons.as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap().to_owned()).collect()
 }
@@ -142,4 +159,22 @@ fn rebuild_recomputes_the_account_and_reports_progress() {
     assert_eq!(outcome, RebuildOutcome { contacts: 5, pairs_before: 0 });
     assert_eq!(seen, [(5, 5)]);
     assert_eq!(duplicate_pairs(&db, ACCOUNT, 1, 0.0).unwrap().total, 10);
+}
+
+#[test]
+fn changes_only_queue_the_contact_and_the_worker_refreshes_it() {
+    let db = MemoryDb::default();
+    let a = create(&db, ACCOUNT, "Jo Doe", Some("jo.doe@acme.example"));
+    let b = create(&db, ACCOUNT, "Jo Doe", Some("jo.doe@gmail.com"));
+    assert_eq!(db.lock().duplicate_refreshes, [(ACCOUNT, a), (ACCOUNT, b)]);
+    assert_eq!(super::contact_duplicates(&db, ACCOUNT, a).unwrap(), [], "nothing computed in the request");
+    let round = refresh_queued(&db, 1).unwrap();
+    assert_eq!(round, QueueRound { account: Some(ACCOUNT), done: Refreshed { refreshed: 1, requeued: 0 } });
+    let round = refresh_queued(&db, 10).unwrap();
+    assert_eq!(round.done.refreshed, 1);
+    assert_eq!(refresh_queued(&db, 10).unwrap(), QueueRound::default(), "the queue is empty");
+    assert_eq!(super::contact_duplicates(&db, ACCOUNT, a).unwrap().len(), 1);
+    // an update of what the rules do not read queues nothing
+    update_contact(&db, ACCOUNT, a, ContactChanges { blocked: Some(true), ..ContactChanges::default() }).unwrap();
+    assert_eq!(db.lock().duplicate_refreshes, []);
 }

@@ -98,6 +98,7 @@ impl ContactStore for MemorySession {
             return Err(StoreError::Taken { field });
         }
         let id = self.work.add_contact(account, contact.attributes.clone());
+        self.work.queue_refresh(account, id);
         let stored = self.work.contacts.iter_mut().find(|c| c.id == id).ok_or(StoreError::Other("lost".into()))?;
         stored.blocked = contact.blocked;
         stored.created_at = Utc::now();
@@ -120,10 +121,17 @@ impl ContactStore for MemorySession {
             .iter_mut()
             .find(|c| c.account_id == account && c.id == id)
             .ok_or(StoreError::MissingReference { entity: "contact" })?;
+        let a = &contact.attributes;
+        let compared = (&a.name, &a.email, &a.phone_number, &a.identifier)
+            != (&attributes.name, &attributes.email, &attributes.phone_number, &attributes.identifier);
         contact.attributes = attributes.clone();
         contact.blocked = blocked;
         contact.updated_at = Utc::now();
-        Ok(contact.clone())
+        let updated = contact.clone();
+        if compared {
+            self.work.queue_refresh(account, id);
+        }
+        Ok(updated)
     }
 
     fn touch_contact(&mut self, account: AccountId, id: ContactId, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -191,6 +199,7 @@ impl ContactStore for MemorySession {
             contact_inbox: ContactInbox { source_id: source_id.to_owned(), inbox: summary },
         };
         self.work.contact_inboxes.push((account, stored.clone()));
+        self.work.queue_refresh(account, contact);
         Ok(stored)
     }
 

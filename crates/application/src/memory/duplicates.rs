@@ -5,7 +5,7 @@ use domain::duplicates::{trigram_similarity, Profile};
 use domain::{AccountId, ContactId, UserId};
 
 use super::{count, MemorySession};
-use crate::ports::{Candidate, Candidates, DuplicateStore, ScoredPair, StoreError, StoredPair};
+use crate::ports::{Candidate, Candidates, DuplicateStore, HeldContacts, ScoredPair, StoreError, StoredPair};
 
 impl MemorySession {
     fn profile(&self, account: AccountId, id: ContactId) -> Option<Profile> {
@@ -32,6 +32,36 @@ impl MemorySession {
 }
 
 impl DuplicateStore for MemorySession {
+    /// One session at a time works on the state, so the account's refresh lock is implied.
+    fn claim_duplicate_refreshes(&mut self, limit: u64) -> Result<Option<(AccountId, Vec<ContactId>)>, StoreError> {
+        let Some(&(account, _)) = self.work.duplicate_refreshes.first() else { return Ok(None) };
+        let mut ids: Vec<ContactId> = Vec::new();
+        for (a, id) in &self.work.duplicate_refreshes {
+            if *a == account && !ids.contains(id) && count(ids.len()) < limit {
+                ids.push(*id);
+            }
+        }
+        self.work.duplicate_refreshes.retain(|(a, id)| !(*a == account && ids.contains(id)));
+        ids.sort();
+        Ok(Some((account, ids)))
+    }
+
+    fn lock_duplicate_refreshes(&mut self, _account: AccountId) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn hold_for_refresh(&mut self, account: AccountId, contacts: &[ContactId]) -> Result<HeldContacts, StoreError> {
+        let held = contacts.iter().copied().filter(|id| self.work.has_contact(account, *id)).collect();
+        Ok(HeldContacts { held, busy: Vec::new() })
+    }
+
+    fn queue_duplicate_refreshes(&mut self, account: AccountId, contacts: &[ContactId]) -> Result<(), StoreError> {
+        for id in contacts {
+            self.work.queue_refresh(account, *id);
+        }
+        Ok(())
+    }
+
     fn duplicate_candidates(
         &mut self,
         account: AccountId,

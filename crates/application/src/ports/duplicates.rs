@@ -52,8 +52,47 @@ impl StoredPair {
     }
 }
 
+/// The contacts of a batch as a refresher found them ([`DuplicateStore::hold_for_refresh`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeldContacts {
+    /// Held until the end of the transaction: none can be deleted, merged away or dismissed meanwhile.
+    pub held: Vec<ContactId>,
+    /// Held exclusively by another transaction at this moment (a merge, a deletion, a dismissal): not waited for.
+    pub busy: Vec<ContactId>,
+}
+
 /// Reads candidates and keeps suggestions.
 pub trait DuplicateStore {
+    /// Takes, in this transaction, the refresh lock of one account that has queued contacts and that no other
+    /// transaction is refreshing (never waiting for one), and removes from the queue up to `limit` of its
+    /// contacts (every queued row of each). `None` when there is nothing to take. The queue is filled by the
+    /// database itself, in the transaction of every change the suggestions depend on.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn claim_duplicate_refreshes(&mut self, limit: u64) -> Result<Option<(AccountId, Vec<ContactId>)>, StoreError>;
+
+    /// Takes the account's refresh lock in this transaction, waiting for a refresher that holds it: while it is
+    /// held, nobody else refreshes a contact of the account.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn lock_duplicate_refreshes(&mut self, account: AccountId) -> Result<(), StoreError>;
+
+    /// Holds the contacts against deletion and exclusive changes until the end of the transaction (a shared
+    /// lock that ordinary updates do not conflict with), never waiting; contacts that are gone are in neither
+    /// list.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn hold_for_refresh(&mut self, account: AccountId, contacts: &[ContactId]) -> Result<HeldContacts, StoreError>;
+
+    /// Queues the contacts for a refresh again.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn queue_duplicate_refreshes(&mut self, account: AccountId, contacts: &[ContactId]) -> Result<(), StoreError>;
+
     /// The contact's profile and its candidates (never itself), or `None` when the contact is not in the
     /// account. Every read of a contact's identities (emails, phone numbers, identifiers, channel addresses)
     /// goes through one place in the store, so that secondary identities plug in there.
@@ -67,8 +106,8 @@ pub trait DuplicateStore {
     ) -> Result<Option<Candidates>, StoreError>;
 
     /// Replaces the contact's suggestions with `pairs`, leaving out dismissed pairs and contacts that are gone
-    /// or being changed by another transaction at this moment (never waiting for one: that transaction
-    /// refreshes its own contact). `new_contact` says the contact has no suggestions yet (nothing to delete).
+    /// or held exclusively by another transaction at this moment (never waiting for one: a merge or deletion
+    /// removes that pair anyway, and a changed contact is queued and refreshed itself). `new_contact` says the contact has no suggestions yet (nothing to delete).
     ///
     /// # Errors
     /// Storage failures.
