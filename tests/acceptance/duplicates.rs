@@ -359,8 +359,11 @@ fn several_workers_and_a_rebuild_never_leave_a_stale_or_double_pair() {
     let app = Arc::new(TestApp::spawn());
     let (account, token) = app.account_with_admin();
     let people = crowd(&app, account, &token);
-    let settings =
-        server::duplicates_worker::DuplicatesSettings { poll_interval: std::time::Duration::from_millis(5), batch: 2 };
+    let settings = server::duplicates_worker::DuplicatesSettings {
+        poll_interval: std::time::Duration::from_millis(5),
+        batch: 2,
+        yield_ratio: 0.0,
+    };
     let extra: Vec<_> = (0..2).map(|_| server::duplicates_worker::spawn(app.db.pool(1), settings.clone())).collect();
     let rebuilding = {
         let app = Arc::clone(&app);

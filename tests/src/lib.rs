@@ -111,6 +111,7 @@ impl TestApp {
     fn duplicates_worker(db: &TestDatabase) -> server::duplicates_worker::DuplicatesWorker {
         let settings = server::duplicates_worker::DuplicatesSettings {
             poll_interval: Duration::from_millis(20),
+            yield_ratio: 0.0,
             ..server::duplicates_worker::DuplicatesSettings::default()
         };
         server::duplicates_worker::spawn(db.pool(1), settings)

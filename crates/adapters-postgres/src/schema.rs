@@ -53,6 +53,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    contact_duplicate_refreshes (id) {
+        id -> Int8,
+        account_id -> Int8,
+        contact_id -> Int8,
+        queued_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     contact_inboxes (id) {
         id -> Int8,
         account_id -> Int8,
@@ -302,6 +311,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     contact_duplicate_dismissals,
     contact_duplicate_pairs,
+    contact_duplicate_refreshes,
     contact_inboxes,
     contact_labels,
     contact_merge_ledgers,

@@ -117,6 +117,10 @@ pub struct ServeArgs {
     /// Queued contacts the duplicates worker refreshes per transaction.
     #[arg(long, env = "COALESCE_DUPLICATES_BATCH", default_value_t = application::duplicates::QUEUE_BATCH)]
     pub duplicates_batch: u64,
+    /// After each batch, the duplicates worker pauses this many times the batch's duration (1 keeps it busy at
+    /// most about half the time, leaving a burst of writes most of the machine; 0 drains as fast as it can).
+    #[arg(long, env = "COALESCE_DUPLICATES_YIELD", default_value_t = 1.0)]
+    pub duplicates_yield: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -303,6 +307,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             crate::duplicates_worker::DuplicatesSettings {
                 poll_interval: Duration::from_millis(args.duplicates_poll_ms),
                 batch: args.duplicates_batch.max(1),
+                yield_ratio: args.duplicates_yield,
             },
         )
     });

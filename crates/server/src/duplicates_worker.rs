@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use adapters_postgres::PgDatabase;
 use application::duplicates::{refresh_queued, QUEUE_BATCH};
@@ -19,11 +19,16 @@ pub struct DuplicatesSettings {
     pub poll_interval: Duration,
     /// Queued contacts refreshed per transaction.
     pub batch: u64,
+    /// After a round that refreshed something, the worker pauses this many times the round's duration before
+    /// the next one: 1.0 keeps it busy at most about half the time, so that a burst of writes leaves the
+    /// requests most of the machine and the queue is caught up once the burst is over. 0 drains the queue as
+    /// fast as possible.
+    pub yield_ratio: f64,
 }
 
 impl Default for DuplicatesSettings {
     fn default() -> Self {
-        Self { poll_interval: Duration::from_millis(200), batch: QUEUE_BATCH }
+        Self { poll_interval: Duration::from_millis(200), batch: QUEUE_BATCH, yield_ratio: 1.0 }
     }
 }
 
@@ -58,7 +63,9 @@ pub fn spawn(db: PgDatabase, settings: DuplicatesSettings) -> DuplicatesWorker {
         .name("duplicates-worker".into())
         .spawn(move || {
             while !flag.load(Ordering::Relaxed) {
-                // busy while it refreshed something: the next round starts at once, until the queue is drained
+                let started = Instant::now();
+                // busy while it refreshed something: the next round follows after the yield, until the queue is
+                // drained
                 let busy = match refresh_queued(&db, settings.batch) {
                     Ok(round) => round.done.refreshed > 0,
                     Err(e) => {
@@ -66,9 +73,12 @@ pub fn spawn(db: PgDatabase, settings: DuplicatesSettings) -> DuplicatesWorker {
                         false
                     }
                 };
-                if !busy {
-                    sleep_unless_stopped(&flag, settings.poll_interval);
-                }
+                let pause = if busy {
+                    started.elapsed().mul_f64(settings.yield_ratio.clamp(0.0, 100.0))
+                } else {
+                    settings.poll_interval
+                };
+                sleep_unless_stopped(&flag, pause);
             }
         })
         .ok();

@@ -238,8 +238,9 @@ impl DuplicateListQuery {
 /// Duplicates of a contact
 ///
 /// The contacts that may be the same person, best first (at most 20), each with how sure (`confidence`), why
-/// (`reasons`, stable codes) and where the two differ. Suggestions are kept current as contacts change, so
-/// this is an indexed read; dismissed pairs never appear.
+/// (`reasons`, stable codes) and where the two differ. Suggestions are recomputed in the background shortly
+/// after a contact changes (not in the change's request), so this is an indexed read; a merged or deleted
+/// contact leaves them at once; dismissed pairs never appear.
 #[utoipa::path(
     tag = "Contacts",
     operation_id = "contactDuplicates",
