@@ -32,12 +32,13 @@ fn tables(conn: &mut PgConnection) -> Vec<String> {
     .collect()
 }
 
-const ALL_TABLES: [&str; 22] = [
+const ALL_TABLES: [&str; 23] = [
     "access_tokens",
     "account_users",
     "accounts",
     "contact_duplicate_dismissals",
     "contact_duplicate_pairs",
+    "contact_duplicate_refreshes",
     "contact_inboxes",
     "contact_labels",
     "contact_merge_ledgers",
