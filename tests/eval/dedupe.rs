@@ -375,6 +375,8 @@ fn main() {
 
 /// Every suggested pair of the account with its confidence, read page by page over HTTP.
 fn suggested(p: &Population) -> BTreeMap<(i64, i64), (f64, String)> {
+    // suggestions are computed by the duplicates worker shortly after each change
+    p.app.settle_duplicates_within(std::time::Duration::from_secs(120));
     let mut found = BTreeMap::new();
     for page in 1.. {
         let path = format!("/api/v1/accounts/{}/contact_duplicates?page={page}", p.account);

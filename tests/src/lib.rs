@@ -135,13 +135,21 @@ impl TestApp {
     /// queue is seen empty only once the worker's transactions, which remove the rows together with writing
     /// the suggestions, have committed. Suggestions appear shortly after a change, not in its transaction.
     pub fn settle_duplicates(&self) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        self.settle_duplicates_within(Duration::from_secs(5));
+    }
+
+    /// [`TestApp::settle_duplicates`] with another bound (for a large population).
+    pub fn settle_duplicates_within(&self, bound: Duration) {
+        let deadline = std::time::Instant::now() + bound;
         loop {
             let queued = self.count("SELECT count(*) AS n FROM contact_duplicate_refreshes");
             if queued == 0 {
                 return;
             }
-            assert!(std::time::Instant::now() < deadline, "{queued} contacts still queued for duplicates after 5 s");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{queued} contacts still queued for duplicates after {bound:?}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
