@@ -17,7 +17,7 @@ COALESCE := target/debug/coalesce
 COALESCE_BIND ?= 127.0.0.1:3000
 COALESCE_METRICS_BIND ?= 127.0.0.1:9464
 
-.PHONY: help db db-stop build run test lint fmt layering deny audit fuzz openapi openapi-check schema schema-check bench bench-smoke \
+.PHONY: help db db-stop build run test dedupe-eval lint fmt layering deny audit fuzz openapi openapi-check schema schema-check bench bench-smoke \
   mutants mutants-domain mutants-application ci ha ha-stop test-ha
 
 help: ## List the targets
@@ -95,6 +95,9 @@ test-ha: ## Failover under load on a fresh formation: a planned switchover and a
 
 # The benchmark runs its own PostgreSQL (port COALESCE_BENCH_PGPORT, default 54339, data in target/bench/pgdata),
 # never the cluster `make test` uses, and ignores DATABASE_URL. See scripts/bench.sh and README.md.
+dedupe-eval: db ## Precision and recall of the duplicate suggestions on a labelled population (fails under target)
+	$(CARGO) run --quiet -p coalesce-tests --bin dedupe-eval
+
 bench: ## Benchmark the service against PostgreSQL's floor (release build; about 5 minutes)
 	scripts/bench.sh full
 

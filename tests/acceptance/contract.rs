@@ -154,6 +154,17 @@ fn every_operation_answers_as_documented_on_success_and_on_error() {
     call("GET", &a("/contacts/lookup?email=nobody@old.example"), None, 404);
     call("DELETE", &a(&format!("/contacts/{other}/identities/{identity}")), None, 200);
     call("DELETE", &a(&format!("/contacts/{other}/identities/{identity}")), None, 404);
+    // duplicate suggestions: a look-alike of the base, listed, then kept separate
+    let twin = contact(json!({"name": "Ada", "email": "ada@elsewhere.example", "identifier": "ada-2"}));
+    app.settle_duplicates();
+    let found = call("GET", &a(&format!("/contacts/{base}/duplicates")), None, 200);
+    assert_eq!(found.body["payload"][0]["contact"]["id"], twin, "{}", found.body);
+    call("GET", &a("/contacts/999999/duplicates"), None, 404);
+    let listed = call("GET", &a("/contact_duplicates?min_confidence=0.3"), None, 200);
+    assert_eq!(listed.body["meta"]["count"], 1, "{}", listed.body);
+    call("GET", &a("/contact_duplicates?min_confidence=2"), None, 400);
+    call("POST", &a("/contact_duplicates/dismiss"), Some(json!({"contact_ids": [twin, base]})), 200);
+    call("POST", &a("/contact_duplicates/dismiss"), Some(json!({"contact_ids": [base, base]})), 400);
 
     // labels and notes
     call("POST", &a(&format!("/contacts/{mergee}/labels")), Some(json!({"labels": ["vip"]})), 200);

@@ -10,6 +10,7 @@ mod contact_children;
 mod contacts;
 mod contract;
 mod conversations;
+mod duplicates;
 mod errors;
 mod idempotency;
 mod identities;

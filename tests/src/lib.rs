@@ -70,6 +70,9 @@ pub struct TestApp {
     /// The server's own pool (shares the statement counter with the server).
     pub pg: PgDatabase,
     handle: ServerHandle,
+    /// The duplicates worker, as `coalesce serve` runs it beside the server (with a pool of its own, so that
+    /// `pg.statement_count()` counts the requests' statements only).
+    duplicates: Option<server::duplicates_worker::DuplicatesWorker>,
     agent: ureq::Agent,
     /// Every (operation, status) this app answered, as checked against the document.
     answered: std::sync::Mutex<Vec<(String, u16)>>,
@@ -100,7 +103,55 @@ impl TestApp {
         let handle = server.handle();
         std::thread::spawn(move || actix_web::rt::System::new().block_on(server));
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build();
-        Self { address, db, pg, handle, agent, answered: std::sync::Mutex::default() }
+        let duplicates = Some(Self::duplicates_worker(&db));
+        Self { address, db, pg, handle, duplicates, agent, answered: std::sync::Mutex::default() }
+    }
+
+    /// A duplicates worker over the test database, polling often so that tests wait little.
+    fn duplicates_worker(db: &TestDatabase) -> server::duplicates_worker::DuplicatesWorker {
+        let settings = server::duplicates_worker::DuplicatesSettings {
+            poll_interval: Duration::from_millis(20),
+            yield_ratio: 0.0,
+            ..server::duplicates_worker::DuplicatesSettings::default()
+        };
+        server::duplicates_worker::spawn(db.pool(1), settings)
+    }
+
+    /// Stops the duplicates worker (to see what a request itself did to the queue).
+    pub fn stop_duplicates_worker(&mut self) {
+        if let Some(worker) = self.duplicates.take() {
+            worker.stop();
+        }
+    }
+
+    /// Starts the duplicates worker again after [`TestApp::stop_duplicates_worker`].
+    pub fn start_duplicates_worker(&mut self) {
+        if self.duplicates.is_none() {
+            self.duplicates = Some(Self::duplicates_worker(&self.db));
+        }
+    }
+
+    /// Waits (at most 5 s, then panics) until the duplicates worker has refreshed every queued contact: the
+    /// queue is seen empty only once the worker's transactions, which remove the rows together with writing
+    /// the suggestions, have committed. Suggestions appear shortly after a change, not in its transaction.
+    pub fn settle_duplicates(&self) {
+        self.settle_duplicates_within(Duration::from_secs(5));
+    }
+
+    /// [`TestApp::settle_duplicates`] with another bound (for a large population).
+    pub fn settle_duplicates_within(&self, bound: Duration) {
+        let deadline = std::time::Instant::now() + bound;
+        loop {
+            let queued = self.count("SELECT count(*) AS n FROM contact_duplicate_refreshes");
+            if queued == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{queued} contacts still queued for duplicates after {bound:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// A server whose database cannot be reached (nothing listens on the port).
@@ -365,6 +416,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.stop_duplicates_worker();
         let handle = self.handle.clone();
         // Stop the server before its database is dropped.
         let _ = std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false))).join();

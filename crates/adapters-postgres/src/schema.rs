@@ -32,6 +32,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    contact_duplicate_dismissals (account_id, low_id, high_id) {
+        account_id -> Int8,
+        low_id -> Int8,
+        high_id -> Int8,
+        dismissed_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contact_duplicate_pairs (account_id, low_id, high_id) {
+        account_id -> Int8,
+        low_id -> Int8,
+        high_id -> Int8,
+        confidence -> Float4,
+        reasons -> Jsonb,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contact_duplicate_refreshes (id) {
+        id -> Int8,
+        account_id -> Int8,
+        contact_id -> Int8,
+        queued_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     contact_identities (id) {
         id -> Int8,
         account_id -> Int8,
@@ -265,6 +295,9 @@ diesel::joinable!(access_tokens -> platform_apps (platform_app_id));
 diesel::joinable!(access_tokens -> users (user_id));
 diesel::joinable!(account_users -> accounts (account_id));
 diesel::joinable!(account_users -> users (user_id));
+diesel::joinable!(contact_duplicate_dismissals -> accounts (account_id));
+diesel::joinable!(contact_duplicate_dismissals -> users (dismissed_by));
+diesel::joinable!(contact_duplicate_pairs -> accounts (account_id));
 diesel::joinable!(contact_identities -> accounts (account_id));
 diesel::joinable!(contact_inboxes -> accounts (account_id));
 diesel::joinable!(contact_labels -> accounts (account_id));
@@ -291,6 +324,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
     account_users,
     accounts,
+    contact_duplicate_dismissals,
+    contact_duplicate_pairs,
+    contact_duplicate_refreshes,
     contact_identities,
     contact_inboxes,
     contact_labels,

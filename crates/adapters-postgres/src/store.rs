@@ -11,6 +11,7 @@ mod admin;
 mod auth;
 mod contacts;
 mod conversations;
+mod duplicates;
 mod idempotency;
 mod identities;
 mod inboxes;

@@ -32,10 +32,13 @@ fn tables(conn: &mut PgConnection) -> Vec<String> {
     .collect()
 }
 
-const ALL_TABLES: [&str; 21] = [
+const ALL_TABLES: [&str; 24] = [
     "access_tokens",
     "account_users",
     "accounts",
+    "contact_duplicate_dismissals",
+    "contact_duplicate_pairs",
+    "contact_duplicate_refreshes",
     "contact_identities",
     "contact_inboxes",
     "contact_labels",
@@ -159,6 +162,7 @@ fn every_trigram_index_keeps_its_pending_list_short() {
         gin,
         [
             "contact_identities_secondary_trgm_idx gin_pending_list_limit=512",
+            "contacts_dedupe_name_keys_idx gin_pending_list_limit=512",
             "contacts_email_trgm_idx gin_pending_list_limit=512",
             "contacts_identifier_trgm_idx gin_pending_list_limit=512",
             "contacts_name_trgm_idx gin_pending_list_limit=512",

@@ -254,7 +254,7 @@ fn contacts_page(
 }
 
 /// Attaches every contact's channel addresses, fetched in one query for the whole list.
-fn with_inboxes(
+pub(crate) fn with_inboxes(
     s: &mut dyn Session,
     account: AccountId,
     contacts: Vec<Contact>,
@@ -413,8 +413,7 @@ pub fn add_contact_inbox_in(
     };
     lock_contact(tx, account, contact)?;
     tx.find_inbox(account, inbox)?.ok_or(ContactsError::NotFound { field: "inbox_id", entity: "inbox" })?;
-    let created = tx.insert_contact_inbox(account, contact, inbox, &source_id)?;
-    Ok(created)
+    Ok(tx.insert_contact_inbox(account, contact, inbox, &source_id)?)
 }
 
 /// The contact's labels, sorted.

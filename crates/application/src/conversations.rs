@@ -194,6 +194,7 @@ pub fn create_conversation_in(
                 .ok_or(ConversationsError::NotFound { field: "contact_id", entity: "contact" })?;
             let ci = match tx.find_contact_inbox_of(account, contact.id, inbox.id)? {
                 Some(ci) => ci,
+                // a generated (UUID) address says nothing about the owner: the duplicate suggestions stay as they are
                 None => tx.insert_contact_inbox(account, contact.id, inbox.id, &generate_source_id())?,
             };
             (contact, ci.id)

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod auth;
 pub mod contacts;
 pub mod conversations;
+pub mod duplicates;
 pub mod idempotency;
 pub mod identities;
 pub mod inboxes;

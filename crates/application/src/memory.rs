@@ -11,6 +11,7 @@ mod admin;
 mod auth;
 mod contacts;
 mod conversations;
+mod duplicates;
 mod idempotency;
 mod identities;
 mod inboxes;
@@ -70,6 +71,12 @@ pub struct State {
     pub delivery_outcomes: Vec<(i64, DeliveryOutcome)>,
     /// How many of `events` have been fanned out.
     pub events_processed: usize,
+    pub duplicate_pairs: Vec<(AccountId, crate::ports::StoredPair)>,
+    /// (account, low, high)
+    pub dismissals: Vec<(AccountId, ContactId, ContactId)>,
+    /// The duplicates worker's queue, in order; filled where PostgreSQL's triggers would
+    /// (`queue_refresh`).
+    pub duplicate_refreshes: Vec<(AccountId, ContactId)>,
 }
 
 /// A merge record's columns beyond [`MergeRecord`].
@@ -91,6 +98,12 @@ fn epoch() -> DateTime<Utc> {
 }
 
 impl State {
+    /// What the triggers on contacts and contact inboxes do in PostgreSQL: queue the contact for the
+    /// duplicates worker.
+    fn queue_refresh(&mut self, account: AccountId, contact: ContactId) {
+        self.duplicate_refreshes.push((account, contact));
+    }
+
     fn id(&mut self) -> i64 {
         self.next_id += 1;
         self.next_id

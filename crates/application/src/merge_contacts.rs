@@ -8,6 +8,8 @@
 //! 4. delete the mergee, then update the base, so the mergee's unique email or identifier can move over;
 //! 5. write the audit record, with the ledger that makes the merge undoable (`crate::undo`): the ids the move
 //!    returned, the base as it was and the values written on it; and the `contact.merged` outbox event;
+//!    the mergee's duplicate suggestions leave with its row (cascade); the base is queued for the duplicates
+//!    worker by the database's triggers when its compared values or channel addresses change;
 //! 6. commit. Any error before the commit drops the session, which rolls every step back.
 //!
 //! [`merge_in`] is the same merge inside a caller's transaction (used to commit it with an idempotency key).

@@ -9,7 +9,7 @@
 //! [`in_rolled_back_transaction`] and [`on_connection`], which run work again once when its connection was
 //! lost); each port
 //! family lives in the submodule named after the use cases that need it (`ports/contacts.rs` for
-//! `crate::contacts`, `ports/merges.rs` for the three merge use cases, `ports/undo.rs` for undoing one, …), the shared [`StoreError`] in the leaf
+//! `crate::contacts`, `ports/merges.rs` for the three merge use cases, `ports/undo.rs` for undoing one, `ports/duplicates.rs` for duplicate suggestions, …), the shared [`StoreError`] in the leaf
 //! `ports/error.rs`, and everything is re-exported here, so `crate::ports::ContactStore` is the one path to use.
 //! Submodules import `error` and, in one direction only, each other (`admin` uses `auth`'s roles; `conversations`
 //! and `notes` use `admin`'s `User`), never this file.
@@ -18,6 +18,7 @@ mod admin;
 mod auth;
 mod contacts;
 mod conversations;
+mod duplicates;
 mod error;
 mod idempotency;
 mod identities;
@@ -35,6 +36,7 @@ pub use contacts::{
     NewContact, StoredContactInbox,
 };
 pub use conversations::{Conversation, ConversationStore, Message, MessageType, NewConversation, Sender};
+pub use duplicates::{Candidate, Candidates, DuplicateStore, HeldContacts, ScoredPair, StoredPair};
 pub use error::StoreError;
 pub use idempotency::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
 pub use identities::IdentityStore;
@@ -132,6 +134,7 @@ pub trait Session:
     + AdminStore
     + ContactStore
     + IdentityStore
+    + DuplicateStore
     + InboxStore
     + ConversationStore
     + NoteStore

@@ -14,7 +14,9 @@
 //!    identities the merge made secondary on the base (its primaries are its own fields again);
 //! 5. move back, set-based, the ledger's rows the base still owns; give the mergee its labels back and take
 //!    from the base those the merge added. Rows the base gained after the merge stay, and are counted;
-//! 6. mark the record undone and enqueue the `contact.unmerged` outbox event with the same facts.
+//! 6. dismiss the pair (an undone merge says they are two people); both contacts' other suggestions are
+//!    recomputed by the duplicates worker (the database's triggers queued them);
+//! 7. mark the record undone and enqueue the `contact.unmerged` outbox event with the same facts.
 //!
 //! [`preview_undo`] runs the very same steps and rolls them back, so that it answers exactly what the undo
 //! would, at this moment.
@@ -157,6 +159,9 @@ pub fn undo_in(tx: &mut dyn Session, cmd: UndoMerge) -> Result<UndoOutcome, Undo
         if restored == base.attributes { base } else { tx.update_contact_attributes(account, base.id, &restored)? };
     let mergee = tx.restore_contact(&mergee, entry.id, base.id)?;
     let counts = tx.move_back(account, entry.id, base.id, mergee.id, entry.created_at)?;
+    // Someone undid this merge: the two are different people, never to be suggested as a pair again.
+    let (low, high) = if base.id < mergee.id { (base.id, mergee.id) } else { (mergee.id, base.id) };
+    tx.dismiss_duplicate(account, low, high, Some(cmd.actor))?;
     let outcome = UndoOutcome {
         merge_id: entry.id,
         base_inboxes: tx.contact_inboxes(account, base.id)?,

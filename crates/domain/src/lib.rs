@@ -3,6 +3,7 @@
 //! its preview can never disagree.
 
 pub mod contact;
+pub mod duplicates;
 pub mod identity;
 pub mod ids;
 pub mod merge;

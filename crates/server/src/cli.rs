@@ -9,6 +9,7 @@ use adapters_http::rate_limit::RateLimitConfig;
 use adapters_http::HttpLimits;
 use adapters_postgres::{PgDatabase, PoolConfig};
 use application::admin::{self, AdminError};
+use application::duplicates;
 use application::ports::{AccountStatus, Role};
 use clap::{Args, Parser, Subcommand};
 use domain::AccountId;
@@ -112,6 +113,21 @@ pub struct ServeArgs {
     /// only: in a shared deployment it lets account administrators reach the internal network.
     #[arg(long, env = "COALESCE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhook_allow_private: bool,
+    /// Run the duplicates worker in this process: it recomputes the duplicate suggestions of changed contacts
+    /// (queued by the database in the change's transaction). Several processes may run it at once.
+    #[arg(long, env = "COALESCE_DUPLICATES_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub duplicates_worker: bool,
+    /// Pause of the duplicates worker when the queue is empty, in milliseconds: the longest a change waits
+    /// for its suggestions when the worker is idle.
+    #[arg(long, env = "COALESCE_DUPLICATES_POLL_MS", default_value_t = 200)]
+    pub duplicates_poll_ms: u64,
+    /// Queued contacts the duplicates worker refreshes per transaction.
+    #[arg(long, env = "COALESCE_DUPLICATES_BATCH", default_value_t = application::duplicates::QUEUE_BATCH)]
+    pub duplicates_batch: u64,
+    /// After each batch, the duplicates worker pauses this many times the batch's duration (1 keeps it busy at
+    /// most about half the time, leaving a burst of writes most of the machine; 0 drains as fast as it can).
+    #[arg(long, env = "COALESCE_DUPLICATES_YIELD", default_value_t = 1.0)]
+    pub duplicates_yield: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +161,12 @@ pub enum AdminCommand {
     },
     /// On an empty database, create a demo account, administrator and API inbox: prints them with the token.
     Demo,
+    /// Recompute every duplicate suggestion of an account (dismissals stay), with progress on stderr: prints
+    /// {"account_id", "contacts", "pairs_before", "pairs"}.
+    RebuildDuplicates {
+        #[arg(long)]
+        account_id: i64,
+    },
 }
 
 /// Runs a parsed command line; the error is a one-line message for stderr.
@@ -167,7 +189,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Admin { database, command } => {
             adapters_postgres::migrations::run_pending(&database.database_url)?;
             let db = PgDatabase::new(&PoolConfig::new(database.database_url));
-            let out = run_admin(&db, command).map_err(|e| admin_message(&e))?;
+            let out = match command {
+                AdminCommand::RebuildDuplicates { account_id } => rebuild_duplicates(&db, AccountId::new(account_id))?,
+                command => run_admin(&db, command).map_err(|e| admin_message(&e))?,
+            };
             print_json(&out);
             Ok(())
         }
@@ -186,6 +211,19 @@ fn admin_message(e: &AdminError) -> String {
         AdminError::Unavailable => "the database is unavailable".to_owned(),
         AdminError::Internal(m) => format!("internal error: {m}"),
     }
+}
+
+/// `admin rebuild-duplicates`: the account's suggestions recomputed batch by batch, progress on stderr.
+fn rebuild_duplicates(db: &PgDatabase, account: AccountId) -> Result<Value, String> {
+    let mut report = |done: u64, total: u64| eprintln!("rebuild-duplicates: {done}/{total} contacts");
+    let outcome = duplicates::rebuild_duplicates(db, account, &mut report).map_err(|e| e.to_string())?;
+    let pairs = duplicates::duplicate_pairs(db, account, 1, 0.0).map_err(|e| e.to_string())?.total;
+    Ok(json!({
+        "account_id": account.get(),
+        "contacts": outcome.contacts,
+        "pairs_before": outcome.pairs_before,
+        "pairs": pairs,
+    }))
 }
 
 fn run_admin(db: &PgDatabase, command: AdminCommand) -> Result<Value, AdminError> {
@@ -207,6 +245,7 @@ fn run_admin(db: &PgDatabase, command: AdminCommand) -> Result<Value, AdminError
             admin::set_account_status(db, AccountId::new(id), AccountStatus::Suspended)?;
             json!({ "id": id, "status": "suspended" })
         }
+        AdminCommand::RebuildDuplicates { .. } => return Err(AdminError::Internal("handled in run".into())),
         AdminCommand::Demo => match admin::bootstrap_demo(db)? {
             Some(demo) => json!({
                 "created": true,
@@ -226,6 +265,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if !applied.is_empty() {
         log::info!("applied migrations: {}", applied.join(", "));
     }
+    // the duplicates worker's own connection, so that it never takes one a request is waiting for
+    let mut worker_pool = PoolConfig::new(args.database.database_url.clone());
+    worker_pool.max_size = 1;
     let mut pool = PoolConfig::new(args.database.database_url);
     pool.max_size = args.pool_size;
     pool.connection_timeout = Duration::from_millis(args.pool_timeout_ms.max(1));
@@ -274,6 +316,16 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             },
         )
     });
+    let duplicates = args.duplicates_worker.then(|| {
+        crate::duplicates_worker::spawn(
+            PgDatabase::new(&worker_pool),
+            crate::duplicates_worker::DuplicatesSettings {
+                poll_interval: Duration::from_millis(args.duplicates_poll_ms),
+                batch: args.duplicates_batch.max(1),
+                yield_ratio: args.duplicates_yield,
+            },
+        )
+    });
     let served = actix_web::rt::System::new().block_on(async move {
         let metrics_server = match metrics {
             Some((listener, handle)) => {
@@ -293,6 +345,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         served.map_err(|e| e.to_string())
     });
     if let Some(worker) = worker {
+        worker.stop();
+    }
+    if let Some(worker) = duplicates {
         worker.stop();
     }
     served

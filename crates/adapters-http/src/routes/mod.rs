@@ -3,6 +3,7 @@
 pub mod contact_inboxes;
 pub mod contacts;
 pub mod conversations;
+pub mod duplicates;
 pub mod health;
 pub mod identities;
 pub mod inboxes;
@@ -33,6 +34,8 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         .service(webhooks::webhook_create)
         .service(webhooks::webhook_delete)
         // `/contacts/search` before `/contacts/{id}`, which would otherwise take "search" for an id
+        .service(duplicates::contact_duplicate_pairs)
+        .service(duplicates::contact_duplicate_dismiss)
         .service(contacts::contact_search)
         .service(identities::contact_lookup)
         .service(contacts::contact_list)
@@ -41,6 +44,7 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         .service(contacts::contact_update)
         .service(contacts::contact_patch)
         .service(contacts::contact_delete)
+        .service(duplicates::contact_duplicate_list)
         .service(conversations::contact_conversation_list)
         .service(labels::contact_labels_list)
         .service(labels::contact_labels_set)

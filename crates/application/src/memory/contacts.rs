@@ -101,6 +101,8 @@ impl ContactStore for MemorySession {
         self.work.contacts.retain(|c| !(c.account_id == account && c.id == id));
         // identities are part of their contact (ON DELETE CASCADE in PostgreSQL)
         self.work.identities.retain(|(a, i)| !(*a == account && i.contact_id == id));
+        // the cascade of contact_duplicate_pairs' foreign keys
+        self.work.duplicate_pairs.retain(|(a, p)| !(*a == account && (p.low == id || p.high == id)));
         Ok(())
     }
 
@@ -113,6 +115,7 @@ impl ContactStore for MemorySession {
             return Err(StoreError::Taken { field });
         }
         let id = self.work.add_contact(account, contact.attributes.clone());
+        self.work.queue_refresh(account, id);
         let stored = self.work.contacts.iter_mut().find(|c| c.id == id).ok_or(StoreError::Other("lost".into()))?;
         stored.blocked = contact.blocked;
         stored.created_at = Utc::now();
@@ -135,11 +138,17 @@ impl ContactStore for MemorySession {
             .iter_mut()
             .find(|c| c.account_id == account && c.id == id)
             .ok_or(StoreError::MissingReference { entity: "contact" })?;
+        let a = &contact.attributes;
+        let compared = (&a.name, &a.email, &a.phone_number, &a.identifier)
+            != (&attributes.name, &attributes.email, &attributes.phone_number, &attributes.identifier);
         let old = std::mem::replace(&mut contact.attributes, attributes.clone());
         contact.blocked = blocked;
         contact.updated_at = Utc::now();
         let updated = contact.clone();
         self.work.sync_identities(account, id, Some(&old), attributes);
+        if compared {
+            self.work.queue_refresh(account, id);
+        }
         Ok(updated)
     }
 
@@ -219,6 +228,7 @@ impl ContactStore for MemorySession {
             contact_inbox: ContactInbox { source_id: source_id.to_owned(), inbox: summary },
         };
         self.work.contact_inboxes.push((account, stored.clone()));
+        self.work.queue_refresh(account, contact);
         Ok(stored)
     }
 

@@ -31,6 +31,10 @@ impl MergeStore for MemorySession {
             ci.contact_id = to;
             rows.contact_inbox_ids.push(ci.id);
         }
+        if !rows.contact_inbox_ids.is_empty() {
+            w.queue_refresh(account, to);
+            w.queue_refresh(account, from);
+        }
         for n in w.notes.iter_mut().filter(|n| n.account_id == account && n.contact_id == from) {
             n.contact_id = to;
             rows.note_ids.push(n.id.get());

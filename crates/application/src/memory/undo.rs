@@ -67,6 +67,7 @@ impl UndoStore for MemorySession {
         let restored = Contact { updated_at: Utc::now(), ..contact.clone() };
         self.work.contacts.push(restored.clone());
         self.work.sync_identities(account, contact.id, None, &contact.attributes);
+        self.work.queue_refresh(contact.account_id, contact.id);
         Ok(restored)
     }
 

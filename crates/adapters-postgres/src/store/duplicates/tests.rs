@@ -1,0 +1,163 @@
+//! The duplicates store against PostgreSQL: the SQL key functions, the indexes the candidate search reads, and
+//! the refresh queue's triggers and claims.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use diesel::sql_types::Text;
+use domain::duplicates::{email_local_key, name_keys, source_key};
+
+use super::*;
+use crate::testing::TestDatabase;
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+#[derive(QueryableByName)]
+struct Keys {
+    #[diesel(sql_type = Nullable<Text>)]
+    local_key: Option<String>,
+    #[diesel(sql_type = Array<Text>)]
+    name_keys: Vec<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    source_key: Option<String>,
+}
+
+/// The SQL key functions that find candidates through indexes and the domain's that score them agree.
+#[test]
+fn the_sql_key_functions_are_the_domains_twins() {
+    let db = TestDatabase::new();
+    let mut conn = db.connection();
+    for sample in [
+        "Jo.Doe+news@Acme.example",
+        "Jo Q. Doe",
+        "  Cher ",
+        "Émile Zola-Martin",
+        "4915112345678",
+        "whatsapp:+49 151 1234-5678",
+        "a1b2c3d4-0000-4000-8000-000000000000",
+        "123456",
+        "web-jo",
+        "",
+    ] {
+        let k: Keys = diesel::sql_query(
+            "SELECT dedupe_local_key($1) AS local_key, dedupe_name_keys($1) AS name_keys, \
+             dedupe_source_key($1) AS source_key",
+        )
+        .bind::<Text, _>(sample)
+        .get_result(&mut conn)
+        .expect("keys");
+        assert_eq!(k.local_key, email_local_key(sample), "local key of {sample:?}");
+        // the same keys (SQL may list one twice: a two-word name is both "all words" and "first + last")
+        let mut sql_keys = k.name_keys;
+        let mut seen = std::collections::BTreeSet::new();
+        sql_keys.retain(|key| seen.insert(key.clone()));
+        assert_eq!(sql_keys, name_keys(sample), "name keys of {sample:?}");
+        assert_eq!(k.source_key, source_key(sample), "source key of {sample:?}");
+    }
+}
+
+/// The queue is filled by the triggers only for what the rules read, and two refreshers never take the
+/// same account: the second takes another one, the third finds none free, and none waits.
+#[test]
+fn triggers_queue_changes_and_refreshers_take_different_accounts() {
+    use application::ports::Database;
+
+    let db = TestDatabase::new();
+    let mut conn = db.connection();
+    diesel::sql_query("INSERT INTO accounts (name) VALUES ('a'), ('b')").execute(&mut conn).expect("accounts");
+    diesel::sql_query(
+        "INSERT INTO contacts (account_id, name, email) \
+         SELECT a.id, 'Jo Doe', 'jo' || a.id || '.' || g || '@example.com' \
+         FROM accounts a, generate_series(1, 3) g",
+    )
+    .execute(&mut conn)
+    .expect("contacts");
+    let queued = |conn: &mut PgConnection| -> i64 {
+        diesel::sql_query("SELECT count(*) AS n FROM contact_duplicate_refreshes")
+            .get_result::<Count>(conn)
+            .expect("count")
+            .n
+    };
+    assert_eq!(queued(&mut conn), 6, "every insert");
+    diesel::sql_query("UPDATE contacts SET blocked = true, custom_attributes = '{\"x\": 1}'")
+        .execute(&mut conn)
+        .expect("update");
+    assert_eq!(queued(&mut conn), 6, "nothing the rules read changed");
+    diesel::sql_query("UPDATE contacts SET name = 'Jo  Doe' WHERE id = (SELECT min(id) FROM contacts)")
+        .execute(&mut conn)
+        .expect("rename");
+    assert_eq!(queued(&mut conn), 7);
+
+    let pg = db.pool(3);
+    let mut first = pg.begin().expect("begin");
+    let (a, ids) = first.claim_duplicate_refreshes(10).expect("claim").expect("an account");
+    assert_eq!(ids.len(), 3, "each contact once, its rows all taken");
+    let mut second = pg.begin().expect("begin");
+    let (b, _) = second.claim_duplicate_refreshes(10).expect("claim").expect("the other account");
+    assert_ne!(a, b);
+    let mut third = pg.begin().expect("begin");
+    assert_eq!(third.claim_duplicate_refreshes(10).expect("claim"), None, "both accounts are taken");
+    drop(third);
+    first.commit().expect("commit");
+    drop(second);
+    let of_b: Count = diesel::sql_query("SELECT count(*) AS n FROM contact_duplicate_refreshes WHERE account_id = $1")
+        .bind::<BigInt, _>(b.get())
+        .get_result(&mut conn)
+        .expect("count");
+    assert!(of_b.n >= 3, "the rolled-back claim left its rows queued");
+    assert_eq!(queued(&mut conn), of_b.n, "the committed claim took all of its account's rows");
+}
+
+/// Every candidate search is answered from an index: with sequential scans priced out, the plan reads the
+/// name-keys, local-key, domain and channel-address indexes and never scans contacts or contact inboxes.
+#[test]
+fn the_candidate_search_is_served_by_indexes() {
+    let db = TestDatabase::new();
+    let mut conn = db.connection();
+    diesel::sql_query("INSERT INTO accounts (name) VALUES ('a')").execute(&mut conn).expect("account");
+    diesel::sql_query(
+        "INSERT INTO inboxes (account_id, name, channel_type) SELECT min(id), 'wa', 'Channel::Api' FROM accounts",
+    )
+    .execute(&mut conn)
+    .expect("inbox");
+    diesel::sql_query(
+        "INSERT INTO contacts (account_id, name, email, phone_number) \
+         SELECT (SELECT min(id) FROM accounts), substr(md5(g::text), 1, 8) || ' ' || substr(md5((-g)::text), 1, 8), \
+                'p' || g || '@example.com', '+4930' || g \
+         FROM generate_series(1, 3000) g",
+    )
+    .execute(&mut conn)
+    .expect("contacts");
+    diesel::sql_query(
+        "INSERT INTO contact_inboxes (account_id, contact_id, inbox_id, source_id) \
+         SELECT account_id, id, (SELECT min(id) FROM inboxes), '49151' || id FROM contacts",
+    )
+    .execute(&mut conn)
+    .expect("contact inboxes");
+    diesel::sql_query("ANALYZE").execute(&mut conn).expect("analyze");
+    diesel::sql_query("SET enable_seqscan = off").execute(&mut conn).expect("set");
+    let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {}", candidates_sql()))
+        .bind::<BigInt, _>(1_i64)
+        .bind::<BigInt, _>(1_i64)
+        .bind::<Text, _>("c4ca4238 6bb61e3b")
+        .bind::<Array<Text>, _>(vec!["c4ca42386bb61e3b".to_owned()])
+        .bind::<Array<Text>, _>(vec!["p1".to_owned()])
+        .bind::<Array<Text>, _>(vec!["+4915111".to_owned()])
+        .bind::<Array<Text>, _>(vec!["p1@example.com".to_owned(), "+49301".to_owned()])
+        .bind::<Array<Text>, _>(vec!["example.com".to_owned()])
+        .load(&mut conn)
+        .expect("explain");
+    let plan: String = plan.into_iter().map(|l| l.line + "\n").collect();
+    for index in [
+        "contacts_dedupe_domain_idx",
+        "contacts_dedupe_local_key_idx",
+        "contacts_dedupe_name_keys_idx",
+        "contact_inboxes_dedupe_source_key_idx",
+    ] {
+        assert!(plan.contains(index), "{index} is not used:\n{plan}");
+    }
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+}
