@@ -408,8 +408,8 @@ fn a_request_only_queues_its_contacts_for_the_worker() {
 
     let before = app.pg.statement_count();
     let a = contact(&app, account, &token, &json!({"name": "Jo Doe", "email": "jo.doe@acme.example"}));
-    // the token's lookup, BEGIN, the contact's insert, the outbox event, COMMIT: what a create sent before
-    // duplicates existed
+    // the token's lookup, BEGIN, the identities' holder check, the contact's insert, the outbox event, COMMIT:
+    // what a create sends without duplicates (main before the duplicates merge)
     assert_eq!(app.pg.statement_count() - before, CREATE_STATEMENTS, "no statement for the duplicates");
     let b = contact(&app, account, &token, &json!({"name": "Jo Doe", "email": "jo.doe@gmail.com"}));
     assert_eq!((queued(&app, a), queued(&app, b)), (1, 1));
@@ -451,7 +451,7 @@ fn a_request_only_queues_its_contacts_for_the_worker() {
 }
 
 /// Statements of a create without a channel address (see the test above).
-const CREATE_STATEMENTS: u64 = 5;
+const CREATE_STATEMENTS: u64 = 6;
 
 fn text(app: &TestApp, query: &str) -> String {
     use diesel::{sql_types::Text, QueryableByName, RunQueryDsl};

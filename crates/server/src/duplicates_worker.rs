@@ -67,7 +67,10 @@ pub fn spawn(db: PgDatabase, settings: DuplicatesSettings) -> DuplicatesWorker {
                 // busy while it refreshed something: the next round follows after the yield, until the queue is
                 // drained
                 let busy = match refresh_queued(&db, settings.batch) {
-                    Ok(round) => round.done.refreshed > 0,
+                    Ok(round) => {
+                        crate::metrics::duplicate_refreshes(&round.done);
+                        round.done.refreshed > 0
+                    }
                     Err(e) => {
                         log::warn!("duplicates refresh failed: {e}");
                         false

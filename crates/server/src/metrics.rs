@@ -19,6 +19,7 @@ use metrics::{counter, describe_counter};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const WEBHOOK_DELIVERIES: &str = "coalesce_webhook_deliveries_total";
+pub const DUPLICATE_REFRESHES: &str = "coalesce_duplicate_refreshes_total";
 
 /// The default listener of the metrics endpoint.
 pub const DEFAULT_BIND: &str = "127.0.0.1:9464";
@@ -42,6 +43,16 @@ pub fn deliveries(round: &DeliveryRound) {
     }
 }
 
+/// Counts one round of the duplicates worker: contacts whose suggestions it recomputed, and those it queued
+/// again because a request held them.
+pub fn duplicate_refreshes(done: &application::duplicates::Refreshed) {
+    for (outcome, n) in [("refreshed", done.refreshed), ("requeued", done.requeued)] {
+        if n > 0 {
+            counter!(DUPLICATE_REFRESHES, "outcome" => outcome).increment(n);
+        }
+    }
+}
+
 /// Installs the process's recorder and describes every metric. Call once, before serving.
 ///
 /// # Errors
@@ -60,6 +71,11 @@ pub fn install() -> Result<PrometheusHandle, String> {
         WEBHOOK_DELIVERIES,
         "Webhook delivery attempts by outcome: delivered (2xx), retrying (failed, tried again later), given_up \
          (failed for good: out of attempts, or the address is not allowed)."
+    );
+    describe_counter!(
+        DUPLICATE_REFRESHES,
+        "Contacts the duplicates worker handled, by outcome: refreshed (suggestions recomputed), requeued (a \
+         request held the contact; tried again later)."
     );
     let upkeep = handle.clone();
     // Without upkeep, samples recorded between scrapes pile up in memory; the thread lives as long as the process.

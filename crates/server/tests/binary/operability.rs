@@ -188,6 +188,13 @@ fn metrics_count_merges_undos_404s_and_429s_by_route_pattern() {
     expect("coalesce_merges_total{outcome=\"rejected\"}", 1.0);
     expect("coalesce_merge_rows_moved_total{table=\"labels\"}", 1.0);
     expect("coalesce_merge_rows_moved_total{table=\"conversations\"}", 0.0);
+    // the duplicates worker refreshed the contacts created above (it runs every 200 ms: give it a few seconds)
+    let refreshed = "coalesce_duplicate_refreshes_total{outcome=\"refreshed\"}";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sample(&scrape(&metrics), refreshed).is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(sample(&scrape(&metrics), refreshed).is_some_and(|n| n >= 1.0), "{refreshed} missing");
     expect("coalesce_merge_many_total{outcome=\"merged\"}", 1.0);
     expect("coalesce_merge_many_total{outcome=\"not_found\"}", 1.0);
     expect("coalesce_merge_many_mergees_total", 2.0);
