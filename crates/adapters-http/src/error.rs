@@ -206,16 +206,7 @@ impl From<MergeContactsError> for ApiError {
         match e {
             MergeContactsError::NotFound { fields } => {
                 let errors = fields.iter().map(|(field, merged)| contact_not_found(field, *merged)).collect();
-                let merged_into = fields.iter().find_map(|(_, merged)| merged.map(ContactId::get));
-                Self {
-                    status: StatusCode::NOT_FOUND,
-                    body: ErrorBody {
-                        description: "Resource could not be found".to_owned(),
-                        errors,
-                        merged_into,
-                        superseded_by: None,
-                    },
-                }
+                contacts_gone(errors, fields.iter().find_map(|(_, merged)| *merged))
             }
             MergeContactsError::Invalid(v) => Self::from_violations(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -244,16 +235,7 @@ impl From<MergeManyError> for ApiError {
                         error
                     })
                     .collect();
-                let merged_into = missing.iter().find_map(|m| m.merged_into.map(ContactId::get));
-                Self {
-                    status: StatusCode::NOT_FOUND,
-                    body: ErrorBody {
-                        description: "Resource could not be found".to_owned(),
-                        errors,
-                        merged_into,
-                        superseded_by: None,
-                    },
-                }
+                contacts_gone(errors, missing.iter().find_map(|m| m.merged_into))
             }
             MergeManyError::Invalid(v) => Self::from_violations(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -335,6 +317,19 @@ pub fn contact_not_found(field: &str, merged_into: Option<ContactId>) -> FieldEr
             message: "no contact with this id in the account".to_owned(),
             code: "not_found".to_owned(),
             contact_id: None,
+        },
+    }
+}
+
+/// A 404 naming each contact of a merge that is not in the account; `merged_into` where one was merged away.
+fn contacts_gone(errors: Vec<FieldError>, merged_into: Option<ContactId>) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        body: ErrorBody {
+            description: "Resource could not be found".to_owned(),
+            errors,
+            merged_into: merged_into.map(ContactId::get),
+            superseded_by: None,
         },
     }
 }
