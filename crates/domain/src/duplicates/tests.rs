@@ -193,3 +193,18 @@ fn a_common_name_weighs_less() {
     let (c, d) = (person("John Smith", &["js@acme.example"]), person("John Smith", &["john@acme.example"]));
     assert_eq!(assess_among(&c, &d, 1.0, 3).unwrap().confidence, 0.68, "with other evidence it still counts");
 }
+
+#[test]
+fn a_suggestion_at_exactly_the_minimum_confidence_is_kept() {
+    // similarity 0.75 of a two-word name weighs 0.15 + 0.6 × 0.25 = 0.3, the minimum itself
+    let at = assess(&person("Jonathan Doe", &[]), &person("Jonathon Doe", &[]), 0.75).unwrap();
+    assert_eq!((codes(&at), at.confidence), (vec!["similar_name"], MIN_CONFIDENCE));
+}
+
+#[test]
+fn a_local_part_of_four_characters_is_a_full_signal_and_three_a_weak_one() {
+    let four = assess(&person("Ann Lee", &["abcd@one.example"]), &person("Bob Ray", &["abcd@two.example"]), 0.0);
+    assert_eq!(four.map(|a| (codes(&a), a.confidence)), Some((vec!["same_email_local_part"], 0.7)));
+    let three = assess(&person("Ann Lee", &["abc@one.example"]), &person("Bob Ray", &["abc@two.example"]), 0.0);
+    assert_eq!(three.map(|a| (codes(&a), a.confidence)), Some((vec!["same_email_local_part"], 0.35)));
+}
