@@ -36,7 +36,7 @@ demo=$(DATABASE_URL="$fuzz_url" "$bin" admin demo)
 token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["access_token"])' "$demo")
 export COALESCE_FUZZ_ACCOUNT_ID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["account_id"])' "$demo")
 # some contacts and a conversation so that ids the fuzzer tries sometimes exist
-psql -X -q "$fuzz_url" -c "INSERT INTO contacts (account_id, name, email) SELECT $COALESCE_FUZZ_ACCOUNT_ID, 'Fuzz ' || g, 'fuzz' || g || '@example.com' FROM generate_series(1, 20) g" >/dev/null
+psql -X -q "$fuzz_url" -c "INSERT INTO contacts (account_id, name, email) SELECT $COALESCE_FUZZ_ACCOUNT_ID, 'Fuzz ' || g, 'fuzz' || g || '@example.com' FROM generate_series(1, 2000) g" >/dev/null
 
 # No deliveries (worker off) and webhook hosts may be private: generated hosts are mostly unresolvable or
 # reserved names, and the address rule has its own acceptance tests (tests/acceptance/webhooks.rs).

@@ -10,7 +10,12 @@ acceptance tests (tests/acceptance/idempotency.rs, contacts.rs, identities.rs, t
 
 One rule is about shape but beyond what OpenAPI 3.0 can state: `GET …/contacts/lookup` takes exactly one of its
 three query parameters (400 otherwise, tested in tests/acceptance/identities.rs). The hook keeps the first one
-the fuzzer generated, or adds an identifier when it generated none.
+the fuzzer generated, or adds an identifier when it generated none. Likewise a many-contact merge relates its
+fields: the base is not among the mergees, and a winner named in `attributes` is one of the contacts merged
+(400 otherwise, tested in tests/acceptance/merge_many.rs); the hook takes the base out of the mergees and names
+the base where a generated winner is no contact of the request. The ids of a many-contact merge and of a
+dismissal are mapped onto the seeded contacts, so that those requests mostly reach their use case instead of
+a 404.
 """
 
 import itertools
@@ -25,6 +30,14 @@ def _unique(value, limit):
     return value[: max(0, limit - len(suffix))] + suffix
 
 
+SEEDED_CONTACTS = 2000
+
+
+def _seeded(contact_id):
+    """One of the contacts scripts/fuzz.sh seeds (ids 1 to SEEDED_CONTACTS)."""
+    return 1 + (abs(contact_id) - 1) % SEEDED_CONTACTS
+
+
 @schemathesis.hook
 def map_case(context, case):
     headers = case.headers or {}
@@ -36,6 +49,25 @@ def map_case(context, case):
         first = next(iter(query.items()), ("identifier", "fuzz"))
         case.query = dict([first])
     body = case.body
+    if isinstance(body, dict) and context.operation.path.endswith("/contact_duplicates/dismiss"):
+        ids = body.get("contact_ids")
+        if isinstance(ids, list) and len(ids) == 2 and all(isinstance(i, int) and i > 0 for i in ids):
+            first = _seeded(ids[0])
+            second = _seeded(ids[1])
+            body["contact_ids"] = [first, second if second != first else _seeded(first + 1)]
+    if isinstance(body, dict) and "/actions/contact_merge_many" in context.operation.path:
+        base, mergees = body.get("base_contact_id"), body.get("mergee_contact_ids")
+        if isinstance(base, int) and isinstance(mergees, list) and all(isinstance(m, int) for m in mergees):
+            # ids among the seeded contacts (scripts/fuzz.sh), so that a merge of several mostly finds them all
+            base = _seeded(base)
+            body["base_contact_id"] = base
+            mergees = list(dict.fromkeys(_seeded(m) for m in mergees if _seeded(m) != base)) or [_seeded(base + 1)]
+            body["mergee_contact_ids"] = mergees
+            attributes = body.get("attributes")
+            if isinstance(attributes, dict):
+                for field, pick in list(attributes.items()):
+                    if isinstance(pick, int) and not isinstance(pick, bool) and pick != base and pick not in mergees:
+                        attributes[field] = base
     if isinstance(body, dict) and context.operation.path.endswith("/identities"):
         value, kind = body.get("value"), body.get("kind")
         if isinstance(value, str) and value.strip():

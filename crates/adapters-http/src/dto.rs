@@ -130,8 +130,18 @@ pub struct RawId(pub Value);
 impl RawId {
     /// The id; only meaningful after validation succeeded.
     pub fn value(&self) -> i64 {
-        self.0.as_i64().unwrap_or(0)
+        whole_number(&self.0).unwrap_or(0)
     }
+}
+
+/// A JSON number that is a whole number in i64's range: `12` or `12.0` (JSON Schema counts both as integers).
+pub fn whole_number(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        let f = v.as_f64()?;
+        // 2^63 is the first f64 past i64::MAX
+        #[allow(clippy::cast_possible_truncation)] // whole and within range, checked first
+        (f.fract() == 0.0 && f.abs() < 9.223_372_036_854_775e18).then_some(f as i64)
+    })
 }
 
 /// validator rule: a JSON integer greater than zero.
@@ -143,7 +153,7 @@ pub fn positive_integer(id: &RawId) -> Result<(), ValidationError> {
     };
     match &id.0 {
         Value::Null => error("required", "is required"),
-        Value::Number(n) => match n.as_i64() {
+        Value::Number(_) => match whole_number(&id.0) {
             Some(v) if v > 0 => Ok(()),
             Some(_) => error("invalid_value", "must be a positive integer"),
             None => error("invalid_type", "must be an integer"),

@@ -42,6 +42,7 @@ pub enum ObjectSideDto {
 /// reference rule (the base's value unless blank, the objects merged). A named side wins even with a blank
 /// value.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "mergee", "name": "base", "custom_attributes": "merge"}))]
 pub struct PairChoicesDto {
     pub name: Option<SideDto>,
@@ -61,6 +62,10 @@ pub fn pair_choices(value: &Value) -> Result<FieldChoices, Violations> {
     let mut v = Violations::default();
     for (field, choice) in members(value, &mut v) {
         let name = format!("attributes.{field}");
+        if choice.is_null() && (SCALARS.contains(&field.as_str()) || OBJECTS.contains(&field.as_str())) {
+            // `null`: no choice, the reference rule
+            continue;
+        }
         match (field.as_str(), choice.as_str()) {
             (f, Some(s @ ("base" | "mergee"))) if SCALARS.contains(&f) => {
                 let side = if s == "base" { Side::Base } else { Side::Mergee };
@@ -148,7 +153,8 @@ fn mergee_ids_schema() -> utoipa::openapi::schema::Array {
 /// mergee) whose value wins, or `"merge"`. An attribute not named follows the reference rule over the chain:
 /// the base's value, else the first mergee's that has one, in the order given; objects merged.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({"email": 12, "name": 11, "custom_attributes": "merge"}))]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": 12, "name": 13, "custom_attributes": "merge"}))]
 pub struct ManyChoicesDto {
     #[schema(schema_with = pick_schema)]
     pub name: Option<Value>,
@@ -238,7 +244,7 @@ impl MergeManyRequest {
             Value::Array(items) => items
                 .iter()
                 .enumerate()
-                .filter_map(|(i, item)| match item.as_i64() {
+                .filter_map(|(i, item)| match super::whole_number(item) {
                     Some(id) if id > 0 => Some(ContactId::new(id)),
                     _ => {
                         v.push(&format!("{field}[{i}]"), "invalid_value", "must be a positive integer");
@@ -256,9 +262,18 @@ impl MergeManyRequest {
     fn choices(&self, v: &mut Violations) -> ManyChoices {
         let mut choices = ManyChoices::default();
         for (field, choice) in members(&self.attributes, v) {
+            if choice.is_null() {
+                // `null`: no choice, the reference rule (an unknown field is refused below all the same)
+                if !SCALARS.contains(&field.as_str()) && !OBJECTS.contains(&field.as_str()) {
+                    v.push(&format!("attributes.{field}"), "invalid_value", "is not an attribute a merge can choose");
+                }
+                continue;
+            }
             let pick = match &choice {
                 Value::String(s) if s == "merge" => Some(Pick::Merge),
-                Value::Number(n) => n.as_i64().filter(|id| *id > 0).map(|id| Pick::Contact(ContactId::new(id))),
+                Value::Number(_) => {
+                    super::whole_number(&choice).filter(|id| *id > 0).map(|id| Pick::Contact(ContactId::new(id)))
+                }
                 _ => None,
             };
             let name = format!("attributes.{field}");

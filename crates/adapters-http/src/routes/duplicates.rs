@@ -149,7 +149,12 @@ pub struct DismissRequest {
 fn contact_pair() -> utoipa::openapi::schema::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
     ArrayBuilder::new()
-        .items(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
+                .minimum(Some(1)),
+        )
         .min_items(Some(2))
         .max_items(Some(2))
         .unique_items(true)
