@@ -162,22 +162,25 @@ impl MergeStore for PgSession {
         exclude: &[ContactId],
     ) -> Result<Vec<&'static str>, StoreError> {
         let exclude: Vec<i64> = exclude.iter().map(|c| c.get()).collect();
-        let row: TakenRow = diesel::sql_query(
-            // identities hold every contact's primaries and secondaries: a value another contact merely keeps
-            // as a secondary is taken as well
-            "SELECT \
+        // One fixed text: prepared once per connection (the undo's every other statement is too).
+        let row: TakenRow = Prepared(
+            diesel::sql_query(
+                // identities hold every contact's primaries and secondaries: a value another contact merely
+                // keeps as a secondary is taken as well
+                "SELECT \
                EXISTS (SELECT 1 FROM contact_identities WHERE account_id = $1 AND kind = 'email' \
                        AND normalized = lower($2) AND contact_id <> ALL($5)) AS email, \
                EXISTS (SELECT 1 FROM contact_identities WHERE account_id = $1 AND kind = 'identifier' \
                        AND normalized = $3 AND contact_id <> ALL($5)) AS identifier, \
                EXISTS (SELECT 1 FROM contact_identities WHERE account_id = $1 AND kind = 'phone_number' \
                        AND normalized = $4 AND contact_id <> ALL($5)) AS phone_number",
+            )
+            .bind::<BigInt, _>(account.get())
+            .bind::<Nullable<Text>, _>(attributes.email.as_deref())
+            .bind::<Nullable<Text>, _>(attributes.identifier.as_deref())
+            .bind::<Nullable<Text>, _>(attributes.phone_number.as_deref())
+            .bind::<Array<BigInt>, _>(exclude),
         )
-        .bind::<BigInt, _>(account.get())
-        .bind::<Nullable<Text>, _>(attributes.email.as_deref())
-        .bind::<Nullable<Text>, _>(attributes.identifier.as_deref())
-        .bind::<Nullable<Text>, _>(attributes.phone_number.as_deref())
-        .bind::<Array<BigInt>, _>(exclude)
         .get_result(self.conn())
         .store()?;
         let fields = [("email", row.email), ("identifier", row.identifier), ("phone_number", row.phone_number)];
