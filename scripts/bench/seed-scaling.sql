@@ -19,6 +19,8 @@ WHERE account_id = :account AND id BETWEEN :first AND :first + 2 * :reps - 1 AND
 UNION ALL
 SELECT :account, id, 'identifier', identifier, TRUE FROM contacts
 WHERE account_id = :account AND id BETWEEN :first AND :first + 2 * :reps - 1 AND identifier IS NOT NULL;
+-- and the contacts' count, as the counting trigger (off as well) would have appended it
+INSERT INTO contact_count_changes (account_id, delta) VALUES (:account, 2 * :reps);
 
 WITH last AS (SELECT last_conversation_display_id AS d FROM accounts WHERE id = :account)
 INSERT INTO conversations (account_id, display_id, inbox_id, contact_id, status)

@@ -83,6 +83,10 @@ INSERT INTO contact_identities (account_id, contact_id, kind, value, is_primary,
 SELECT :account, k, 'email', 'was' || k || '@' || bench_identity_term(k / 10) || '.invalid', FALSE, 'merge'
 FROM generate_series(1, :contacts) AS k;
 
+-- and the account's contact count, which the counting trigger (off as well) would have appended
+INSERT INTO contact_count_changes (account_id, delta)
+SELECT :account, count(*) FROM contacts WHERE account_id = :account;
+
 INSERT INTO contact_inboxes (account_id, contact_id, inbox_id, source_id)
 SELECT :account, id, :inbox, 'src-' || id FROM contacts WHERE account_id = :account ORDER BY id;
 

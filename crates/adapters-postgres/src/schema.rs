@@ -11,6 +11,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    account_contact_counts (account_id) {
+        account_id -> Int8,
+        contacts -> Int8,
+    }
+}
+
+diesel::table! {
     account_users (id) {
         id -> Int8,
         account_id -> Int8,
@@ -28,6 +35,14 @@ diesel::table! {
         last_conversation_display_id -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contact_count_changes (id) {
+        id -> Int8,
+        account_id -> Int8,
+        delta -> Int8,
     }
 }
 
@@ -293,6 +308,7 @@ diesel::table! {
 
 diesel::joinable!(access_tokens -> platform_apps (platform_app_id));
 diesel::joinable!(access_tokens -> users (user_id));
+diesel::joinable!(account_contact_counts -> accounts (account_id));
 diesel::joinable!(account_users -> accounts (account_id));
 diesel::joinable!(account_users -> users (user_id));
 diesel::joinable!(contact_duplicate_dismissals -> accounts (account_id));
@@ -322,8 +338,10 @@ diesel::joinable!(webhooks -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     access_tokens,
+    account_contact_counts,
     account_users,
     accounts,
+    contact_count_changes,
     contact_duplicate_dismissals,
     contact_duplicate_pairs,
     contact_duplicate_refreshes,

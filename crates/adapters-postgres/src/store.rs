@@ -9,6 +9,7 @@
 
 mod admin;
 mod auth;
+mod contact_counts;
 mod contacts;
 mod conversations;
 mod duplicates;

@@ -32,10 +32,12 @@ fn tables(conn: &mut PgConnection) -> Vec<String> {
     .collect()
 }
 
-const ALL_TABLES: [&str; 24] = [
+const ALL_TABLES: [&str; 26] = [
     "access_tokens",
+    "account_contact_counts",
     "account_users",
     "accounts",
+    "contact_count_changes",
     "contact_duplicate_dismissals",
     "contact_duplicate_pairs",
     "contact_duplicate_refreshes",
@@ -75,15 +77,25 @@ fn migrations_run_up_down_and_up_again() {
     assert_eq!(tables(&mut db.connection()), ALL_TABLES);
 }
 
+/// The migrations from the identities one on, newest last.
+const SINCE_IDENTITIES: [&str; 3] = ["20261203000020", "20261203000030", "20261203000031"];
+
+/// Reverts the migrations from the identities one on, newest first.
+fn revert_since_identities(url: &str) {
+    for version in SINCE_IDENTITIES.iter().rev() {
+        assert_eq!(revert_last(url).unwrap(), *version);
+    }
+}
+
 /// The identities migration backfills every existing contact's email, phone number and identifier as its
-/// primaries, and its down and a second up leave the contacts as they were and backfill again.
+/// primaries, and the contact counts migration each account's count; their downs and a second up leave the
+/// contacts as they were and backfill again.
 #[test]
-fn identities_migration_backfills_up_down_and_up() {
+fn identities_and_counts_migrations_backfill_up_down_and_up() {
     let db = TestDatabase::empty();
     let applied = run_pending(db.url()).unwrap();
-    assert_eq!(applied.last().map(String::as_str), Some("20261203000020"), "the identities migration is the newest");
-    let reverted = revert_last(db.url()).unwrap();
-    assert_eq!(reverted, "20261203000020");
+    assert!(applied.ends_with(&SINCE_IDENTITIES.map(str::to_owned)), "the newest migrations");
+    revert_since_identities(db.url());
     let conn = &mut db.connection();
     assert!(!tables(conn).contains(&"contact_identities".to_owned()));
     try_sql(conn, "INSERT INTO accounts (id, name) VALUES (1, 'One'), (2, 'Two')").unwrap();
@@ -113,18 +125,29 @@ fn identities_migration_backfills_up_down_and_up() {
         "20 email ada@example.com t api",
         "20 identifier ada-1 t api",
     ];
-    assert_eq!(run_pending(db.url()).unwrap(), ["20261203000020"]);
+    let counts = |conn: &mut PgConnection| {
+        sql_query("SELECT format('%s %s', account_id, contacts) AS name FROM account_contact_counts ORDER BY 1")
+            .load::<Name>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run_pending(db.url()).unwrap(), SINCE_IDENTITIES);
     assert_eq!(identities(conn), expected);
+    assert_eq!(counts(conn), ["1 3", "2 1"]);
     // the trigger keeps them in step from now on
     try_sql(conn, "UPDATE contacts SET email = 'bob@example.com' WHERE id = 11").unwrap();
     assert!(identities(conn).contains(&"11 email bob@example.com t api".to_owned()));
 
-    assert_eq!(revert_last(db.url()).unwrap(), "20261203000020");
+    revert_since_identities(db.url());
     assert!(!tables(conn).contains(&"contact_identities".to_owned()));
+    assert!(!tables(conn).contains(&"account_contact_counts".to_owned()));
     let n = sql_query("SELECT count(*) AS n FROM contacts").get_result::<N>(conn).unwrap().n;
     assert_eq!(n, 4, "down keeps every contact");
     try_sql(conn, "INSERT INTO contacts (id, account_id, name) VALUES (13, 1, 'No trigger now')").unwrap();
-    assert_eq!(run_pending(db.url()).unwrap(), ["20261203000020"]);
+    assert_eq!(run_pending(db.url()).unwrap(), SINCE_IDENTITIES);
+    assert_eq!(counts(conn), ["1 4", "2 1"]);
     let mut again = expected.to_vec();
     again.insert(3, "11 email bob@example.com t api");
     assert_eq!(identities(conn), again);

@@ -33,7 +33,7 @@ pub use admin::{Account, AdminStore, PlatformGrant, User};
 pub use auth::{AccountStatus, AuthStore, Credentials, Role, TokenOwner};
 pub use contacts::{
     ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, ContactWithAddresses, DeletedCounts,
-    NewContact, StoredContactInbox,
+    NewContact, StoredContactInbox, SEARCH_COUNT_CEILING,
 };
 pub use conversations::{Conversation, ConversationStore, Message, MessageType, NewConversation, Sender};
 pub use duplicates::{Candidate, Candidates, DuplicateStore, HeldContacts, ScoredPair, StoredPair};

@@ -326,6 +326,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             },
         )
     });
+    // always on: without it a count stays right but its reader adds up more and more pending changes
+    let counts = crate::counts_worker::spawn(PgDatabase::new(&worker_pool), COUNTS_FOLD_EVERY);
     let served = actix_web::rt::System::new().block_on(async move {
         let metrics_server = match metrics {
             Some((listener, handle)) => {
@@ -350,8 +352,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(worker) = duplicates {
         worker.stop();
     }
+    counts.stop();
     served
 }
+
+/// How often the contact-count worker folds: a list's count reads at most about this much of pending changes.
+const COUNTS_FOLD_EVERY: Duration = Duration::from_secs(1);
 
 /// The metrics endpoint's listener and the installed recorder; `None` when `bind` is empty (metrics off).
 fn metrics_listener(

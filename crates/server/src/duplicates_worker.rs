@@ -88,7 +88,7 @@ pub fn spawn(db: PgDatabase, settings: DuplicatesSettings) -> DuplicatesWorker {
     DuplicatesWorker { stop, thread }
 }
 
-fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
+pub(crate) fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
     let step = Duration::from_millis(20);
     let mut slept = Duration::ZERO;
     while slept < total && !stop.load(Ordering::Relaxed) {

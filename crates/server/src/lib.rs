@@ -3,6 +3,7 @@
 //! also use to start the real server in-process.
 
 pub mod cli;
+pub mod counts_worker;
 pub mod duplicates_worker;
 pub mod logging;
 pub mod metrics;

@@ -195,7 +195,7 @@ pub struct ContactResponse {
 /// Paging facts of a list.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ListMeta {
-    /// How many contacts match, in all pages together.
+    /// How many contacts match, in all pages together (a search counts up to 10,000 and no further).
     pub count: u64,
     /// The page this answer holds (from 1).
     pub current_page: u64,

@@ -53,7 +53,8 @@ pub async fn contact_list(member: AccountMember, req: HttpRequest) -> Result<Htt
 /// Search Contacts
 ///
 /// Contacts whose name, email, phone number or identifier contains `q`, ignoring case; every character of
-/// `q` stands for itself (`%` and `_` are no wildcards). Paged and sorted like the list.
+/// `q` stands for itself (`%` and `_` are no wildcards). Paged and sorted like the list. `meta.count` counts
+/// the matches up to 10,000 and no further: a term that matches more says 10,000.
 #[utoipa::path(
     tag = "Contacts",
     operation_id = "contactSearch",

@@ -4,7 +4,7 @@
 
 use application::ports::{
     ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, ContactWithAddresses, Credentials,
-    DeletedCounts, NewContact, StoredContactInbox,
+    DeletedCounts, NewContact, StoredContactInbox, SEARCH_COUNT_CEILING,
 };
 use application::StoreError;
 use chrono::{DateTime, Utc};
@@ -144,27 +144,42 @@ impl ContactStore for PgSession {
     }
 
     fn contacts_page(&mut self, account: AccountId, query: &ContactQuery) -> Result<ContactPage, StoreError> {
-        let condition = if query.search.is_some() { SEARCH_CONDITION } else { "TRUE" };
         let pattern = query.search.as_deref().map(like_pattern).unwrap_or_default();
-        let page_sql = contacts_page_sql(condition, query.sort);
         let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let rows: Vec<ContactRow> = diesel::sql_query(page_sql)
+        // Not prepared: each search is planned for its own pattern (a generic plan cannot tell a term that
+        // matches one contact from one that matches all of them).
+        let rows: Vec<CountedContactRow> = diesel::sql_query(contacts_page_sql(query.search.is_some(), query.sort))
             .bind::<BigInt, _>(account.get())
             .bind::<Text, _>(&pattern)
             .bind::<BigInt, _>(signed(query.limit))
             .bind::<BigInt, _>(signed(query.offset))
+            .bind::<BigInt, _>(signed(SEARCH_COUNT_CEILING.saturating_add(1)))
             .load(self.conn())
             .store()?;
-        let total: Count =
-            diesel::sql_query(format!("SELECT count(*) AS n FROM contacts WHERE account_id = $1 AND {condition}"))
-                .bind::<BigInt, _>(account.get())
-                .bind::<Text, _>(&pattern)
-                .get_result(self.conn())
-                .store()?;
-        Ok(ContactPage {
-            total: u64::try_from(total.n).unwrap_or(0),
-            contacts: rows.into_iter().map(Contact::from).collect(),
-        })
+        let total = match rows.first() {
+            Some(row) => row.total,
+            // An empty first page: nothing matches. An empty later page lies past the end, and only a second
+            // statement can say where the end is.
+            None if query.offset == 0 => 0,
+            None if query.search.is_some() => {
+                diesel::sql_query(SEARCH_COUNT_SQL)
+                    .bind::<BigInt, _>(account.get())
+                    .bind::<Text, _>(&pattern)
+                    .bind::<BigInt, _>(signed(SEARCH_COUNT_CEILING))
+                    .get_result::<Count>(self.conn())
+                    .store()?
+                    .n
+            }
+            None => {
+                Prepared(diesel::sql_query(KEPT_COUNT_SQL).bind::<BigInt, _>(account.get()))
+                    .get_result::<Count>(self.conn())
+                    .store()?
+                    .n
+            }
+        };
+        let total =
+            u64::try_from(total).unwrap_or(0).min(if query.search.is_some() { SEARCH_COUNT_CEILING } else { u64::MAX });
+        Ok(ContactPage { total, contacts: rows.into_iter().map(|r| Contact::from(r.contact)).collect() })
     }
 
     fn contact_inboxes_of(
@@ -277,11 +292,51 @@ impl ContactStore for PgSession {
 /// index needs no `lower()`, and phone numbers have no case. The fifth alternative finds contacts by their
 /// secondary identities (primaries are the four columns already): the partial trigram index of the identities
 /// migration answers the subquery once (an init plan), and its few contact ids join the bitmap OR through the
-/// primary key.
-pub const SEARCH_CONDITION: &str = "(lower(name) LIKE lower($2) OR email LIKE lower($2) \
+/// primary key. A macro, so that other statements can be assembled from it at compile time.
+macro_rules! search_condition {
+    () => {
+        "(lower(name) LIKE lower($2) OR email LIKE lower($2) \
      OR phone_number LIKE lower($2) OR lower(identifier) LIKE lower($2) \
      OR id = ANY (ARRAY(SELECT contact_id FROM contact_identities \
-                        WHERE account_id = $1 AND NOT is_primary AND lower(value) LIKE lower($2))))";
+                        WHERE account_id = $1 AND NOT is_primary AND lower(value) LIKE lower($2))))"
+    };
+}
+
+/// The search predicate (see [`search_condition!`]).
+pub const SEARCH_CONDITION: &str = search_condition!();
+
+/// The same predicate as [`SEARCH_CONDITION`], written so that no index can answer it (`|| ''` hides each
+/// column from its trigram index) and tested contact by contact. A search that matches more contacts than the
+/// count ceiling reads its page along the sort order's index with this filter: given a trigram index to use,
+/// the planner would rather collect and sort every match (300 ms for 100,000 of them). A secondary identity is
+/// looked up per contact through its owner's index instead of collected for the whole account.
+const SEARCH_FILTER: &str = "((lower(name) || '') LIKE lower($2) OR (email || '') LIKE lower($2) \
+     OR (phone_number || '') LIKE lower($2) OR (lower(identifier) || '') LIKE lower($2) \
+     OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.account_id = $1 AND i.contact_id = contacts.id \
+                AND NOT i.is_primary AND lower(i.value) LIKE lower($2)))";
+
+/// A search's `meta.count`: its matches, counted up to `$3` (the ceiling) and no further, so that a term most
+/// contacts match costs no more to count than the ceiling's worth of them.
+const SEARCH_COUNT_SQL: &str = concat!(
+    "SELECT count(*) AS n FROM (SELECT 1 FROM contacts WHERE account_id = $1 AND ",
+    search_condition!(),
+    " LIMIT $3) AS matches"
+);
+
+/// The account's contact count as the database keeps it (see the contact counts migration): the folded total
+/// plus the changes not folded yet, read in one snapshot. `$1` is the account.
+macro_rules! kept_count {
+    () => {
+        "SELECT (coalesce((SELECT contacts FROM account_contact_counts WHERE account_id = $1), 0) \
+         + coalesce((SELECT sum(delta) FROM contact_count_changes WHERE account_id = $1), 0))::bigint"
+    };
+}
+
+/// The kept count, as a scalar subquery of the list page.
+const KEPT_COUNT: &str = kept_count!();
+
+/// The kept count on its own, for a list page past the end.
+const KEPT_COUNT_SQL: &str = concat!(kept_count!(), " AS n");
 
 /// `%term%` with LIKE's special characters escaped (backslash is PostgreSQL's default LIKE escape), so that
 /// every character of the term matches itself.
@@ -298,27 +353,50 @@ pub fn like_pattern(term: &str) -> String {
     pattern
 }
 
-/// One page of contacts: `$1` the account, `$2` the search pattern (unused without a search), `$3` the limit,
-/// `$4` the offset. Assembled from fixed fragments only; nothing the client sent is spliced in.
-fn contacts_page_sql(condition: &str, sort: ContactSort) -> String {
+/// One page of contacts, each row with the number of matches in all pages (`total`): `$1` the account, `$2` the
+/// search pattern (unused without a search), `$3` the limit, `$4` the offset, `$5` one more than the search count
+/// ceiling. Assembled from fixed fragments only; nothing the client sent is spliced in.
+///
+/// The list reads the kept count. A search first collects the ids of at most `$5` matches (`capped`): the
+/// trigram indexes find a rare term's few matches at once, and a scan stops at `$5` for a common one. Then
+/// exactly one of two branches runs (the other's one-time filter is false, so it is never executed):
+/// * fewer than `$5` matches: the page is sorted out of those;
+/// * more: the page is read along the sort order's index, testing each contact for the term until the page is
+///   full, which a term most contacts match fills at once (sorting them all would cost a scan of the account).
+fn contacts_page_sql(search: bool, sort: ContactSort) -> String {
     let direction = if sort.descending { "DESC" } else { "ASC" };
     let (expression, nullable) = sort_expression(sort.key);
     // Missing values come last either way. NULLS LAST is only spelled out where a column can be NULL: on a NOT
     // NULL column it changes nothing but would stop (account_id, created_at, id) serving descending pages.
     let nulls = if nullable { " NULLS LAST" } else { "" };
-    if condition == "TRUE" {
-        format!(
-            "SELECT contacts.* FROM contacts WHERE account_id = $1 AND {condition} \
-             ORDER BY {expression} {direction}{nulls}, id {direction} LIMIT $3 OFFSET $4"
-        )
-    } else {
-        // A search matches few contacts: find them through the trigram indexes first, then sort that handful.
-        // Without the fence a cached generic plan may walk the sort order's index and test every contact.
-        format!(
-            "WITH matches AS MATERIALIZED (SELECT contacts.* FROM contacts WHERE account_id = $1 AND {condition}) \
-             SELECT * FROM matches ORDER BY {expression} {direction}{nulls}, id {direction} LIMIT $3 OFFSET $4"
-        )
+    let order = format!("ORDER BY {expression} {direction}{nulls}, id {direction}");
+    if !search {
+        return format!(
+            "SELECT contacts.*, ({KEPT_COUNT}) AS total FROM contacts WHERE account_id = $1 {order} LIMIT $3 OFFSET $4"
+        );
     }
+    format!(
+        "WITH capped AS MATERIALIZED (SELECT id FROM contacts WHERE account_id = $1 AND {SEARCH_CONDITION} LIMIT $5), \
+              matched AS (SELECT count(*) AS n FROM capped) \
+         SELECT page.*, (SELECT n FROM matched) AS total FROM ( \
+             (SELECT contacts.* FROM contacts \
+              WHERE (SELECT n FROM matched) < $5 AND account_id = $1 AND id IN (SELECT id FROM capped) \
+              {order} LIMIT $3 OFFSET $4) \
+             UNION ALL \
+             (SELECT contacts.* FROM contacts \
+              WHERE (SELECT n FROM matched) >= $5 AND account_id = $1 AND {SEARCH_FILTER} \
+              {order} LIMIT $3 OFFSET $4)) AS page \
+         {order}"
+    )
+}
+
+/// A page row and the number of matches in all pages.
+#[derive(QueryableByName)]
+struct CountedContactRow {
+    #[diesel(embed)]
+    contact: ContactRow,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
 }
 
 /// The SQL a sort key orders by, and whether it can be NULL.
@@ -447,8 +525,8 @@ mod tests {
         assert!(!plan.contains("Seq Scan"), "{plan}");
     }
 
-    /// The default order (most recently active first) and both created_at orders are read from an index, page
-    /// by page, instead of sorting the whole account.
+    /// The default order (most recently active first), both created_at orders and both name orders are read
+    /// from an index, page by page, instead of sorting the whole account.
     #[test]
     fn list_pages_are_read_in_index_order() {
         let db = TestDatabase::new();
@@ -466,12 +544,15 @@ mod tests {
             (ContactSort::default(), "contacts_account_last_activity_idx"),
             (ContactSort { key: ContactSortKey::CreatedAt, descending: true }, "contacts_account_created_idx"),
             (ContactSort { key: ContactSortKey::CreatedAt, descending: false }, "contacts_account_created_idx"),
+            (ContactSort { key: ContactSortKey::Name, descending: false }, "contacts_account_name_idx"),
+            (ContactSort { key: ContactSortKey::Name, descending: true }, "contacts_account_name_idx"),
         ] {
-            let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {}", contacts_page_sql("TRUE", sort)))
+            let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {}", contacts_page_sql(false, sort)))
                 .bind::<BigInt, _>(1_i64)
                 .bind::<Text, _>("")
                 .bind::<BigInt, _>(15_i64)
                 .bind::<BigInt, _>(30_i64)
+                .bind::<BigInt, _>(10_001_i64)
                 .load(&mut conn)
                 .expect("explain");
             let plan: String = plan.into_iter().map(|l| l.line + "\n").collect();

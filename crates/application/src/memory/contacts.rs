@@ -9,7 +9,7 @@ use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, Con
 use super::{count, MemorySession};
 use crate::ports::{
     AuthStore, ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, ContactWithAddresses, Credentials,
-    DeletedCounts, NewContact, Sender, StoreError, StoredContactInbox,
+    DeletedCounts, NewContact, Sender, StoreError, StoredContactInbox, SEARCH_COUNT_CEILING,
 };
 
 /// `a` before `b` under `sort`'s key: missing values last in both directions.
@@ -179,7 +179,10 @@ impl ContactStore for MemorySession {
             .cloned()
             .collect();
         found.sort_by(|a, b| compare(a, b, query.sort));
-        let total = count(found.len());
+        let total = match query.search {
+            Some(_) => count(found.len()).min(SEARCH_COUNT_CEILING),
+            None => count(found.len()),
+        };
         let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
         let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
         Ok(ContactPage { total, contacts: found.into_iter().skip(offset).take(limit).collect() })

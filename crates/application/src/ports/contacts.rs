@@ -95,8 +95,9 @@ pub trait ContactStore {
     fn touch_contact(&mut self, account: AccountId, id: ContactId, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// One page of the account's contacts, optionally narrowed by a search term, and the number of contacts
-    /// that match in all. The search is a case-insensitive substring match on name, email, phone number and
-    /// identifier, in which every character of the term (`%`, `_` and `\` included) stands for itself.
+    /// that match in all: exact for the list, at most [`SEARCH_COUNT_CEILING`] for a search. The search is a
+    /// case-insensitive substring match on name, email, phone number and identifier, in which every character
+    /// of the term (`%`, `_` and `\` included) stands for itself.
     ///
     /// # Errors
     /// Storage failures.
@@ -198,10 +199,15 @@ pub struct ContactQuery {
     pub limit: u64,
 }
 
+/// A search counts its matches up to this many and no further: counting every contact a broad term matches
+/// (`a`, `gmail`) would cost a scan of the account, while nobody pages through ten thousand hits. A search's
+/// `meta.count` is therefore the exact number of matches below the ceiling, and the ceiling above it.
+pub const SEARCH_COUNT_CEILING: u64 = 10_000;
+
 /// One page of contacts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContactPage {
-    /// How many contacts match in all pages together.
+    /// How many contacts match in all pages together (a search's at most [`SEARCH_COUNT_CEILING`]).
     pub total: u64,
     pub contacts: Vec<Contact>,
 }
