@@ -171,11 +171,15 @@ column -t -s $'\t' "$results/sizes.tsv" >&2 || cat "$results/sizes.tsv" >&2
 # --- server --------------------------------------------------------------------------------------------------
 # The address is read from the server's "listening on" line, which RUST_LOG must let through. The rate limits
 # are off (the load comes from one token and one address by design) and so is the webhook worker (the floor has no
-# outbox processing either); both can be turned back on through the environment. Metrics are recorded, as in
+# outbox processing either); so is the duplicates worker: it would spend the run recomputing the suggestions of
+# every contact the merges touched, on the same two cores, and its statements would be counted as the requests'
+# (a request only queues its contacts, from a trigger; the worker's cost is the duplicates issue's, measured on
+# its own). Each can be turned back on through the environment. Metrics are recorded, as in
 # production, and served on a free port nobody scrapes (never the default one another process may hold).
 start_server() {
   local binary="$1" log_file="$2"
   COALESCE_RATE_LIMIT_PER_SECOND="${COALESCE_RATE_LIMIT_PER_SECOND:-0}" COALESCE_WEBHOOK_WORKER="${COALESCE_WEBHOOK_WORKER:-false}" \
+  COALESCE_DUPLICATES_WORKER="${COALESCE_DUPLICATES_WORKER:-false}" \
   COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE="${COALESCE_RATE_LIMIT_UNAUTHENTICATED_PER_MINUTE:-0}" \
   COALESCE_METRICS_BIND="${COALESCE_METRICS_BIND-127.0.0.1:0}" \
   COALESCE_BIND=127.0.0.1:0 RUST_LOG="${RUST_LOG:-info},server::cli=info" "$binary" serve > "$log_file" 2>&1 &
