@@ -380,6 +380,9 @@ if [ "$large" -gt 0 ]; then
   psql_db -d "$dbname" -v account="$large_account" -v n="$large" -f scripts/bench/seed-large.sql
   psql_db -d "$dbname" -c "VACUUM ANALYZE contacts"
   log "seeded in $((SECONDS - started)) s"
+  # a Smith halfway through the account, and the pages of the seeded suggestions (seed-large.sql)
+  smith="$(q "SELECT id FROM contacts WHERE account_id = $large_account AND name LIKE '% Smith' ORDER BY id OFFSET $((large / 20)) LIMIT 1")"
+  pair_pages=$(( ($(q "SELECT count(*) FROM contact_duplicate_pairs WHERE account_id = $large_account") + 14) / 15 ))
   pages=$(( (large + 14) / 15 ))
   deep=$(( pages * 9 / 10 ))
   probe=$(( large / 2 + 7 ))
@@ -400,7 +403,11 @@ if [ "$large" -gt 0 ]; then
     "search a common surname (1 in 10)|/contacts/search?q=smith" \
     "search gmail (1 in 4)|/contacts/search?q=gmail" \
     "search gmail page 100|/contacts/search?q=gmail&page=100" \
-    "search a (every contact)|/contacts/search?q=a"; do
+    "search a (every contact)|/contacts/search?q=a" \
+    "duplicates of a contact|/contacts/$smith/duplicates" \
+    "suggested pairs page 1|/contact_duplicates?page=1" \
+    "suggested pairs page $(( pair_pages * 9 / 10 ))|/contact_duplicates?page=$(( pair_pages * 9 / 10 ))" \
+    "suggested pairs min_confidence=0.8|/contact_duplicates?min_confidence=0.8"; do
     label="${case%%|*}" path="${case#*|}"
     times=()
     for i in 1 2 3 4 5 6 7 8; do

@@ -15,3 +15,16 @@ SELECT :account,
        CASE WHEN k % 4 <> 1 THEN now() - make_interval(secs => k) END,
        now() - make_interval(secs => 2 * k)
 FROM generate_series(1, :n) AS k;
+
+-- Duplicate suggestions, for the read cases of the duplicates endpoints. The triggers queued every contact for
+-- the duplicates worker, which scores a few hundred contacts a second: a million would take it an hour. So the
+-- queue is emptied and the seed writes pairs of the worker's shape instead: each Smith with the next one
+-- (100,000 pairs at 1,000,000 contacts, so a Smith has two), a similar-name reason, confidences spread over
+-- 0.30-0.95. Reading them is what is measured; computing them is the worker's (README, "Duplicate suggestions").
+DELETE FROM contact_duplicate_refreshes WHERE account_id = :account;
+INSERT INTO contact_duplicate_pairs (account_id, low_id, high_id, confidence, reasons)
+SELECT :account, id, next_id, 0.30 + (id % 66) / 100.0,
+       '[{"code": "similar_name", "field": "name", "detail": "similarity 1.00"}]'::jsonb
+FROM (SELECT id, lead(id) OVER (ORDER BY id) AS next_id
+      FROM contacts WHERE account_id = :account AND name LIKE '% Smith') AS smiths
+WHERE next_id IS NOT NULL;
