@@ -417,17 +417,20 @@ impl DuplicateStore for PgSession {
         high: ContactId,
         by: Option<UserId>,
     ) -> Result<(), StoreError> {
-        diesel::sql_query(
-            "WITH gone AS (
-                DELETE FROM contact_duplicate_pairs WHERE account_id = $1 AND low_id = $2 AND high_id = $3
+        // one fixed text: prepared once per connection (the undo sends it too)
+        Prepared(
+            diesel::sql_query(
+                "WITH gone AS (
+                    DELETE FROM contact_duplicate_pairs WHERE account_id = $1 AND low_id = $2 AND high_id = $3
+                )
+                INSERT INTO contact_duplicate_dismissals (account_id, low_id, high_id, dismissed_by)
+                VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
             )
-            INSERT INTO contact_duplicate_dismissals (account_id, low_id, high_id, dismissed_by)
-            VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            .bind::<BigInt, _>(account.get())
+            .bind::<BigInt, _>(low.get())
+            .bind::<BigInt, _>(high.get())
+            .bind::<Nullable<BigInt>, _>(by.map(UserId::get)),
         )
-        .bind::<BigInt, _>(account.get())
-        .bind::<BigInt, _>(low.get())
-        .bind::<BigInt, _>(high.get())
-        .bind::<Nullable<BigInt>, _>(by.map(UserId::get))
         .execute(self.conn())
         .store()?;
         Ok(())
