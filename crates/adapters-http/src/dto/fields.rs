@@ -237,3 +237,28 @@ pub fn object(value: &Value) -> domain::JsonObject {
 pub fn id_value(value: &Value) -> i64 {
     value.as_i64().unwrap_or(0)
 }
+
+/// The OpenAPI schema of an array of contact ids: positive 64-bit integers, each once, `min` to `max` of them.
+/// (A `schema_with` function builds it: the field is raw JSON until validation, see the module's doc.)
+pub fn ids_schema(
+    min: usize,
+    max: usize,
+    description: &str,
+    example: serde_json::Value,
+) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    use utoipa::openapi::{KnownFormat, SchemaFormat};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(1)),
+        )
+        .min_items(Some(min))
+        .max_items(Some(max))
+        .unique_items(true)
+        .description(Some(description))
+        .examples([example])
+        .build()
+}

@@ -131,22 +131,12 @@ fn pick_schema() -> utoipa::openapi::schema::Schema {
 
 /// The schema of the mergee list: 1 to 9 distinct contact ids.
 fn mergee_ids_schema() -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-    ArrayBuilder::new()
-        .items(
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
-                .minimum(Some(1)),
-        )
-        .min_items(Some(1))
-        .max_items(Some(MAX_MERGEES))
-        .unique_items(true)
-        .description(Some(
-            "The contacts merged into the base, in this order (1 to 9, each once, not the base); each is deleted.",
-        ))
-        .examples([serde_json::json!([12, 13])])
-        .build()
+    super::fields::ids_schema(
+        1,
+        MAX_MERGEES,
+        "The contacts merged into the base, in this order (1 to 9, each once, not the base); each is deleted.",
+        serde_json::json!([12, 13]),
+    )
 }
 
 /// Optional `attributes` of a many-contact merge: for each attribute, the id of the contact (the base or a

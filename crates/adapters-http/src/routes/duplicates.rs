@@ -147,20 +147,7 @@ pub struct DismissRequest {
 }
 
 fn contact_pair() -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-    ArrayBuilder::new()
-        .items(
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
-                .minimum(Some(1)),
-        )
-        .min_items(Some(2))
-        .max_items(Some(2))
-        .unique_items(true)
-        .description(Some("The two contacts to keep separate, in any order."))
-        .examples([json!([3, 4])])
-        .build()
+    crate::dto::fields::ids_schema(2, 2, "The two contacts to keep separate, in any order.", json!([3, 4]))
 }
 
 /// validator rule: two different positive integers.
