@@ -17,14 +17,14 @@ use crate::errors::StoreResult;
 use crate::prepared::Prepared;
 
 /// A contact's identities: `(account_id, contact_id, kind, value)` with kind `email`, `phone_number`,
-/// `identifier` or `source_id`. Every read of "a contact's identities" in this module goes through this one
-/// CTE, so secondary identities are one more `UNION ALL` branch. `NOT MATERIALIZED`: each use is inlined and
+/// `identifier` or `source_id`: its own columns, its channel addresses, and its secondary emails and phone
+/// numbers (normalized: emails lower-cased, as the contacts' are stored). Every read of "a contact's
+/// identities" in this module goes through this one CTE. `NOT MATERIALIZED`: each use is inlined and
 /// PostgreSQL pushes its conditions into the branches, where they meet the indexes on the tables. (`<> ''`
 /// rather than `IS NOT NULL`, the same for stored values, which are never blank: `IS NOT NULL` is an index
 /// condition, and with few identifiers stored the planner reads a contact's row through the identifier index,
 /// scanning it, instead of the primary key.)
 const IDENTITIES: &str = "identities AS NOT MATERIALIZED (
-    -- identities: add contact_identities here when #14 lands
     SELECT account_id, id AS contact_id, 'email'::text AS kind, email AS value FROM contacts WHERE email <> ''
     UNION ALL
     SELECT account_id, id, 'phone_number'::text, phone_number FROM contacts WHERE phone_number <> ''
@@ -32,6 +32,12 @@ const IDENTITIES: &str = "identities AS NOT MATERIALIZED (
     SELECT account_id, id, 'identifier'::text, identifier FROM contacts WHERE identifier <> ''
     UNION ALL
     SELECT account_id, contact_id, 'source_id'::text, source_id FROM contact_inboxes
+    UNION ALL
+    SELECT account_id, contact_id, 'email'::text, normalized FROM contact_identities
+    WHERE kind = 'email' AND NOT is_primary
+    UNION ALL
+    SELECT account_id, contact_id, 'phone_number'::text, normalized FROM contact_identities
+    WHERE kind = 'phone_number' AND NOT is_primary
 )";
 
 /// The contact (`$2`) of the account (`$1`) with the keys its candidates are searched by, computed by the SQL

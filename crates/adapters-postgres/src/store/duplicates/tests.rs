@@ -112,7 +112,8 @@ fn triggers_queue_changes_and_refreshers_take_different_accounts() {
 }
 
 /// Every candidate search is answered from an index: with sequential scans priced out, the plan reads the
-/// name-keys, local-key, domain and channel-address indexes and never scans contacts or contact inboxes.
+/// name-keys, local-key, domain and channel-address indexes, and those of the secondary identities, and never
+/// scans contacts, contact inboxes or identities.
 #[test]
 fn the_candidate_search_is_served_by_indexes() {
     let db = TestDatabase::new();
@@ -137,6 +138,14 @@ fn the_candidate_search_is_served_by_indexes() {
     )
     .execute(&mut conn)
     .expect("contact inboxes");
+    // each contact also keeps an old email and phone number, as a merge leaves them
+    diesel::sql_query(
+        "INSERT INTO contact_identities (account_id, contact_id, kind, value, is_primary, source) \
+         SELECT account_id, id, 'email', 'old' || id || '@old-' || (id % 50) || '.example', FALSE, 'merge' FROM contacts \
+         UNION ALL SELECT account_id, id, 'phone_number', '+4940' || id, FALSE, 'merge' FROM contacts",
+    )
+    .execute(&mut conn)
+    .expect("secondary identities");
     diesel::sql_query("ANALYZE").execute(&mut conn).expect("analyze");
     diesel::sql_query("SET enable_seqscan = off").execute(&mut conn).expect("set");
     let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {}", candidates_sql()))
@@ -156,6 +165,11 @@ fn the_candidate_search_is_served_by_indexes() {
         "contacts_dedupe_local_key_idx",
         "contacts_dedupe_name_keys_idx",
         "contact_inboxes_dedupe_source_key_idx",
+        // secondary emails and phone numbers
+        "contact_identities_secondary_local_key_idx",
+        "contact_identities_secondary_domain_idx",
+        "contact_identities_email_key",
+        "contact_identities_phone_number_key",
     ] {
         assert!(plan.contains(index), "{index} is not used:\n{plan}");
     }

@@ -1,0 +1,6 @@
+DROP TRIGGER contact_identities_duplicates_delete ON contact_identities;
+DROP TRIGGER contact_identities_duplicates_update ON contact_identities;
+DROP TRIGGER contact_identities_duplicates_insert ON contact_identities;
+DROP FUNCTION queue_contact_identity_duplicate_refresh();
+DROP INDEX contact_identities_secondary_domain_idx;
+DROP INDEX contact_identities_secondary_local_key_idx;
