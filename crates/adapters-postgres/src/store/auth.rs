@@ -23,6 +23,28 @@ struct CredentialsRow {
     role: Option<String>,
 }
 
+/// The columns [`credentials`] is made of: the token's owner, the account's status and the owner's role in it.
+/// With [`credentials_from!`], every statement that authenticates a request reads them the same way (the
+/// authentication lookup, and GET contact's one statement).
+macro_rules! credentials_columns {
+    () => {
+        "t.user_id, t.platform_app_id, a.status AS account_status, au.role"
+    };
+}
+pub(super) use credentials_columns;
+
+/// The rows behind [`credentials_columns!`], `$1` the token's digest and `$2` the account: one row always (all
+/// NULL for an unknown token), so that a statement can join more to it.
+macro_rules! credentials_from {
+    () => {
+        "FROM (SELECT 1) AS one \
+         LEFT JOIN access_tokens t ON t.token_digest = $1 \
+         LEFT JOIN accounts a ON a.id = $2 \
+         LEFT JOIN account_users au ON au.account_id = a.id AND au.user_id = t.user_id"
+    };
+}
+pub(super) use credentials_from;
+
 pub(super) fn account_status(s: &str) -> AccountStatus {
     if s == "active" {
         AccountStatus::Active
@@ -35,15 +57,9 @@ impl AuthStore for PgSession {
     fn credentials(&mut self, token_digest: &[u8], account: Option<AccountId>) -> Result<Credentials, StoreError> {
         // One round trip: token owner, account status and membership together.
         let row: CredentialsRow = Prepared(
-            diesel::sql_query(
-                "SELECT t.user_id, t.platform_app_id, a.status AS account_status, au.role \
-                 FROM (SELECT 1) AS one \
-                 LEFT JOIN access_tokens t ON t.token_digest = $1 \
-                 LEFT JOIN accounts a ON a.id = $2 \
-                 LEFT JOIN account_users au ON au.account_id = a.id AND au.user_id = t.user_id",
-            )
-            .bind::<Bytea, _>(token_digest)
-            .bind::<Nullable<BigInt>, _>(account.map(AccountId::get)),
+            diesel::sql_query(concat!("SELECT ", credentials_columns!(), " ", credentials_from!()))
+                .bind::<Bytea, _>(token_digest)
+                .bind::<Nullable<BigInt>, _>(account.map(AccountId::get)),
         )
         .get_result(self.conn())
         .store()?;

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Bytea, Jsonb, Nullable, Text, Timestamptz};
 use domain::{AccountId, Contact, ContactId, ContactInbox};
 
-use super::auth::credentials;
+use super::auth::{credentials, credentials_columns, credentials_from};
 use crate::errors::StoreResult;
 use crate::models::{contact_inbox, ContactRow, InboxRow};
 use crate::prepared::Prepared;
@@ -112,23 +112,21 @@ pub(super) fn credentials_and_contact(
     id: ContactId,
 ) -> Result<(Credentials, Option<ContactWithAddresses>), StoreError> {
     let rows: Vec<Row> = Prepared(
-        diesel::sql_query(
-            "SELECT t.user_id, t.platform_app_id, a.status AS account_status, au.role, \
-                    c.id, c.account_id, c.name, c.email, c.phone_number, c.identifier, c.blocked, c.thumbnail, \
+        diesel::sql_query(concat!(
+            "SELECT ",
+            credentials_columns!(),
+            ", c.id, c.account_id, c.name, c.email, c.phone_number, c.identifier, c.blocked, c.thumbnail, \
                     c.additional_attributes, c.custom_attributes, c.last_activity_at, c.created_at, c.updated_at, \
-                    x.source_id, x.inbox_id, x.inbox_name, x.channel_type, x.avatar_url, x.provider \
-             FROM (SELECT 1) AS one \
-             LEFT JOIN access_tokens t ON t.token_digest = $1 \
-             LEFT JOIN accounts a ON a.id = $2 \
-             LEFT JOIN account_users au ON au.account_id = a.id AND au.user_id = t.user_id \
-             LEFT JOIN contacts c ON c.account_id = $2 AND c.id = $3 AND au.role IS NOT NULL \
+                    x.source_id, x.inbox_id, x.inbox_name, x.channel_type, x.avatar_url, x.provider ",
+            credentials_from!(),
+            " LEFT JOIN contacts c ON c.account_id = $2 AND c.id = $3 AND au.role IS NOT NULL \
              LEFT JOIN LATERAL ( \
                  SELECT ci.id AS contact_inbox_id, ci.source_id, i.id AS inbox_id, i.name AS inbox_name, \
                         i.channel_type, i.avatar_url, i.provider \
                  FROM contact_inboxes ci JOIN inboxes i ON i.id = ci.inbox_id AND i.account_id = ci.account_id \
                  WHERE ci.account_id = c.account_id AND ci.contact_id = c.id) AS x ON TRUE \
              ORDER BY x.contact_inbox_id",
-        )
+        ))
         .bind::<Bytea, _>(digest)
         .bind::<BigInt, _>(account.get())
         .bind::<BigInt, _>(id.get()),
