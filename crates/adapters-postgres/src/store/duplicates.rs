@@ -224,7 +224,20 @@ struct IdRow {
     id: i64,
 }
 
+/// A page of the account's pairs (`$1`) with at least confidence `$2`, best first, `$3` of them after `$4`: the
+/// page's pairs from the best-first index alone (an index-only scan: a deep page walks index entries, not rows;
+/// 10-30 ms at an OFFSET of 90,000 instead of 550), then their reasons.
+const PAIRS_PAGE: &str = "SELECT p.low_id, p.high_id, round(p.confidence::numeric, 2)::float8 AS confidence, p.reasons
+     FROM (SELECT low_id, high_id, confidence AS c FROM contact_duplicate_pairs
+           WHERE account_id = $1 AND confidence >= $2
+           ORDER BY confidence DESC, low_id, high_id LIMIT $3 OFFSET $4) AS page
+     JOIN contact_duplicate_pairs p ON p.account_id = $1 AND p.low_id = page.low_id AND p.high_id = page.high_id
+     ORDER BY page.c DESC, page.low_id, page.high_id";
+
 /// The stored confidence (a `real`) as the two decimals it was computed with.
+/// (`confidence` here is the rounded output column: a query ordering by the stored confidence must say
+/// `contact_duplicate_pairs.confidence`, which the best-first index serves; the bare name would sort every pair
+/// by the rounded value, 60-80 ms for 100,000 pairs.)
 const PAIR_COLUMNS: &str = "low_id, high_id, round(confidence::numeric, 2)::float8 AS confidence, reasons";
 
 impl DuplicateStore for PgSession {
@@ -451,7 +464,7 @@ impl DuplicateStore for PgSession {
         let rows: Vec<PairRow> = diesel::sql_query(format!(
             "SELECT {PAIR_COLUMNS} FROM contact_duplicate_pairs
              WHERE account_id = $1 AND (low_id = $2 OR high_id = $2)
-             ORDER BY confidence DESC, low_id, high_id LIMIT $3"
+             ORDER BY contact_duplicate_pairs.confidence DESC, low_id, high_id LIMIT $3"
         ))
         .bind::<BigInt, _>(account.get())
         .bind::<BigInt, _>(contact.get())
@@ -471,17 +484,13 @@ impl DuplicateStore for PgSession {
         // compared as the column's type, so that 0.8 finds the pairs stored as 0.8
         #[allow(clippy::cast_possible_truncation)]
         let min = min_confidence as f32;
-        let rows: Vec<PairRow> = diesel::sql_query(format!(
-            "SELECT {PAIR_COLUMNS} FROM contact_duplicate_pairs
-             WHERE account_id = $1 AND confidence >= $2
-             ORDER BY confidence DESC, low_id, high_id LIMIT $3 OFFSET $4"
-        ))
-        .bind::<BigInt, _>(account.get())
-        .bind::<Float4, _>(min)
-        .bind::<BigInt, _>(signed(limit))
-        .bind::<BigInt, _>(signed(offset))
-        .load(self.conn())
-        .store()?;
+        let rows: Vec<PairRow> = diesel::sql_query(PAIRS_PAGE)
+            .bind::<BigInt, _>(account.get())
+            .bind::<Float4, _>(min)
+            .bind::<BigInt, _>(signed(limit))
+            .bind::<BigInt, _>(signed(offset))
+            .load(self.conn())
+            .store()?;
         let total: Count = diesel::sql_query(
             "SELECT count(*) AS n FROM contact_duplicate_pairs WHERE account_id = $1 AND confidence >= $2",
         )

@@ -175,3 +175,36 @@ fn the_candidate_search_is_served_by_indexes() {
     }
     assert!(!plan.contains("Seq Scan"), "{plan}");
 }
+
+/// The account's pairs are paged from the best-first index alone, in its order: no sort of the pairs (ordering
+/// by the rounded output column once sorted all of them) and no row read before the page's.
+#[test]
+fn the_pair_list_pages_from_the_best_first_index() {
+    let db = TestDatabase::new();
+    let mut conn = db.connection();
+    diesel::sql_query("INSERT INTO accounts (name) VALUES ('a')").execute(&mut conn).expect("account");
+    diesel::sql_query(
+        "INSERT INTO contacts (account_id, name) SELECT (SELECT min(id) FROM accounts), 'c' || g \
+         FROM generate_series(1, 4001) g",
+    )
+    .execute(&mut conn)
+    .expect("contacts");
+    diesel::sql_query(
+        "INSERT INTO contact_duplicate_pairs (account_id, low_id, high_id, confidence, reasons) \
+         SELECT account_id, id, id + 1, 0.3 + (id % 60) / 100.0, '[]' FROM contacts \
+         WHERE id < (SELECT max(id) FROM contacts)",
+    )
+    .execute(&mut conn)
+    .expect("pairs");
+    diesel::sql_query("VACUUM ANALYZE contact_duplicate_pairs").execute(&mut conn).expect("vacuum");
+    let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {PAIRS_PAGE}"))
+        .bind::<BigInt, _>(1_i64)
+        .bind::<diesel::sql_types::Float4, _>(0.0_f32)
+        .bind::<BigInt, _>(15_i64)
+        .bind::<BigInt, _>(3_000_i64)
+        .load(&mut conn)
+        .expect("explain");
+    let plan: String = plan.into_iter().map(|l| l.line + "\n").collect();
+    assert!(plan.contains("Index Only Scan using contact_duplicate_pairs_best_idx"), "{plan}");
+    assert!(!plan.contains("Sort"), "{plan}");
+}
