@@ -292,13 +292,15 @@ impl ContactStore for PgSession {
 /// index needs no `lower()`, and phone numbers have no case. The fifth alternative finds contacts by their
 /// secondary identities (primaries are the four columns already): the partial trigram index of the identities
 /// migration answers the subquery once (an init plan), and its few contact ids join the bitmap OR through the
-/// primary key. A macro, so that other statements can be assembled from it at compile time.
+/// primary key. It says `account_id + 0` so that only that index can answer it: with statistics taken before a
+/// large import the planner once read the account's 2,500,000 identities through the account index instead
+/// (1.2 s for a one-hit search, measured in the bench). A macro, so that other statements can be assembled from it at compile time.
 macro_rules! search_condition {
     () => {
         "(lower(name) LIKE lower($2) OR email LIKE lower($2) \
      OR phone_number LIKE lower($2) OR lower(identifier) LIKE lower($2) \
      OR id = ANY (ARRAY(SELECT contact_id FROM contact_identities \
-                        WHERE account_id = $1 AND NOT is_primary AND lower(value) LIKE lower($2))))"
+                        WHERE account_id + 0 = $1 AND NOT is_primary AND lower(value) LIKE lower($2))))"
     };
 }
 
