@@ -98,7 +98,7 @@ test-ha: ## Failover under load on a fresh formation: a planned switchover and a
 dedupe-eval: db ## Precision and recall of the duplicate suggestions on a labelled population (fails under target)
 	$(CARGO) run --quiet -p coalesce-tests --bin dedupe-eval
 
-bench: ## Benchmark the service against PostgreSQL's floor (release build; about 5 minutes)
+bench: ## Benchmark the service against PostgreSQL's floors (release build; about 15 minutes with the large account)
 	scripts/bench.sh full
 
 # bench-smoke uses the debug binaries on purpose: CI has just built them for `make test`, while the release
