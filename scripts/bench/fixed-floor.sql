@@ -1,7 +1,8 @@
 -- The fixed floor of a merge (issue: "Performance against the physical floor"): the least round trips that do a
 -- merge's database work is one, so the bench creates this function in its own database (never in the product's
 -- migrations) and the floor calls it once per merge. It does what the service's merge does in PostgreSQL —
--- authenticate the token, lock both contacts in id order, move every child and the mergee's identities (returning
+-- authenticate the token, lock both contacts in id order, move every child and the mergee's identities (the
+-- phone number and identifier the base lacks and takes as its primaries, the email as a secondary; returning
 -- the moved ids for the ledger), delete the mergee, write the base, the audit record with its ledger and the outbox event, read the
 -- base's contact inboxes for the response — but with no round trip between the steps. It does not change when the
 -- service changes: it is the reference the service's own statements are measured against.
@@ -48,7 +49,8 @@ BEGIN
         INSERT INTO contact_labels (account_id, contact_id, label) SELECT p_account, p_base, label FROM labels_taken
         ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING label),
     identities_moved AS (
-        UPDATE contact_identities t SET contact_id = p_base, is_primary = FALSE, source = 'merge'
+        UPDATE contact_identities t SET contact_id = p_base,
+            is_primary = t.is_primary AND t.kind = ANY (ARRAY['phone_number', 'identifier']), source = 'merge'
         FROM contact_identities was WHERE was.id = t.id AND t.account_id = p_account AND t.contact_id = p_mergee
         RETURNING t.id, was.source)
     SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM conversations_moved) AS conversation_ids,

@@ -226,19 +226,10 @@ impl State {
         // a value another contact keeps as a secondary identity is taken too (one unique index in PostgreSQL)
         taken_by_field.or_else(|| {
             domain::IdentityKind::ALL.into_iter().find_map(|kind| {
-                let value = primary_value(attributes, kind)?;
+                let value = kind.of(attributes)?;
                 self.identity_holder(account, kind, value, id).map(|_| kind.as_str())
             })
         })
-    }
-}
-
-/// The field of `attributes` that holds the primary identity of `kind`.
-fn primary_value(attributes: &ContactAttributes, kind: domain::IdentityKind) -> Option<&String> {
-    match kind {
-        domain::IdentityKind::Email => attributes.email.as_ref(),
-        domain::IdentityKind::PhoneNumber => attributes.phone_number.as_ref(),
-        domain::IdentityKind::Identifier => attributes.identifier.as_ref(),
     }
 }
 

@@ -15,8 +15,8 @@
 //! [`merge_in`] is the same merge inside a caller's transaction (used to commit it with an idempotency key).
 
 use domain::{
-    attribute_changes, merge_attributes_choosing, AccountId, Contact, ContactId, ContactInbox, FieldChoices, UserId,
-    Violations,
+    attribute_changes, merge_attributes_choosing, AccountId, Contact, ContactId, ContactInbox, FieldChoices,
+    IdentityKind, UserId, Violations,
 };
 use serde_json::json;
 
@@ -120,7 +120,8 @@ pub(crate) fn merge_locked(
 ) -> Result<(Contact, i64, MovedCounts), MergeContactsError> {
     let account = cmd.account_id;
     let merged = plan_merge(base, mergee, &cmd.choices).map_err(MergeContactsError::Invalid)?;
-    let (moved, rows) = tx.move_children(account, mergee.id, base.id)?;
+    let primaries = IdentityKind::taken_by_merge(&base.attributes, &merged);
+    let (moved, rows) = tx.move_children(account, mergee.id, base.id, &primaries)?;
     tx.delete_contact_row(account, mergee.id)?;
     let contact = tx.update_contact_attributes(account, base.id, &merged)?;
     let ledger = MergeLedger { rows, base_snapshot: contact_snapshot(base), written: written(base, &contact) };

@@ -7,7 +7,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::contact::MAX_IDENTIFIER_LEN;
+use crate::contact::{ContactAttributes, MAX_IDENTIFIER_LEN};
 use crate::ids::ContactId;
 use crate::validation::{normalize_phone_number, validate_email, ValueViolation};
 
@@ -66,6 +66,24 @@ impl IdentityKind {
             }
         }
     }
+
+    /// The contact field of this kind: the primary identity of that kind, if any.
+    #[must_use]
+    pub fn of(self, attributes: &ContactAttributes) -> Option<&str> {
+        match self {
+            Self::Email => attributes.email.as_deref(),
+            Self::PhoneNumber => attributes.phone_number.as_deref(),
+            Self::Identifier => attributes.identifier.as_deref(),
+        }
+    }
+
+    /// The kinds whose primary a merge takes from the mergee as the base's primary: the base had none of that
+    /// kind and the merged attributes have one (which can only be the mergee's). The mergee's identity of such
+    /// a kind moves to the base as its primary at once; every other one moves as a secondary.
+    #[must_use]
+    pub fn taken_by_merge(base: &ContactAttributes, merged: &ContactAttributes) -> Vec<Self> {
+        Self::ALL.into_iter().filter(|k| k.of(base).is_none() && k.of(merged).is_some()).collect()
+    }
 }
 
 impl fmt::Display for IdentityKind {
@@ -115,6 +133,39 @@ pub struct Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn attributes(email: Option<&str>, phone_number: Option<&str>, identifier: Option<&str>) -> ContactAttributes {
+        ContactAttributes {
+            email: email.map(str::to_owned),
+            phone_number: phone_number.map(str::to_owned),
+            identifier: identifier.map(str::to_owned),
+            ..ContactAttributes::default()
+        }
+    }
+
+    #[test]
+    fn a_kind_reads_its_field() {
+        let a = attributes(Some("ada@example.com"), Some("+4915112345678"), Some("ext-1"));
+        assert_eq!(IdentityKind::Email.of(&a), Some("ada@example.com"));
+        assert_eq!(IdentityKind::PhoneNumber.of(&a), Some("+4915112345678"));
+        assert_eq!(IdentityKind::Identifier.of(&a), Some("ext-1"));
+        assert_eq!(IdentityKind::Email.of(&ContactAttributes::default()), None);
+    }
+
+    #[test]
+    fn a_merge_takes_as_primaries_only_the_kinds_the_base_lacked() {
+        let base = attributes(Some("base@example.com"), None, None);
+        // the base keeps its email, takes the mergee's phone number, and the caller chose no identifier
+        let merged = attributes(Some("base@example.com"), Some("+4915112345678"), None);
+        assert_eq!(IdentityKind::taken_by_merge(&base, &merged), [IdentityKind::PhoneNumber]);
+        // a base that had every kind takes none, even when the caller chose the mergee's value
+        let full = attributes(Some("base@example.com"), Some("+4915100000000"), Some("b"));
+        let chose = attributes(Some("mergee@example.com"), Some("+4915112345678"), Some("m"));
+        assert!(IdentityKind::taken_by_merge(&full, &chose).is_empty());
+        let empty = ContactAttributes::default();
+        assert_eq!(IdentityKind::taken_by_merge(&empty, &chose), IdentityKind::ALL);
+        assert!(IdentityKind::taken_by_merge(&empty, &empty).is_empty());
+    }
 
     #[test]
     fn kinds_normalize_their_values() {

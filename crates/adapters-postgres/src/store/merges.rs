@@ -6,7 +6,7 @@ use application::StoreError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
-use domain::{AccountId, ContactAttributes, ContactId, UserId};
+use domain::{AccountId, ContactAttributes, ContactId, IdentityKind, UserId};
 
 use super::PgSession;
 use crate::errors::StoreResult;
@@ -19,15 +19,19 @@ impl MergeStore for PgSession {
         account: AccountId,
         from: ContactId,
         to: ContactId,
+        primaries: &[IdentityKind],
     ) -> Result<(MovedCounts, MovedRows), StoreError> {
         // Every child in one statement (one round trip whatever the number of rows): conversations, the
         // messages the mergee sent, contact inboxes and notes change owner; labels are a union, the mergee's rows
         // taken and the base given each label it does not carry yet. Foreign keys are checked at the end of the
         // statement, against all of it. The same statement returns which rows it moved and which labels it
-        // added: the ledger an undo reverses, at no extra round trip. The mergee's identities, primaries included,
-        // become secondaries of the base (the self-join reads the source each had, for the undo); when the base
-        // then takes over a mergee's email, phone number or identifier, the identities trigger promotes it.
+        // added: the ledger an undo reverses, at no extra round trip. The mergee's identities become the base's
+        // (the self-join reads the source each had, for the undo): its primaries of the kinds the base lacks and
+        // takes ($4) as the base's primaries, which the identities trigger then finds in place when the base's
+        // fields are written; every other one as a secondary. (Moving every one as a secondary for the trigger
+        // to promote wrote each taken identity twice, in every index of the table.)
         let (a, from, to) = (account.get(), from.get(), to.get());
+        let primaries: Vec<&str> = primaries.iter().map(|k| k.as_str()).collect();
         let moved: MovedLedger = Prepared(
             diesel::sql_query(
                 "WITH conversations_moved AS ( \
@@ -45,7 +49,7 @@ impl MergeStore for PgSession {
                      INSERT INTO contact_labels (account_id, contact_id, label) SELECT $1, $3, label FROM labels_taken \
                      ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING label), \
                  identities_moved AS ( \
-                     UPDATE contact_identities t SET contact_id = $3, is_primary = FALSE, source = 'merge' \
+                     UPDATE contact_identities t SET contact_id = $3, is_primary = t.is_primary AND t.kind = ANY($4), source = 'merge' \
                      FROM contact_identities was WHERE was.id = t.id AND t.account_id = $1 AND t.contact_id = $2 \
                      RETURNING t.id, was.source) \
                  SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM conversations_moved) AS conversation_ids, \
@@ -59,7 +63,8 @@ impl MergeStore for PgSession {
             )
             .bind::<BigInt, _>(a)
             .bind::<BigInt, _>(from)
-            .bind::<BigInt, _>(to),
+            .bind::<BigInt, _>(to)
+            .bind::<Array<Text>, _>(primaries),
         )
         .get_result(self.conn())
         .store()?;
@@ -354,3 +359,6 @@ impl PgSession {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use domain::{AccountId, ContactAttributes, ContactId, Identity, IdentityKind, IdentitySource};
 
-use super::{primary_value, MemorySession, State};
+use super::{MemorySession, State};
 use crate::ports::{IdentityStore, StoreError};
 
 fn same(kind: IdentityKind, a: &str, b: &str) -> bool {
@@ -45,8 +45,8 @@ impl State {
         new: &ContactAttributes,
     ) {
         for kind in IdentityKind::ALL {
-            let before = old.and_then(|o| primary_value(o, kind)).cloned();
-            let after = primary_value(new, kind).cloned();
+            let before = old.and_then(|o| kind.of(o)).map(str::to_owned);
+            let after = kind.of(new).map(str::to_owned);
             if before == after {
                 continue;
             }

@@ -2,7 +2,7 @@
 //! chain of merged-away contacts.
 
 use chrono::Utc;
-use domain::{AccountId, Contact, ContactAttributes, ContactId, IdentitySource};
+use domain::{AccountId, Contact, ContactAttributes, ContactId, IdentityKind, IdentitySource};
 
 use super::MergeMeta;
 use super::{count, MemorySession, UniqueField};
@@ -16,6 +16,7 @@ impl MergeStore for MemorySession {
         account: AccountId,
         from: ContactId,
         to: ContactId,
+        primaries: &[IdentityKind],
     ) -> Result<(MovedCounts, MovedRows), StoreError> {
         let w = &mut self.work;
         let mut rows = MovedRows::default();
@@ -48,12 +49,13 @@ impl MergeStore for MemorySession {
                 rows.labels_added.push(label.clone());
             }
         }
-        // the mergee's identities, primaries included, become secondaries of the base
+        // the mergee's identities become the base's: its primaries of the kinds the base takes as primaries,
+        // every other one as a secondary
         for (_, i) in w.identities.iter_mut().filter(|(a, i)| *a == account && i.contact_id == from) {
             rows.identity_ids.push(i.id);
             rows.identity_sources.push(i.source.as_str().to_owned());
             i.contact_id = to;
-            i.primary = false;
+            i.primary = i.primary && primaries.contains(&i.kind);
             i.source = IdentitySource::Merge;
         }
         let moved = MovedCounts {

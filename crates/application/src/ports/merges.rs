@@ -2,7 +2,7 @@
 //! by `crate::merge_contacts`, `crate::merge_preview` and `crate::merge_history`; `crate::undo` reverses them).
 
 use chrono::{DateTime, Utc};
-use domain::{AccountId, ContactAttributes, ContactId, UserId};
+use domain::{AccountId, ContactAttributes, ContactId, IdentityKind, UserId};
 
 use super::error::StoreError;
 
@@ -68,7 +68,10 @@ pub struct StoredMerge {
 pub trait MergeStore {
     /// Moves every conversation, contact-sent message, contact inbox, note and label of `from` to `to`, with
     /// a number of statements that does not grow with the rows. Labels are a union: a label both contacts carry
-    /// is kept once. Returns the counts and exactly which rows moved (the undo's ledger), in the same statements.
+    /// is kept once. The identities of `from` become identities of `to`: its primaries of the kinds in
+    /// `primaries` as `to`'s primaries (it has none of them: [`domain::IdentityKind::taken_by_merge`]), every
+    /// other one as a secondary. Returns the counts and exactly which rows moved (the undo's ledger), in the
+    /// same statements.
     ///
     /// # Errors
     /// Storage failures.
@@ -77,6 +80,7 @@ pub trait MergeStore {
         account: AccountId,
         from: ContactId,
         to: ContactId,
+        primaries: &[IdentityKind],
     ) -> Result<(MovedCounts, MovedRows), StoreError>;
 
     /// Writes the audit row.

@@ -1,0 +1,141 @@
+//! The merge store against PostgreSQL: what the moving statement and the identities trigger write.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use application::ports::ContactStore;
+use diesel::sql_types::Text;
+
+use super::*;
+use crate::testing::TestDatabase;
+
+#[derive(QueryableByName)]
+struct Written {
+    #[diesel(sql_type = BigInt)]
+    updated: i64,
+    #[diesel(sql_type = BigInt)]
+    inserted: i64,
+}
+
+#[derive(QueryableByName)]
+struct Held {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    value: String,
+    #[diesel(sql_type = Bool)]
+    is_primary: bool,
+    #[diesel(sql_type = Text)]
+    source: String,
+}
+
+/// A merge moves the mergee's identities once each: the phone number and identifier the base lacked arrive as
+/// its primaries, the email as a secondary, and when the base's fields are then written the identities trigger
+/// finds them in place instead of rewriting them (each rewrite is a new row version in every index of the
+/// table) or inserting new ones.
+#[test]
+fn a_merge_writes_each_moved_identity_once() {
+    let db = TestDatabase::new();
+    let mut setup = db.connection();
+    diesel::sql_query(
+        "WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id) \
+         INSERT INTO contacts (id, account_id, name, email, phone_number, identifier) \
+         SELECT 1, id, 'Base', 'base@example.com', NULL, NULL FROM a UNION ALL \
+         SELECT 2, id, 'Mergee', 'mergee@example.com', '+4915112345678', 'ext-2' FROM a",
+    )
+    .execute(&mut setup)
+    .expect("contacts");
+    let account: i64 =
+        diesel::select(diesel::dsl::sql::<BigInt>("(SELECT id FROM accounts)")).get_result(&mut setup).unwrap();
+    let (account, base, mergee) = (AccountId::new(account), ContactId::new(1), ContactId::new(2));
+
+    let pg = db.pool(2);
+    let mut tx = PgSession::begin(pg.get().unwrap()).unwrap();
+    let base_attributes =
+        ContactAttributes { name: "Base".into(), email: Some("base@example.com".into()), ..Default::default() };
+    let merged = ContactAttributes {
+        phone_number: Some("+4915112345678".into()),
+        identifier: Some("ext-2".into()),
+        ..base_attributes.clone()
+    };
+    let primaries = IdentityKind::taken_by_merge(&base_attributes, &merged);
+    let (_, rows) = tx.move_children(account, mergee, base, &primaries).unwrap();
+    assert_eq!(rows.identity_ids.len(), 3, "the mergee's three identities moved");
+    tx.delete_contact_row(account, mergee).unwrap();
+    tx.update_contact_attributes(account, base, &merged).unwrap();
+
+    // this transaction's own row counts (pg_stat_xact_*: not yet committed, not yet reported)
+    let written: Written = diesel::sql_query(
+        "SELECT n_tup_upd AS updated, n_tup_ins AS inserted FROM pg_stat_xact_user_tables \
+         WHERE relname = 'contact_identities'",
+    )
+    .get_result(tx.conn())
+    .unwrap();
+    assert_eq!((written.updated, written.inserted), (3, 0), "three moves, no rewrite, nothing created");
+    let held: Vec<Held> = diesel::sql_query(
+        "SELECT kind, value, is_primary, source FROM contact_identities WHERE contact_id = 1 ORDER BY kind, value",
+    )
+    .load(tx.conn())
+    .unwrap();
+    let held: Vec<(&str, &str, bool, &str)> =
+        held.iter().map(|h| (h.kind.as_str(), h.value.as_str(), h.is_primary, h.source.as_str())).collect();
+    assert_eq!(
+        held,
+        [
+            ("email", "base@example.com", true, "api"),
+            ("email", "mergee@example.com", false, "merge"),
+            ("identifier", "ext-2", true, "merge"),
+            ("phone_number", "+4915112345678", true, "merge"),
+        ]
+    );
+}
+
+/// When the caller keeps the base's own value of a kind the base already had, the mergee's identity of that kind
+/// moves as a secondary, and a value the merge takes over from a secondary is promoted by the trigger as before.
+#[test]
+fn a_base_that_had_the_kind_keeps_its_primary() {
+    let db = TestDatabase::new();
+    let mut setup = db.connection();
+    diesel::sql_query(
+        "WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id) \
+         INSERT INTO contacts (id, account_id, name, email, phone_number) \
+         SELECT 1, id, 'Base', 'base@example.com', '+4930111' FROM a UNION ALL \
+         SELECT 2, id, 'Mergee', 'mergee@example.com', '+4930222' FROM a",
+    )
+    .execute(&mut setup)
+    .expect("contacts");
+    let account: i64 =
+        diesel::select(diesel::dsl::sql::<BigInt>("(SELECT id FROM accounts)")).get_result(&mut setup).unwrap();
+    let (account, base, mergee) = (AccountId::new(account), ContactId::new(1), ContactId::new(2));
+
+    let pg = db.pool(2);
+    let mut tx = PgSession::begin(pg.get().unwrap()).unwrap();
+    let base_attributes = ContactAttributes {
+        name: "Base".into(),
+        email: Some("base@example.com".into()),
+        phone_number: Some("+4930111".into()),
+        ..Default::default()
+    };
+    // the caller chose the mergee's email: the base had one, so it moves as a secondary and is promoted after
+    let merged = ContactAttributes { email: Some("mergee@example.com".into()), ..base_attributes.clone() };
+    let primaries = IdentityKind::taken_by_merge(&base_attributes, &merged);
+    assert!(primaries.is_empty());
+    tx.move_children(account, mergee, base, &primaries).unwrap();
+    tx.delete_contact_row(account, mergee).unwrap();
+    tx.update_contact_attributes(account, base, &merged).unwrap();
+    let held: Vec<Held> = diesel::sql_query(
+        "SELECT kind, value, is_primary, source FROM contact_identities WHERE contact_id = 1 ORDER BY kind, value",
+    )
+    .load(tx.conn())
+    .unwrap();
+    let held: Vec<(&str, &str, bool, &str)> =
+        held.iter().map(|h| (h.kind.as_str(), h.value.as_str(), h.is_primary, h.source.as_str())).collect();
+    assert_eq!(
+        held,
+        [
+            ("email", "base@example.com", false, "api"),
+            ("email", "mergee@example.com", true, "merge"),
+            ("phone_number", "+4930111", true, "api"),
+            ("phone_number", "+4930222", false, "merge"),
+        ]
+    );
+}
