@@ -210,7 +210,15 @@ mod tests {
         assert_eq!(names(&rare), ["Common 00700", "Common 00070", "Common 00007"]);
         let past = search("rare", true, 15);
         assert_eq!((past.total, past.contacts.len()), (3, 0), "past the end, still counted");
-        let none = search("nobody", false, 0);
-        assert_eq!((none.total, none.contacts.len()), (0, 0));
+        let last_one = search("rare", true, 2);
+        assert_eq!((last_one.total, names(&last_one)), (3, vec!["Common 00007".to_owned()]));
+        let at_end = search("rare", true, 3);
+        assert_eq!((at_end.total, at_end.contacts.len()), (3, 0), "the page right after the last match");
+        let beyond = search("common", false, 20_000);
+        assert_eq!((beyond.total, beyond.contacts.len()), (SEARCH_COUNT_CEILING, 0), "past the end of a common term");
+        for offset in [0, 15] {
+            let none = search("nobody", false, offset);
+            assert_eq!((none.total, none.contacts.len()), (0, 0), "no match, offset {offset}");
+        }
     }
 }

@@ -146,40 +146,58 @@ impl ContactStore for PgSession {
     fn contacts_page(&mut self, account: AccountId, query: &ContactQuery) -> Result<ContactPage, StoreError> {
         let pattern = query.search.as_deref().map(like_pattern).unwrap_or_default();
         let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let (limit, offset) = (signed(query.limit), signed(query.offset));
         // Not prepared: each search is planned for its own pattern (a generic plan cannot tell a term that
         // matches one contact from one that matches all of them).
         let rows: Vec<CountedContactRow> = diesel::sql_query(contacts_page_sql(query.search.is_some(), query.sort))
             .bind::<BigInt, _>(account.get())
             .bind::<Text, _>(&pattern)
-            .bind::<BigInt, _>(signed(query.limit))
-            .bind::<BigInt, _>(signed(query.offset))
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(offset)
             .bind::<BigInt, _>(signed(SEARCH_COUNT_CEILING.saturating_add(1)))
             .load(self.conn())
             .store()?;
-        let total = match rows.first() {
-            Some(row) => row.total,
-            // An empty first page: nothing matches. An empty later page lies past the end, and only a second
-            // statement can say where the end is.
-            None if query.offset == 0 => 0,
-            None if query.search.is_some() => {
-                diesel::sql_query(SEARCH_COUNT_SQL)
-                    .bind::<BigInt, _>(account.get())
-                    .bind::<Text, _>(&pattern)
-                    .bind::<BigInt, _>(signed(SEARCH_COUNT_CEILING))
-                    .get_result::<Count>(self.conn())
-                    .store()?
-                    .n
-            }
-            None => {
-                Prepared(diesel::sql_query(KEPT_COUNT_SQL).bind::<BigInt, _>(account.get()))
-                    .get_result::<Count>(self.conn())
-                    .store()?
-                    .n
-            }
+        let Some(total) = rows.first().map(|r| r.total) else {
+            // No row at all: a search that matches nothing (its marker row needs a match), or a list page past
+            // the end, where only a second statement can say where the end is.
+            let total = match query.search {
+                Some(_) => 0,
+                None if query.offset == 0 => 0,
+                None => {
+                    Prepared(diesel::sql_query(KEPT_COUNT_SQL).bind::<BigInt, _>(account.get()))
+                        .get_result::<Count>(self.conn())
+                        .store()?
+                        .n
+                }
+            };
+            return Ok(ContactPage { total: u64::try_from(total).unwrap_or(0), contacts: Vec::new() });
         };
-        let total =
-            u64::try_from(total).unwrap_or(0).min(if query.search.is_some() { SEARCH_COUNT_CEILING } else { u64::MAX });
-        Ok(ContactPage { total, contacts: rows.into_iter().map(|r| Contact::from(r.contact)).collect() })
+        let contacts = if query.search.is_none() {
+            rows.into_iter().map(|r| Contact::from(r.contact)).collect()
+        } else if u64::try_from(total).unwrap_or(0) > SEARCH_COUNT_CEILING {
+            // More matches than the ceiling: the first statement answered with its marker row only. The page is
+            // read along the sort order's index, testing each contact for the term until the page is full,
+            // which a term most contacts match fills at once (sorting them all would cost a scan of the
+            // account). A second round trip, for these searches only.
+            let rows: Vec<ContactRow> = diesel::sql_query(broad_search_page_sql(query.sort))
+                .bind::<BigInt, _>(account.get())
+                .bind::<Text, _>(&pattern)
+                .bind::<BigInt, _>(limit)
+                .bind::<BigInt, _>(offset)
+                .load(self.conn())
+                .store()?;
+            rows.into_iter().map(Contact::from).collect()
+        } else if query.offset >= u64::try_from(total).unwrap_or(0) {
+            // a page past the end: the row is the marker, which carried the count
+            Vec::new()
+        } else {
+            rows.into_iter().map(|r| Contact::from(r.contact)).collect()
+        };
+        let total = u64::try_from(total).unwrap_or(0);
+        Ok(ContactPage {
+            total: if query.search.is_some() { total.min(SEARCH_COUNT_CEILING) } else { total },
+            contacts,
+        })
     }
 
     fn contact_inboxes_of(
@@ -317,14 +335,6 @@ const SEARCH_FILTER: &str = "((lower(name) || '') LIKE lower($2) OR (email || ''
      OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.account_id = $1 AND i.contact_id = contacts.id \
                 AND NOT i.is_primary AND lower(i.value) LIKE lower($2)))";
 
-/// A search's `meta.count`: its matches, counted up to `$3` (the ceiling) and no further, so that a term most
-/// contacts match costs no more to count than the ceiling's worth of them.
-const SEARCH_COUNT_SQL: &str = concat!(
-    "SELECT count(*) AS n FROM (SELECT 1 FROM contacts WHERE account_id = $1 AND ",
-    search_condition!(),
-    " LIMIT $3) AS matches"
-);
-
 /// The account's contact count as the database keeps it (see the contact counts migration): the folded total
 /// plus the changes not folded yet, read in one snapshot. `$1` is the account.
 macro_rules! kept_count {
@@ -355,6 +365,16 @@ pub fn like_pattern(term: &str) -> String {
     pattern
 }
 
+/// The ORDER BY of a page in `sort` order (by id last, so that pages never overlap).
+fn page_order(sort: ContactSort) -> (String, &'static str, &'static str, &'static str) {
+    let direction = if sort.descending { "DESC" } else { "ASC" };
+    let (expression, nullable) = sort_expression(sort.key);
+    // Missing values come last either way. NULLS LAST is only spelled out where a column can be NULL: on a NOT
+    // NULL column it changes nothing but would stop (account_id, created_at, id) serving descending pages.
+    let nulls = if nullable { " NULLS LAST" } else { "" };
+    (format!("ORDER BY {expression} {direction}{nulls}, id {direction}"), expression, direction, nulls)
+}
+
 /// One page of contacts, each row with the number of matches in all pages (`total`): `$1` the account, `$2` the
 /// search pattern (unused without a search), `$3` the limit, `$4` the offset, `$5` one more than the search count
 /// ceiling. Assembled from fixed fragments only; nothing the client sent is spliced in.
@@ -362,16 +382,13 @@ pub fn like_pattern(term: &str) -> String {
 /// The list reads the kept count. A search first collects the ids of at most `$5` matches (`capped`): the
 /// trigram indexes find a rare term's few matches at once, and a scan stops at `$5` for a common one. Then
 /// exactly one of two branches runs (the other's one-time filter is false, so it is never executed):
-/// * fewer than `$5` matches: the page is sorted out of those;
-/// * more: the page is read along the sort order's index, testing each contact for the term until the page is
-///   full, which a term most contacts match fills at once (sorting them all would cost a scan of the account).
+/// * fewer than `$5` matches and the page within them: the page is sorted out of those;
+/// * otherwise one marker row (a match) that carries the count: for `$5` matches the caller reads the page with
+///   [`broad_search_page_sql`], past the end there is none. Without the marker such a search would return no
+///   row at all, and its count would take another statement; reading the broad page here as well (as a third
+///   branch) cost every search a sixth of its database time to plan, for the few searches that need it.
 fn contacts_page_sql(search: bool, sort: ContactSort) -> String {
-    let direction = if sort.descending { "DESC" } else { "ASC" };
-    let (expression, nullable) = sort_expression(sort.key);
-    // Missing values come last either way. NULLS LAST is only spelled out where a column can be NULL: on a NOT
-    // NULL column it changes nothing but would stop (account_id, created_at, id) serving descending pages.
-    let nulls = if nullable { " NULLS LAST" } else { "" };
-    let order = format!("ORDER BY {expression} {direction}{nulls}, id {direction}");
+    let (order, expression, direction, nulls) = page_order(sort);
     if !search {
         // The page's ids first, read from the sort order's index alone where it can (an index-only scan: a deep
         // page walks index entries, not every contact row before it; an OFFSET of 900,000 took 60-70 ms instead
@@ -388,14 +405,23 @@ fn contacts_page_sql(search: bool, sort: ContactSort) -> String {
               matched AS (SELECT count(*) AS n FROM capped) \
          SELECT page.*, (SELECT n FROM matched) AS total FROM ( \
              (SELECT contacts.* FROM contacts \
-              WHERE (SELECT n FROM matched) < $5 AND account_id = $1 AND id IN (SELECT id FROM capped) \
+              WHERE (SELECT n FROM matched) < $5 AND (SELECT n FROM matched) > $4 AND account_id = $1 \
+                AND id IN (SELECT id FROM capped) \
               {order} LIMIT $3 OFFSET $4) \
              UNION ALL \
              (SELECT contacts.* FROM contacts \
-              WHERE (SELECT n FROM matched) >= $5 AND account_id = $1 AND {SEARCH_FILTER} \
-              {order} LIMIT $3 OFFSET $4)) AS page \
+              WHERE ((SELECT n FROM matched) >= $5 OR (SELECT n FROM matched) <= $4) AND account_id = $1 \
+                AND id = (SELECT min(id) FROM capped))) AS page \
          {order}"
     )
+}
+
+/// The page of a search with more matches than the count ceiling (`$1` the account, `$2` the pattern, `$3` the
+/// limit, `$4` the offset): read along the sort order's index with a filter no index answers
+/// ([`SEARCH_FILTER`]): given a trigram index to use, the planner would rather collect and sort every match.
+fn broad_search_page_sql(sort: ContactSort) -> String {
+    let (order, ..) = page_order(sort);
+    format!("SELECT contacts.* FROM contacts WHERE account_id = $1 AND {SEARCH_FILTER} {order} LIMIT $3 OFFSET $4")
 }
 
 /// A page row and the number of matches in all pages.
