@@ -121,8 +121,7 @@ pub(crate) fn merge_locked(
     let account = cmd.account_id;
     let merged = plan_merge(base, mergee, &cmd.choices).map_err(MergeContactsError::Invalid)?;
     let primaries = IdentityKind::taken_by_merge(&base.attributes, &merged);
-    let (moved, rows) = tx.move_children(account, mergee.id, base.id, &primaries)?;
-    tx.delete_contact_row(account, mergee.id)?;
+    let (moved, rows) = tx.absorb_contact(account, mergee.id, base.id, &primaries)?;
     let contact = tx.update_contact_attributes(account, base.id, &merged)?;
     let ledger = MergeLedger { rows, base_snapshot: contact_snapshot(base), written: written(base, &contact) };
     let merge_id = record(tx, cmd, mergee, moved, ledger)?;

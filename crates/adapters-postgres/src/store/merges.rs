@@ -14,17 +14,18 @@ use crate::prepared::Prepared;
 use crate::schema::contact_merges;
 
 impl MergeStore for PgSession {
-    fn move_children(
+    fn absorb_contact(
         &mut self,
         account: AccountId,
         from: ContactId,
         to: ContactId,
         primaries: &[IdentityKind],
     ) -> Result<(MovedCounts, MovedRows), StoreError> {
-        // Every child in one statement (one round trip whatever the number of rows): conversations, the
-        // messages the mergee sent, contact inboxes and notes change owner; labels are a union, the mergee's rows
-        // taken and the base given each label it does not carry yet. Foreign keys are checked at the end of the
-        // statement, against all of it. The same statement returns which rows it moved and which labels it
+        // Every child and the mergee's row in one statement (one round trip whatever the number of rows):
+        // conversations, the messages the mergee sent, contact inboxes and notes change owner; labels are a union,
+        // the mergee's rows taken and the base given each label it does not carry yet; the mergee is deleted.
+        // Foreign keys are checked at the end of the statement, against all of it: the mergee's delete finds
+        // every child moved (and its identities' cascade finds none left), or the statement fails. The same statement returns which rows it moved and which labels it
         // added: the ledger an undo reverses, at no extra round trip. The mergee's identities become the base's
         // (the self-join reads the source each had, for the undo): its primaries of the kinds the base lacks and
         // takes ($4) as the base's primaries, which the identities trigger then finds in place when the base's
@@ -51,7 +52,8 @@ impl MergeStore for PgSession {
                  identities_moved AS ( \
                      UPDATE contact_identities t SET contact_id = $3, is_primary = t.is_primary AND t.kind = ANY($4), source = 'merge' \
                      FROM contact_identities was WHERE was.id = t.id AND t.account_id = $1 AND t.contact_id = $2 \
-                     RETURNING t.id, was.source) \
+                     RETURNING t.id, was.source), \
+                 mergee_deleted AS (DELETE FROM contacts WHERE account_id = $1 AND id = $2) \
                  SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM conversations_moved) AS conversation_ids, \
                         (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM messages_moved) AS message_ids, \
                         (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM contact_inboxes_moved) AS contact_inbox_ids, \

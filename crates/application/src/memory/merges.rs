@@ -7,11 +7,11 @@ use domain::{AccountId, Contact, ContactAttributes, ContactId, IdentityKind, Ide
 use super::MergeMeta;
 use super::{count, MemorySession, UniqueField};
 use crate::ports::{
-    MergeEntry, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, Sender, StoreError, StoredMerge,
+    ContactStore, MergeEntry, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, Sender, StoreError, StoredMerge,
 };
 
 impl MergeStore for MemorySession {
-    fn move_children(
+    fn absorb_contact(
         &mut self,
         account: AccountId,
         from: ContactId,
@@ -58,6 +58,7 @@ impl MergeStore for MemorySession {
             i.primary = i.primary && primaries.contains(&i.kind);
             i.source = IdentitySource::Merge;
         }
+        self.delete_contact_row(account, from)?;
         let moved = MovedCounts {
             conversations: count(rows.conversation_ids.len()),
             messages: count(rows.message_ids.len()),

@@ -16,7 +16,7 @@ pub struct MovedCounts {
     pub labels: u64,
 }
 
-/// Exactly which rows a merge moved, as [`MergeStore::move_children`] returns them: the ledger an undo reverses.
+/// Exactly which rows a merge moved, as [`MergeStore::absorb_contact`] returns them: the ledger an undo reverses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MovedRows {
     pub conversation_ids: Vec<i64>,
@@ -66,16 +66,16 @@ pub struct StoredMerge {
 
 /// The set-based moves of a merge and its audit trail.
 pub trait MergeStore {
-    /// Moves every conversation, contact-sent message, contact inbox, note and label of `from` to `to`, with
-    /// a number of statements that does not grow with the rows. Labels are a union: a label both contacts carry
-    /// is kept once. The identities of `from` become identities of `to`: its primaries of the kinds in
-    /// `primaries` as `to`'s primaries (it has none of them: [`domain::IdentityKind::taken_by_merge`]), every
-    /// other one as a secondary. Returns the counts and exactly which rows moved (the undo's ledger), in the
-    /// same statements.
+    /// Absorbs `from` into `to`: moves every conversation, contact-sent message, contact inbox, note and label
+    /// of `from` to `to` and deletes the row of `from`, with a number of statements that does not grow with the
+    /// rows. Labels are a union: a label both contacts carry is kept once. The identities of `from` become
+    /// identities of `to`: its primaries of the kinds in `primaries` as `to`'s primaries (it has none of them:
+    /// [`domain::IdentityKind::taken_by_merge`]), every other one as a secondary. Returns the counts and exactly
+    /// which rows moved (the undo's ledger), in the same statements.
     ///
     /// # Errors
-    /// Storage failures.
-    fn move_children(
+    /// Storage failures, including a row of `from` left behind (a foreign key).
+    fn absorb_contact(
         &mut self,
         account: AccountId,
         from: ContactId,
@@ -89,7 +89,7 @@ pub trait MergeStore {
     /// Storage failures.
     fn insert_merge_record(&mut self, record: &MergeRecord) -> Result<StoredMerge, StoreError>;
 
-    /// How many rows [`MergeStore::move_children`] would move from `contact` right now (for previews).
+    /// How many rows [`MergeStore::absorb_contact`] would move from `contact` right now (for previews).
     ///
     /// # Errors
     /// Storage failures.

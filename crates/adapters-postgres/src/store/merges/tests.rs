@@ -58,9 +58,8 @@ fn a_merge_writes_each_moved_identity_once() {
         ..base_attributes.clone()
     };
     let primaries = IdentityKind::taken_by_merge(&base_attributes, &merged);
-    let (_, rows) = tx.move_children(account, mergee, base, &primaries).unwrap();
+    let (_, rows) = tx.absorb_contact(account, mergee, base, &primaries).unwrap();
     assert_eq!(rows.identity_ids.len(), 3, "the mergee's three identities moved");
-    tx.delete_contact_row(account, mergee).unwrap();
     tx.update_contact_attributes(account, base, &merged).unwrap();
 
     // this transaction's own row counts (pg_stat_xact_*: not yet committed, not yet reported)
@@ -119,8 +118,7 @@ fn a_base_that_had_the_kind_keeps_its_primary() {
     let merged = ContactAttributes { email: Some("mergee@example.com".into()), ..base_attributes.clone() };
     let primaries = IdentityKind::taken_by_merge(&base_attributes, &merged);
     assert!(primaries.is_empty());
-    tx.move_children(account, mergee, base, &primaries).unwrap();
-    tx.delete_contact_row(account, mergee).unwrap();
+    tx.absorb_contact(account, mergee, base, &primaries).unwrap();
     tx.update_contact_attributes(account, base, &merged).unwrap();
     let held: Vec<Held> = diesel::sql_query(
         "SELECT kind, value, is_primary, source FROM contact_identities WHERE contact_id = 1 ORDER BY kind, value",
