@@ -386,7 +386,7 @@ fn page_order(sort: ContactSort) -> (String, &'static str, &'static str, &'stati
 /// * otherwise one marker row (a match) that carries the count: for `$5` matches the caller reads the page with
 ///   [`broad_search_page_sql`], past the end there is none. Without the marker such a search would return no
 ///   row at all, and its count would take another statement; reading the broad page here as well (as a third
-///   branch) cost every search a sixth of its database time to plan, for the few searches that need it.
+///   branch) cost every search about a seventh of its database time to plan, for the few searches that need it.
 fn contacts_page_sql(search: bool, sort: ContactSort) -> String {
     let (order, expression, direction, nulls) = page_order(sort);
     if !search {
