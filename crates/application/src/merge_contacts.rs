@@ -105,27 +105,39 @@ pub fn merge_in(tx: &mut dyn Session, cmd: MergeContacts) -> Result<MergeOutcome
         return Ok(MergeOutcome { contact: base, contact_inboxes, merge_id: None, moved: MovedCounts::default() });
     }
 
-    let (contact, merge_id, moved) = merge_locked(tx, &cmd, &base, &mergee)?;
-    let contact_inboxes = tx.contact_inboxes(account, base.id)?;
-    Ok(MergeOutcome { contact, contact_inboxes, merge_id: Some(merge_id), moved })
+    let merged = merge_locked(tx, &cmd, &base, &mergee)?;
+    Ok(MergeOutcome {
+        contact: merged.contact,
+        contact_inboxes: merged.contact_inboxes,
+        merge_id: Some(merged.merge_id),
+        moved: merged.moved,
+    })
 }
 
-/// Merges `mergee` into `base`, both locked by the caller and distinct: steps 2 to 5 above. Answers the base
-/// after the merge, the merge record's id and what moved.
+/// One pair merged: the base after it, its channel addresses, the merge record's id and what moved.
+pub(crate) struct Merged {
+    pub(crate) contact: Contact,
+    pub(crate) contact_inboxes: Vec<ContactInbox>,
+    pub(crate) merge_id: i64,
+    pub(crate) moved: MovedCounts,
+}
+
+/// Merges `mergee` into `base`, both locked by the caller and distinct: steps 2 to 5 above.
 pub(crate) fn merge_locked(
     tx: &mut dyn Session,
     cmd: &MergeContacts,
     base: &Contact,
     mergee: &Contact,
-) -> Result<(Contact, i64, MovedCounts), MergeContactsError> {
+) -> Result<Merged, MergeContactsError> {
     let account = cmd.account_id;
     let merged = plan_merge(base, mergee, &cmd.choices).map_err(MergeContactsError::Invalid)?;
     let primaries = IdentityKind::taken_by_merge(&base.attributes, &merged);
-    let (moved, rows) = tx.absorb_contact(account, mergee.id, base.id, &primaries)?;
+    let absorbed = tx.absorb_contact(account, mergee.id, base.id, &primaries)?;
     let contact = tx.update_contact_attributes(account, base.id, &merged)?;
-    let ledger = MergeLedger { rows, base_snapshot: contact_snapshot(base), written: written(base, &contact) };
-    let merge_id = record(tx, cmd, mergee, moved, ledger)?;
-    Ok((contact, merge_id, moved))
+    let ledger =
+        MergeLedger { rows: absorbed.rows, base_snapshot: contact_snapshot(base), written: written(base, &contact) };
+    let merge_id = record(tx, cmd, mergee, absorbed.moved, ledger)?;
+    Ok(Merged { contact, contact_inboxes: absorbed.base_inboxes, merge_id, moved: absorbed.moved })
 }
 
 /// The base's attributes after the merge, validated: the one rule both the merge and its preview apply.

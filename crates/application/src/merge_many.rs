@@ -154,6 +154,8 @@ fn run(tx: &mut dyn Session, cmd: &MergeMany) -> Result<(Contact, MergeManyOutco
 
     let mut current = base.clone();
     let mut merges = Vec::with_capacity(mergees.len());
+    // the last absorb reads the base's channel addresses after every move (there is at least one mergee)
+    let mut contact_inboxes = Vec::new();
     for mergee in &mergees {
         let pair = MergeContacts {
             account_id: account,
@@ -162,11 +164,11 @@ fn run(tx: &mut dyn Session, cmd: &MergeMany) -> Result<(Contact, MergeManyOutco
             mergee_contact_id: mergee.id,
             choices: cmd.choices.for_step(mergee.id),
         };
-        let (contact, merge_id, moved) = merge_locked(tx, &pair, &current, mergee)?;
-        merges.push(MergedMergee { mergee_contact_id: mergee.id, merge_id, moved });
-        current = contact;
+        let merged = merge_locked(tx, &pair, &current, mergee)?;
+        merges.push(MergedMergee { mergee_contact_id: mergee.id, merge_id: merged.merge_id, moved: merged.moved });
+        current = merged.contact;
+        contact_inboxes = merged.contact_inboxes;
     }
-    let contact_inboxes = tx.contact_inboxes(account, base.id)?;
     Ok((base, MergeManyOutcome { contact: current, contact_inboxes, merges }))
 }
 

@@ -42,7 +42,9 @@ pub use idempotency::{Claim, IdempotencyRequest, IdempotencyStore, StoredRespons
 pub use identities::IdentityStore;
 pub use inboxes::InboxStore;
 pub use labels::LabelStore;
-pub use merges::{MergeEntry, MergeLedger, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, StoredMerge};
+pub use merges::{
+    Absorbed, MergeEntry, MergeLedger, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, StoredMerge,
+};
 pub use notes::{Note, NoteStore};
 pub use undo::{LedgerFacts, UndoCounts, UndoStore, UndoableMerge};
 pub use webhooks::{DeliveryOutcome, DeliveryStats, DueDelivery, OutboxStore, Webhook, WebhookStore};

@@ -1,7 +1,7 @@
 //! [`MergeStore`] on PostgreSQL: the set-based moves of a merge and its audit trail (use cases:
 //! `application::merge_contacts`, `merge_preview` and `merge_history`).
 
-use application::ports::{MergeEntry, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, StoredMerge};
+use application::ports::{Absorbed, MergeEntry, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, StoredMerge};
 use application::StoreError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -10,6 +10,7 @@ use domain::{AccountId, ContactAttributes, ContactId, IdentityKind, UserId};
 
 use super::PgSession;
 use crate::errors::StoreResult;
+use crate::models::{contact_inbox, InboxRow};
 use crate::prepared::Prepared;
 use crate::schema::contact_merges;
 
@@ -20,12 +21,14 @@ impl MergeStore for PgSession {
         from: ContactId,
         to: ContactId,
         primaries: &[IdentityKind],
-    ) -> Result<(MovedCounts, MovedRows), StoreError> {
+    ) -> Result<Absorbed, StoreError> {
         // Every child and the mergee's row in one statement (one round trip whatever the number of rows):
         // conversations, the messages the mergee sent, contact inboxes and notes change owner; labels are a union,
         // the mergee's rows taken and the base given each label it does not carry yet; the mergee is deleted.
         // Foreign keys are checked at the end of the statement, against all of it: the mergee's delete finds
-        // every child moved (and its identities' cascade finds none left), or the statement fails. The same statement returns which rows it moved and which labels it
+        // every child moved (and its identities' cascade finds none left), or the statement fails. It also
+        // reads the base's contact inboxes for the merge's answer: every statement of it sees the rows as they
+        // were before it, so those of the base and of the mergee are the base's after it. The same statement returns which rows it moved and which labels it
         // added: the ledger an undo reverses, at no extra round trip. The mergee's identities become the base's
         // (the self-join reads the source each had, for the undo): its primaries of the kinds the base lacks and
         // takes ($4) as the base's primaries, which the identities trigger then finds in place when the base's
@@ -61,7 +64,16 @@ impl MergeStore for PgSession {
                         (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_added) AS labels_added, \
                         (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_taken) AS mergee_labels, \
                         (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM identities_moved) AS identity_ids, \
-                        (SELECT coalesce(array_agg(source ORDER BY id), '{}') FROM identities_moved) AS identity_sources",
+                        (SELECT coalesce(array_agg(source ORDER BY id), '{}') FROM identities_moved) AS identity_sources, \
+                        inboxes.* \
+                 FROM (SELECT coalesce(array_agg(ci.source_id ORDER BY ci.id), '{}') AS inbox_source_ids, \
+                              coalesce(array_agg(i.id ORDER BY ci.id), '{}') AS inbox_ids, \
+                              coalesce(array_agg(i.name ORDER BY ci.id), '{}') AS inbox_names, \
+                              coalesce(array_agg(i.channel_type ORDER BY ci.id), '{}') AS inbox_channel_types, \
+                              coalesce(array_agg(i.avatar_url ORDER BY ci.id), '{}') AS inbox_avatar_urls, \
+                              coalesce(array_agg(i.provider ORDER BY ci.id), '{}') AS inbox_providers \
+                       FROM contact_inboxes ci JOIN inboxes i ON i.id = ci.inbox_id AND i.account_id = ci.account_id \
+                       WHERE ci.account_id = $1 AND ci.contact_id IN ($2, $3)) AS inboxes",
             )
             .bind::<BigInt, _>(a)
             .bind::<BigInt, _>(from)
@@ -78,6 +90,18 @@ impl MergeStore for PgSession {
             notes: count(moved.note_ids.len()),
             labels: count(moved.mergee_labels.len()),
         };
+        let base_inboxes = moved
+            .inbox_source_ids
+            .into_iter()
+            .zip(moved.inbox_ids)
+            .zip(moved.inbox_names)
+            .zip(moved.inbox_channel_types)
+            .zip(moved.inbox_avatar_urls)
+            .zip(moved.inbox_providers)
+            .map(|(((((source_id, id), name), channel_type), avatar_url), provider)| {
+                contact_inbox(source_id, InboxRow { id, name, channel_type, avatar_url, provider })
+            })
+            .collect();
         let rows = MovedRows {
             conversation_ids: moved.conversation_ids,
             message_ids: moved.message_ids,
@@ -88,7 +112,7 @@ impl MergeStore for PgSession {
             identity_ids: moved.identity_ids,
             identity_sources: moved.identity_sources,
         };
-        Ok((counts, rows))
+        Ok(Absorbed { moved: counts, rows, base_inboxes })
     }
 
     fn insert_merge_record(&mut self, r: &MergeRecord) -> Result<StoredMerge, StoreError> {
@@ -268,6 +292,19 @@ struct MovedLedger {
     identity_ids: Vec<i64>,
     #[diesel(sql_type = Array<Text>)]
     identity_sources: Vec<String>,
+    /// the base's contact inboxes after the move, column by column, oldest first
+    #[diesel(sql_type = Array<Text>)]
+    inbox_source_ids: Vec<String>,
+    #[diesel(sql_type = Array<BigInt>)]
+    inbox_ids: Vec<i64>,
+    #[diesel(sql_type = Array<Text>)]
+    inbox_names: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    inbox_channel_types: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    inbox_avatar_urls: Vec<String>,
+    #[diesel(sql_type = Array<Nullable<Text>>)]
+    inbox_providers: Vec<Option<String>>,
 }
 
 #[derive(QueryableByName)]

@@ -7,7 +7,8 @@ use domain::{AccountId, Contact, ContactAttributes, ContactId, IdentityKind, Ide
 use super::MergeMeta;
 use super::{count, MemorySession, UniqueField};
 use crate::ports::{
-    ContactStore, MergeEntry, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, Sender, StoreError, StoredMerge,
+    Absorbed, ContactStore, MergeEntry, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, Sender, StoreError,
+    StoredMerge,
 };
 
 impl MergeStore for MemorySession {
@@ -17,7 +18,7 @@ impl MergeStore for MemorySession {
         from: ContactId,
         to: ContactId,
         primaries: &[IdentityKind],
-    ) -> Result<(MovedCounts, MovedRows), StoreError> {
+    ) -> Result<Absorbed, StoreError> {
         let w = &mut self.work;
         let mut rows = MovedRows::default();
         for c in w.conversations.iter_mut().filter(|c| c.account_id == account && c.contact_id == from) {
@@ -66,7 +67,7 @@ impl MergeStore for MemorySession {
             notes: count(rows.note_ids.len()),
             labels: count(rows.mergee_labels.len()),
         };
-        Ok((moved, rows))
+        Ok(Absorbed { moved, rows, base_inboxes: self.contact_inboxes(account, to)? })
     }
 
     fn insert_merge_record(&mut self, record: &MergeRecord) -> Result<StoredMerge, StoreError> {

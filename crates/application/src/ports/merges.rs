@@ -2,7 +2,7 @@
 //! by `crate::merge_contacts`, `crate::merge_preview` and `crate::merge_history`; `crate::undo` reverses them).
 
 use chrono::{DateTime, Utc};
-use domain::{AccountId, ContactAttributes, ContactId, IdentityKind, UserId};
+use domain::{AccountId, ContactAttributes, ContactId, ContactInbox, IdentityKind, UserId};
 
 use super::error::StoreError;
 
@@ -28,9 +28,19 @@ pub struct MovedRows {
     pub labels_added: Vec<String>,
     /// Every label the mergee carried.
     pub mergee_labels: Vec<String>,
-    /// The identities the merge moved to the base (each a secondary there), and the source each had before.
+    /// The identities the merge moved to the base, and the source each had before.
     pub identity_ids: Vec<i64>,
     pub identity_sources: Vec<String>,
+}
+
+/// What [`MergeStore::absorb_contact`] did: the counts, the rows it moved, and the base's channel addresses
+/// after it (the merge's answer lists them, so the statement that moves them reads them too).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Absorbed {
+    pub moved: MovedCounts,
+    pub rows: MovedRows,
+    /// Every contact inbox of the base after the move, oldest first.
+    pub base_inboxes: Vec<ContactInbox>,
 }
 
 /// What a merge records so that it can be undone.
@@ -71,7 +81,7 @@ pub trait MergeStore {
     /// rows. Labels are a union: a label both contacts carry is kept once. The identities of `from` become
     /// identities of `to`: its primaries of the kinds in `primaries` as `to`'s primaries (it has none of them:
     /// [`domain::IdentityKind::taken_by_merge`]), every other one as a secondary. Returns the counts and exactly
-    /// which rows moved (the undo's ledger), in the same statements.
+    /// which rows moved (the undo's ledger) and the contact inboxes `to` has then, in the same statements.
     ///
     /// # Errors
     /// Storage failures, including a row of `from` left behind (a foreign key).
@@ -81,7 +91,7 @@ pub trait MergeStore {
         from: ContactId,
         to: ContactId,
         primaries: &[IdentityKind],
-    ) -> Result<(MovedCounts, MovedRows), StoreError>;
+    ) -> Result<Absorbed, StoreError>;
 
     /// Writes the audit row.
     ///

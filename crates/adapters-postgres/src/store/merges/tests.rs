@@ -58,8 +58,8 @@ fn a_merge_writes_each_moved_identity_once() {
         ..base_attributes.clone()
     };
     let primaries = IdentityKind::taken_by_merge(&base_attributes, &merged);
-    let (_, rows) = tx.absorb_contact(account, mergee, base, &primaries).unwrap();
-    assert_eq!(rows.identity_ids.len(), 3, "the mergee's three identities moved");
+    let absorbed = tx.absorb_contact(account, mergee, base, &primaries).unwrap();
+    assert_eq!(absorbed.rows.identity_ids.len(), 3, "the mergee's three identities moved");
     tx.update_contact_attributes(account, base, &merged).unwrap();
 
     // this transaction's own row counts (pg_stat_xact_*: not yet committed, not yet reported)
@@ -136,4 +136,38 @@ fn a_base_that_had_the_kind_keeps_its_primary() {
             ("phone_number", "+4930222", false, "merge"),
         ]
     );
+}
+
+/// The moving statement answers the base's channel addresses after the move, its own and the mergee's, oldest
+/// first, with their inboxes: the merge's answer needs no statement of its own for them.
+#[test]
+fn absorbing_answers_the_base_inboxes_after_the_move() {
+    let db = TestDatabase::new();
+    let mut setup = db.connection();
+    diesel::sql_query(
+        "WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id), \
+              c AS (INSERT INTO contacts (id, account_id, name) SELECT 1, id, 'Base' FROM a UNION ALL \
+                    SELECT 2, id, 'Mergee' FROM a UNION ALL SELECT 3, id, 'Other' FROM a RETURNING id, account_id), \
+              i AS (INSERT INTO inboxes (account_id, name, channel_type, provider) \
+                    SELECT id, 'WhatsApp', 'Channel::Whatsapp', 'twilio' FROM a RETURNING id, account_id) \
+         INSERT INTO contact_inboxes (account_id, contact_id, inbox_id, source_id) \
+         SELECT c.account_id, c.id, i.id, 'src-' || c.id || '-' || g FROM c, i, generate_series(1, c.id) g \
+         ORDER BY c.id DESC, g",
+    )
+    .execute(&mut setup)
+    .expect("contacts and their inboxes");
+    let account: i64 =
+        diesel::select(diesel::dsl::sql::<BigInt>("(SELECT id FROM accounts)")).get_result(&mut setup).unwrap();
+    let pg = db.pool(2);
+    let mut tx = PgSession::begin(pg.get().unwrap()).unwrap();
+    let absorbed = tx.absorb_contact(AccountId::new(account), ContactId::new(2), ContactId::new(1), &[]).unwrap();
+    assert_eq!(absorbed.moved.contact_inboxes, 2);
+    // inserted newest contact first, so the base's own address (src-1-1) is the youngest
+    let sources: Vec<&str> = absorbed.base_inboxes.iter().map(|ci| ci.source_id.as_str()).collect();
+    assert_eq!(sources, ["src-2-1", "src-2-2", "src-1-1"]);
+    assert!(absorbed.base_inboxes.iter().all(|ci| ci.inbox.name == "WhatsApp"
+        && ci.inbox.channel_type == "Channel::Whatsapp"
+        && ci.inbox.provider.as_deref() == Some("twilio")));
+    // the store's own read agrees
+    assert_eq!(tx.contact_inboxes(AccountId::new(account), ContactId::new(1)).unwrap(), absorbed.base_inboxes);
 }
