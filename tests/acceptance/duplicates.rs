@@ -43,6 +43,13 @@ fn dismiss(app: &TestApp, account: AccountId, token: &str, body: &Value) -> Resp
     app.post(&format!("/api/v1/accounts/{account}/contact_duplicates/dismiss"), token, body)
 }
 
+/// The id of the contact's secondary identity with this value (panics when it has none).
+fn secondary_identity_id(app: &TestApp, account: AccountId, token: &str, contact: i64, value: &str) -> i64 {
+    let r = app.get(&format!("/api/v1/accounts/{account}/contacts/{contact}/identities"), token);
+    let identities = r.body["payload"].as_array().unwrap();
+    identities.iter().find(|i| i["value"] == value && i["primary"] == false).and_then(|i| i["id"].as_i64()).unwrap()
+}
+
 /// Pairs stored that point at a contact that does not exist.
 fn stale_pairs(app: &TestApp) -> i64 {
     app.count(
@@ -141,14 +148,7 @@ fn each_reason_is_found_with_its_score_and_the_differences() {
         app.patch(&format!("/api/v1/accounts/{account}/contacts/{later}"), &token, &json!({"email": "zz@web.example"}));
     assert_eq!(u.status, 200);
     assert!(suggested(&app, account, &token, later).contains(&jo));
-    let identities = app.get(&format!("/api/v1/accounts/{account}/contacts/{later}/identities"), &token);
-    let old = identities.body["payload"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["value"] == "jo.doe@web.example" && i["primary"] == false)
-        .and_then(|i| i["id"].as_i64())
-        .unwrap();
+    let old = secondary_identity_id(&app, account, &token, later, "jo.doe@web.example");
     let d = app.delete(&format!("/api/v1/accounts/{account}/contacts/{later}/identities/{old}"), &token);
     assert_eq!(d.status, 200, "{}", d.body);
     assert_eq!(suggested(&app, account, &token, later), Vec::<i64>::new());
@@ -203,14 +203,7 @@ fn secondary_identities_are_found_like_primary_ones() {
     assert!(!suggested(&app, account, &token, late).contains(&lena));
     identity("email", "lenao@old-web.example");
     assert!(suggested(&app, account, &token, late).contains(&lena));
-    let listed = app.get(&format!("/api/v1/accounts/{account}/contacts/{lena}/identities"), &token);
-    let added = listed.body["payload"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["value"] == "lenao@old-web.example")
-        .and_then(|i| i["id"].as_i64())
-        .unwrap();
+    let added = secondary_identity_id(&app, account, &token, lena, "lenao@old-web.example");
     let removed = app.delete(&format!("/api/v1/accounts/{account}/contacts/{lena}/identities/{added}"), &token);
     assert_eq!(removed.status, 200, "{}", removed.body);
     assert!(!suggested(&app, account, &token, late).contains(&lena));

@@ -72,7 +72,7 @@ pub struct TestApp {
     handle: ServerHandle,
     /// The duplicates worker, as `coalesce serve` runs it beside the server (with a pool of its own, so that
     /// `pg.statement_count()` counts the requests' statements only).
-    duplicates: Option<server::duplicates_worker::DuplicatesWorker>,
+    duplicates: Option<server::background::Background>,
     agent: ureq::Agent,
     /// Every (operation, status) this app answered, as checked against the document.
     answered: std::sync::Mutex<Vec<(String, u16)>>,
@@ -108,7 +108,7 @@ impl TestApp {
     }
 
     /// A duplicates worker over the test database, polling often so that tests wait little.
-    fn duplicates_worker(db: &TestDatabase) -> server::duplicates_worker::DuplicatesWorker {
+    fn duplicates_worker(db: &TestDatabase) -> server::background::Background {
         let settings = server::duplicates_worker::DuplicatesSettings {
             poll_interval: Duration::from_millis(20),
             yield_ratio: 0.0,

@@ -118,6 +118,12 @@ impl<T> Probe<T> {
         }
     }
 
+    /// Notes what `result` says (read by `of`) and hands `result` back: a use case's run ends with it.
+    pub fn noted<R>(&self, result: R, of: impl FnOnce(&R) -> T) -> R {
+        self.note(of(&result));
+        result
+    }
+
     pub fn take(&self) -> Option<T> {
         self.0.lock().ok().and_then(|mut slot| slot.take())
     }
@@ -342,5 +348,9 @@ mod tests {
         probe.clone().note(MergeSeen::Unchanged);
         assert_eq!(probe.take(), Some(MergeSeen::Unchanged));
         assert_eq!(probe.take(), None);
+        let failed: Result<u8, ()> = Err(());
+        let of = |r: &Result<u8, ()>| if r.is_ok() { MergeSeen::Unchanged } else { MergeSeen::Failed };
+        assert_eq!(probe.noted(failed, of), Err(()), "noted hands the result back");
+        assert_eq!(probe.take(), Some(MergeSeen::Failed));
     }
 }

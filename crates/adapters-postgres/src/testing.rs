@@ -1,5 +1,6 @@
 //! Test support shared by every crate's tests (feature `test-support`): a fresh, migrated database per test,
-//! cloned from a template so that migrations run once per schema version, not once per test.
+//! cloned from a template so that migrations run once per schema version, not once per test; and a
+//! statement's query plan ([`plan_of`]), for the tests that check which indexes answer it.
 //!
 //! The server is found through `DATABASE_URL` (`make test` starts the project-local cluster and sets it). The
 //! template's name carries a hash of the migrations, so a changed schema gets a new template by itself.
@@ -12,7 +13,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use diesel::{sql_query, Connection, PgConnection, RunQueryDsl};
+use diesel::pg::Pg;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::Text;
+use diesel::{sql_query, Connection, PgConnection, QueryableByName, RunQueryDsl};
 
 use crate::pool::{PgDatabase, PoolConfig};
 
@@ -177,6 +181,24 @@ impl Drop for TestDatabase {
             let _ = sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin);
         }
     }
+}
+
+/// An `EXPLAIN` being given its parameters, for [`plan_of`].
+pub type Explain = BoxedSqlQuery<'static, Pg, SqlQuery>;
+
+/// The lines of the plan PostgreSQL picks for `sql`, with the parameters `bind` gives it: how a test checks
+/// that a statement is answered from the indexes it was written for.
+///
+/// # Panics
+/// When the statement cannot be explained.
+pub fn plan_of(conn: &mut PgConnection, sql: &str, bind: impl FnOnce(Explain) -> Explain) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct PlanLine {
+        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let plan: Vec<PlanLine> = bind(sql_query(format!("EXPLAIN {sql}")).into_boxed()).load(conn).expect("explain");
+    plan.into_iter().map(|l| l.line).collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! `coalesce` binary (`main.rs`) is a thin command-line front end over this library, which the black-box tests
 //! also use to start the real server in-process.
 
+pub mod background;
 pub mod cli;
 pub mod counts_worker;
 pub mod duplicates_worker;

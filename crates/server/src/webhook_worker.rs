@@ -8,15 +8,14 @@
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use adapters_postgres::PgDatabase;
 use application::webhook_targets::TargetPolicy;
 use application::webhooks::{deliver_due, fan_out, DeliveryRound, RetryPolicy, WebhookSender};
 
+use crate::background::Background;
 use crate::resolver::SystemResolver;
 
 /// How the worker runs.
@@ -110,47 +109,19 @@ impl WebhookSender for HttpSender {
     }
 }
 
-/// A running worker; [`WorkerHandle::stop`] ends it after its current round.
-pub struct WorkerHandle {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl WorkerHandle {
-    pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for WorkerHandle {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
 /// Events turned into deliveries per round, and deliveries sent per transaction.
 const BATCH: u32 = 50;
 
-/// Starts the worker thread.
-pub fn spawn(db: PgDatabase, settings: WebhookSettings) -> WorkerHandle {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let thread = std::thread::Builder::new()
-        .name("webhook-worker".into())
-        .spawn(move || {
-            let sender = HttpSender::new(settings.timeout, settings.connect_timeout);
-            while !flag.load(Ordering::Relaxed) {
-                let busy = round(&db, &sender, &settings);
-                if !busy {
-                    sleep_unless_stopped(&flag, settings.poll_interval);
-                }
-            }
-        })
-        .ok();
-    WorkerHandle { stop, thread }
+/// Starts the worker thread; [`Background::stop`] ends it after its current round.
+pub fn spawn(db: PgDatabase, settings: WebhookSettings) -> Background {
+    let sender = HttpSender::new(settings.timeout, settings.connect_timeout);
+    Background::spawn("webhook-worker", Duration::from_millis(50), move || {
+        if round(&db, &sender, &settings) {
+            Duration::ZERO
+        } else {
+            settings.poll_interval
+        }
+    })
 }
 
 /// One round: fan out, then deliver. Whether there was work (then the next round starts at once).
@@ -165,15 +136,6 @@ fn round(db: &PgDatabase, sender: &HttpSender, settings: &WebhookSettings) -> bo
     });
     crate::metrics::deliveries(&round);
     fanned > 0 || round.claimed > 0
-}
-
-fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
-    let step = Duration::from_millis(50);
-    let mut slept = Duration::ZERO;
-    while slept < total && !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(step.min(total - slept));
-        slept += step;
-    }
 }
 
 #[cfg(test)]

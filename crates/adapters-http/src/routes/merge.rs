@@ -6,8 +6,9 @@ use application::merge_contacts::merge_in;
 use crate::auth::AccountMember;
 use crate::dto::{parse_merge_body, ContactDto, MergeContactsRequest, MergeContactsResponse};
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{create_idempotently, is_replay, IdempotencyKeyHeader};
-use crate::metrics::{self, MergeSeen, Probe};
+use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
+use crate::metrics::{self, MergeSeen};
+use crate::routes::counted::counted;
 
 /// Merge Contacts
 ///
@@ -45,30 +46,20 @@ pub async fn contact_merge(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let probe = Probe::default();
-    let seen = probe.clone();
-    let result = match member {
-        Ok(member) => {
-            let request = parse_merge_body(&req, &body);
-            create_idempotently(
-                member,
-                &req,
-                &body,
-                request,
-                move |tx, m, request| {
-                    let result = merge_in(tx, request.command(&m));
-                    seen.note(MergeSeen::of(&result));
-                    result
-                },
-                |outcome| MergeContactsResponse {
-                    id: outcome.contact.id.get(),
-                    payload: vec![ContactDto::new(&outcome.contact, &outcome.contact_inboxes)],
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    metrics::record_merge(&result, is_replay(&result), probe.take());
-    result
+    counted(member, metrics::record_merge, |member, seen| async move {
+        let request = parse_merge_body(&req, &body);
+        create_idempotently(
+            member,
+            &req,
+            &body,
+            request,
+            move |tx, m, request| seen.noted(merge_in(tx, request.command(&m)), MergeSeen::of),
+            |outcome| MergeContactsResponse {
+                id: outcome.contact.id.get(),
+                payload: vec![ContactDto::new(&outcome.contact, &outcome.contact_inboxes)],
+            },
+        )
+        .await
+    })
+    .await
 }

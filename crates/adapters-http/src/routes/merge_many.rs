@@ -6,8 +6,9 @@ use application::merge_many::{merge_many_in, preview_merge_many};
 use crate::auth::AccountMember;
 use crate::dto::merge_many::{parse_many_body, MergeManyPreviewResponse, MergeManyRequest, MergeManyResponse};
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{create_idempotently, is_replay, IdempotencyKeyHeader};
-use crate::metrics::{self, ManySeen, Probe};
+use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
+use crate::metrics::{self, ManySeen};
+use crate::routes::counted::counted;
 
 /// Merge several contacts
 ///
@@ -47,29 +48,19 @@ pub async fn contact_merge_many(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let probe = Probe::default();
-    let seen = probe.clone();
-    let result = match member {
-        Ok(member) => {
-            let input = parse_many_body(&req, &body);
-            create_idempotently(
-                member,
-                &req,
-                &body,
-                input,
-                move |tx, m, input| {
-                    let result = merge_many_in(tx, &input.command(&m));
-                    seen.note(ManySeen::of(&result));
-                    result
-                },
-                MergeManyResponse::new,
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    metrics::record_merge_many(&result, is_replay(&result), probe.take());
-    result
+    counted(member, metrics::record_merge_many, |member, seen| async move {
+        let input = parse_many_body(&req, &body);
+        create_idempotently(
+            member,
+            &req,
+            &body,
+            input,
+            move |tx, m, input| seen.noted(merge_many_in(tx, &input.command(&m)), ManySeen::of),
+            MergeManyResponse::new,
+        )
+        .await
+    })
+    .await
 }
 
 /// Preview a merge of several contacts

@@ -1,8 +1,10 @@
-//! Route registration: every handler of the API, one module per resource.
+//! Route registration: every handler of the API, one module per resource (and `counted`, the frame of the
+//! handlers a business counter counts).
 
 pub mod contact_inboxes;
 pub mod contacts;
 pub mod conversations;
+pub mod counted;
 pub mod duplicates;
 pub mod health;
 pub mod identities;

@@ -8,9 +8,10 @@ use application::Session;
 use crate::auth::AccountMember;
 use crate::dto::UndoResponse;
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{create_idempotently, is_replay, IdempotencyKeyHeader};
-use crate::metrics::{self, Probe, UndoSeen};
+use crate::idempotency::{create_idempotently, IdempotencyKeyHeader};
+use crate::metrics::{self, UndoSeen};
 use crate::params::path_id;
+use crate::routes::counted::counted;
 use crate::AppState;
 
 /// The undo this request asks for, once the caller is known.
@@ -64,23 +65,14 @@ pub async fn contact_merge_undo(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let probe = Probe::default();
-    let seen = probe.clone();
-    let result = match member {
-        Ok(member) => {
-            let id = path_id(&req, "id");
-            let work = move |tx: &mut dyn Session, m: Member, id| {
-                let result = undo_in(tx, command(&state, &m, id));
-                seen.note(UndoSeen::of(&result));
-                result
-            };
-            // The undo takes no body: the key's fingerprint is the method and the path.
-            create_idempotently(member, &req, &[], id, work, UndoResponse::new).await
-        }
-        Err(e) => Err(e),
-    };
-    metrics::record_undo(&result, is_replay(&result), probe.take());
-    result
+    counted(member, metrics::record_undo, |member, seen| async move {
+        let id = path_id(&req, "id");
+        let work =
+            move |tx: &mut dyn Session, m: Member, id| seen.noted(undo_in(tx, command(&state, &m, id)), UndoSeen::of);
+        // The undo takes no body: the key's fingerprint is the method and the path.
+        create_idempotently(member, &req, &[], id, work, UndoResponse::new).await
+    })
+    .await
 }
 
 /// Preview an undo

@@ -7,13 +7,7 @@ use diesel::sql_types::Text;
 use domain::duplicates::{email_local_key, name_keys, source_key};
 
 use super::*;
-use crate::testing::TestDatabase;
-
-#[derive(QueryableByName)]
-struct PlanLine {
-    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
-    line: String,
-}
+use crate::testing::{plan_of, TestDatabase};
 
 #[derive(QueryableByName)]
 struct Keys {
@@ -148,18 +142,18 @@ fn the_candidate_search_is_served_by_indexes() {
     .expect("secondary identities");
     diesel::sql_query("ANALYZE").execute(&mut conn).expect("analyze");
     diesel::sql_query("SET enable_seqscan = off").execute(&mut conn).expect("set");
-    let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {}", candidates_sql()))
-        .bind::<BigInt, _>(1_i64)
-        .bind::<BigInt, _>(1_i64)
-        .bind::<Text, _>("c4ca4238 6bb61e3b")
-        .bind::<Array<Text>, _>(vec!["c4ca42386bb61e3b".to_owned()])
-        .bind::<Array<Text>, _>(vec!["p1".to_owned()])
-        .bind::<Array<Text>, _>(vec!["+4915111".to_owned()])
-        .bind::<Array<Text>, _>(vec!["p1@example.com".to_owned(), "+49301".to_owned()])
-        .bind::<Array<Text>, _>(vec!["example.com".to_owned()])
-        .load(&mut conn)
-        .expect("explain");
-    let plan: String = plan.into_iter().map(|l| l.line + "\n").collect();
+    let plan = plan_of(&mut conn, &candidates_sql(), |explain| {
+        explain
+            .bind::<BigInt, _>(1_i64)
+            .bind::<BigInt, _>(1_i64)
+            .bind::<Text, _>("c4ca4238 6bb61e3b")
+            .bind::<Array<Text>, _>(vec!["c4ca42386bb61e3b".to_owned()])
+            .bind::<Array<Text>, _>(vec!["p1".to_owned()])
+            .bind::<Array<Text>, _>(vec!["+4915111".to_owned()])
+            .bind::<Array<Text>, _>(vec!["p1@example.com".to_owned(), "+49301".to_owned()])
+            .bind::<Array<Text>, _>(vec!["example.com".to_owned()])
+    })
+    .join("\n");
     for index in [
         "contacts_dedupe_domain_idx",
         "contacts_dedupe_local_key_idx",
@@ -197,14 +191,14 @@ fn the_pair_list_pages_from_the_best_first_index() {
     .execute(&mut conn)
     .expect("pairs");
     diesel::sql_query("VACUUM ANALYZE contact_duplicate_pairs").execute(&mut conn).expect("vacuum");
-    let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {PAIRS_PAGE}"))
-        .bind::<BigInt, _>(1_i64)
-        .bind::<diesel::sql_types::Float4, _>(0.0_f32)
-        .bind::<BigInt, _>(15_i64)
-        .bind::<BigInt, _>(3_000_i64)
-        .load(&mut conn)
-        .expect("explain");
-    let plan: String = plan.into_iter().map(|l| l.line + "\n").collect();
+    let plan = plan_of(&mut conn, PAIRS_PAGE, |explain| {
+        explain
+            .bind::<BigInt, _>(1_i64)
+            .bind::<diesel::sql_types::Float4, _>(0.0_f32)
+            .bind::<BigInt, _>(15_i64)
+            .bind::<BigInt, _>(3_000_i64)
+    })
+    .join("\n");
     assert!(plan.contains("Index Only Scan using contact_duplicate_pairs_best_idx"), "{plan}");
     assert!(!plan.contains("Sort"), "{plan}");
 }
