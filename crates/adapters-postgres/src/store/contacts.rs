@@ -503,13 +503,7 @@ mod tests {
     use diesel::sql_types::Text;
 
     use super::*;
-    use crate::testing::TestDatabase;
-
-    #[derive(QueryableByName)]
-    struct PlanLine {
-        #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
-        line: String,
-    }
+    use crate::testing::{plan_of, TestDatabase};
 
     #[test]
     fn like_patterns_escape_every_wildcard() {
@@ -539,13 +533,11 @@ mod tests {
         diesel::sql_query("ANALYZE contacts").execute(&mut conn).expect("analyze");
         diesel::sql_query("SET enable_seqscan = off").execute(&mut conn).expect("set");
         // $1 (the account) is not part of the predicate; the dummy keeps the parameter numbering of the real query
-        let query = format!("EXPLAIN SELECT id FROM contacts WHERE $1::bigint IS NOT NULL AND {SEARCH_CONDITION}");
-        let plan: Vec<PlanLine> = diesel::sql_query(query)
-            .bind::<BigInt, _>(1_i64)
-            .bind::<Text, _>(like_pattern("name 1234"))
-            .load(&mut conn)
-            .expect("explain");
-        let plan: String = plan.into_iter().map(|l| l.line + "\n").collect();
+        let query = format!("SELECT id FROM contacts WHERE $1::bigint IS NOT NULL AND {SEARCH_CONDITION}");
+        let plan = plan_of(&mut conn, &query, |explain| {
+            explain.bind::<BigInt, _>(1_i64).bind::<Text, _>(like_pattern("name 1234"))
+        })
+        .join("\n");
         for index in [
             "contacts_name_trgm_idx",
             "contacts_email_trgm_idx",
@@ -582,15 +574,15 @@ mod tests {
             (ContactSort { key: ContactSortKey::Name, descending: false }, "contacts_account_name_idx"),
             (ContactSort { key: ContactSortKey::Name, descending: true }, "contacts_account_name_idx"),
         ] {
-            let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {}", contacts_page_sql(false, sort)))
-                .bind::<BigInt, _>(1_i64)
-                .bind::<Text, _>("")
-                .bind::<BigInt, _>(15_i64)
-                .bind::<BigInt, _>(30_i64)
-                .bind::<BigInt, _>(10_001_i64)
-                .load(&mut conn)
-                .expect("explain");
-            let plan: String = plan.into_iter().map(|l| l.line + "\n").collect();
+            let plan = plan_of(&mut conn, &contacts_page_sql(false, sort), |explain| {
+                explain
+                    .bind::<BigInt, _>(1_i64)
+                    .bind::<Text, _>("")
+                    .bind::<BigInt, _>(15_i64)
+                    .bind::<BigInt, _>(30_i64)
+                    .bind::<BigInt, _>(10_001_i64)
+            })
+            .join("\n");
             // the page's ids from the index alone, and no sort of the account
             let walk = plan.lines().any(|l| l.contains("Index Only Scan") && l.contains(&format!("using {index} ")));
             assert!(walk && !plan.contains("Sort"), "{sort:?} should read {index} only:\n{plan}");
