@@ -28,25 +28,46 @@ struct Held {
     source: String,
 }
 
+/// A fresh database with one account, and what `rest` inserts: the rest of a statement that begins with
+/// `WITH a AS (INSERT INTO accounts …)` (the account's id is `a.id`). Answers the database and the account.
+fn pair(contacts: &str) -> (TestDatabase, AccountId) {
+    let db = TestDatabase::new();
+    let mut setup = db.connection();
+    diesel::sql_query(format!("WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id) {contacts}"))
+        .execute(&mut setup)
+        .expect("contacts");
+    let account: i64 =
+        diesel::select(diesel::dsl::sql::<BigInt>("(SELECT id FROM accounts)")).get_result(&mut setup).unwrap();
+    (db, AccountId::new(account))
+}
+
+/// The base's identities as (kind, value, primary, source), by kind and value.
+fn held_by_base(tx: &mut PgSession) -> Vec<(String, String, bool, String)> {
+    let held: Vec<Held> = diesel::sql_query(
+        "SELECT kind, value, is_primary, source FROM contact_identities WHERE contact_id = 1 ORDER BY kind, value",
+    )
+    .load(tx.conn())
+    .unwrap();
+    held.into_iter().map(|h| (h.kind, h.value, h.is_primary, h.source)).collect()
+}
+
+/// The expected form of [`held_by_base`].
+fn rows(expected: &[(&str, &str, bool, &str)]) -> Vec<(String, String, bool, String)> {
+    expected.iter().map(|&(k, v, p, s)| (k.to_owned(), v.to_owned(), p, s.to_owned())).collect()
+}
+
 /// A merge moves the mergee's identities once each: the phone number and identifier the base lacked arrive as
 /// its primaries, the email as a secondary, and when the base's fields are then written the identities trigger
 /// finds them in place instead of rewriting them (each rewrite is a new row version in every index of the
 /// table) or inserting new ones.
 #[test]
 fn a_merge_writes_each_moved_identity_once() {
-    let db = TestDatabase::new();
-    let mut setup = db.connection();
-    diesel::sql_query(
-        "WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id) \
-         INSERT INTO contacts (id, account_id, name, email, phone_number, identifier) \
+    let (db, account) = pair(
+        "INSERT INTO contacts (id, account_id, name, email, phone_number, identifier) \
          SELECT 1, id, 'Base', 'base@example.com', NULL, NULL FROM a UNION ALL \
          SELECT 2, id, 'Mergee', 'mergee@example.com', '+4915112345678', 'ext-2' FROM a",
-    )
-    .execute(&mut setup)
-    .expect("contacts");
-    let account: i64 =
-        diesel::select(diesel::dsl::sql::<BigInt>("(SELECT id FROM accounts)")).get_result(&mut setup).unwrap();
-    let (account, base, mergee) = (AccountId::new(account), ContactId::new(1), ContactId::new(2));
+    );
+    let (base, mergee) = (ContactId::new(1), ContactId::new(2));
 
     let pg = db.pool(2);
     let mut tx = PgSession::begin(pg.get().unwrap()).unwrap();
@@ -70,21 +91,14 @@ fn a_merge_writes_each_moved_identity_once() {
     .get_result(tx.conn())
     .unwrap();
     assert_eq!((written.updated, written.inserted), (3, 0), "three moves, no rewrite, nothing created");
-    let held: Vec<Held> = diesel::sql_query(
-        "SELECT kind, value, is_primary, source FROM contact_identities WHERE contact_id = 1 ORDER BY kind, value",
-    )
-    .load(tx.conn())
-    .unwrap();
-    let held: Vec<(&str, &str, bool, &str)> =
-        held.iter().map(|h| (h.kind.as_str(), h.value.as_str(), h.is_primary, h.source.as_str())).collect();
     assert_eq!(
-        held,
-        [
+        held_by_base(&mut tx),
+        rows(&[
             ("email", "base@example.com", true, "api"),
             ("email", "mergee@example.com", false, "merge"),
             ("identifier", "ext-2", true, "merge"),
             ("phone_number", "+4915112345678", true, "merge"),
-        ]
+        ])
     );
 }
 
@@ -92,19 +106,12 @@ fn a_merge_writes_each_moved_identity_once() {
 /// moves as a secondary, and a value the merge takes over from a secondary is promoted by the trigger as before.
 #[test]
 fn a_base_that_had_the_kind_keeps_its_primary() {
-    let db = TestDatabase::new();
-    let mut setup = db.connection();
-    diesel::sql_query(
-        "WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id) \
-         INSERT INTO contacts (id, account_id, name, email, phone_number) \
+    let (db, account) = pair(
+        "INSERT INTO contacts (id, account_id, name, email, phone_number) \
          SELECT 1, id, 'Base', 'base@example.com', '+4930111' FROM a UNION ALL \
          SELECT 2, id, 'Mergee', 'mergee@example.com', '+4930222' FROM a",
-    )
-    .execute(&mut setup)
-    .expect("contacts");
-    let account: i64 =
-        diesel::select(diesel::dsl::sql::<BigInt>("(SELECT id FROM accounts)")).get_result(&mut setup).unwrap();
-    let (account, base, mergee) = (AccountId::new(account), ContactId::new(1), ContactId::new(2));
+    );
+    let (base, mergee) = (ContactId::new(1), ContactId::new(2));
 
     let pg = db.pool(2);
     let mut tx = PgSession::begin(pg.get().unwrap()).unwrap();
@@ -120,21 +127,14 @@ fn a_base_that_had_the_kind_keeps_its_primary() {
     assert!(primaries.is_empty());
     tx.absorb_contact(account, mergee, base, &primaries).unwrap();
     tx.update_contact_attributes(account, base, &merged).unwrap();
-    let held: Vec<Held> = diesel::sql_query(
-        "SELECT kind, value, is_primary, source FROM contact_identities WHERE contact_id = 1 ORDER BY kind, value",
-    )
-    .load(tx.conn())
-    .unwrap();
-    let held: Vec<(&str, &str, bool, &str)> =
-        held.iter().map(|h| (h.kind.as_str(), h.value.as_str(), h.is_primary, h.source.as_str())).collect();
     assert_eq!(
-        held,
-        [
+        held_by_base(&mut tx),
+        rows(&[
             ("email", "base@example.com", false, "api"),
             ("email", "mergee@example.com", true, "merge"),
             ("phone_number", "+4930111", true, "api"),
             ("phone_number", "+4930222", false, "merge"),
-        ]
+        ])
     );
 }
 
@@ -142,25 +142,18 @@ fn a_base_that_had_the_kind_keeps_its_primary() {
 /// first, with their inboxes: the merge's answer needs no statement of its own for them.
 #[test]
 fn absorbing_answers_the_base_inboxes_after_the_move() {
-    let db = TestDatabase::new();
-    let mut setup = db.connection();
-    diesel::sql_query(
-        "WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id), \
-              c AS (INSERT INTO contacts (id, account_id, name) SELECT 1, id, 'Base' FROM a UNION ALL \
-                    SELECT 2, id, 'Mergee' FROM a UNION ALL SELECT 3, id, 'Other' FROM a RETURNING id, account_id), \
-              i AS (INSERT INTO inboxes (account_id, name, channel_type, provider) \
-                    SELECT id, 'WhatsApp', 'Channel::Whatsapp', 'twilio' FROM a RETURNING id, account_id) \
+    let (db, account) = pair(
+        ", c AS (INSERT INTO contacts (id, account_id, name) SELECT 1, id, 'Base' FROM a UNION ALL \
+                 SELECT 2, id, 'Mergee' FROM a UNION ALL SELECT 3, id, 'Other' FROM a RETURNING id, account_id), \
+           i AS (INSERT INTO inboxes (account_id, name, channel_type, provider) \
+                 SELECT id, 'WhatsApp', 'Channel::Whatsapp', 'twilio' FROM a RETURNING id, account_id) \
          INSERT INTO contact_inboxes (account_id, contact_id, inbox_id, source_id) \
          SELECT c.account_id, c.id, i.id, 'src-' || c.id || '-' || g FROM c, i, generate_series(1, c.id) g \
          ORDER BY c.id DESC, g",
-    )
-    .execute(&mut setup)
-    .expect("contacts and their inboxes");
-    let account: i64 =
-        diesel::select(diesel::dsl::sql::<BigInt>("(SELECT id FROM accounts)")).get_result(&mut setup).unwrap();
+    );
     let pg = db.pool(2);
     let mut tx = PgSession::begin(pg.get().unwrap()).unwrap();
-    let absorbed = tx.absorb_contact(AccountId::new(account), ContactId::new(2), ContactId::new(1), &[]).unwrap();
+    let absorbed = tx.absorb_contact(account, ContactId::new(2), ContactId::new(1), &[]).unwrap();
     assert_eq!(absorbed.moved.contact_inboxes, 2);
     // inserted newest contact first, so the base's own address (src-1-1) is the youngest
     let sources: Vec<&str> = absorbed.base_inboxes.iter().map(|ci| ci.source_id.as_str()).collect();
@@ -169,5 +162,5 @@ fn absorbing_answers_the_base_inboxes_after_the_move() {
         && ci.inbox.channel_type == "Channel::Whatsapp"
         && ci.inbox.provider.as_deref() == Some("twilio")));
     // the store's own read agrees
-    assert_eq!(tx.contact_inboxes(AccountId::new(account), ContactId::new(1)).unwrap(), absorbed.base_inboxes);
+    assert_eq!(tx.contact_inboxes(account, ContactId::new(1)).unwrap(), absorbed.base_inboxes);
 }
