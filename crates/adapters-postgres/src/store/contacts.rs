@@ -159,7 +159,7 @@ impl ContactStore for PgSession {
             .bind::<BigInt, _>(signed(SEARCH_COUNT_CEILING.saturating_add(1)))
             .load(self.conn())
             .store()?;
-        let Some(total) = rows.first().map(|r| r.total) else {
+        let Some(total) = rows.first().map(|r| u64::try_from(r.total).unwrap_or(0)) else {
             // No row at all: a search that matches nothing (its marker row needs a match), or a list page past
             // the end, where only a second statement can say where the end is.
             let total = match query.search {
@@ -174,32 +174,27 @@ impl ContactStore for PgSession {
             };
             return Ok(ContactPage { total: u64::try_from(total).unwrap_or(0), contacts: Vec::new() });
         };
-        let contacts = if query.search.is_none() {
-            rows.into_iter().map(|r| Contact::from(r.contact)).collect()
-        } else if u64::try_from(total).unwrap_or(0) > SEARCH_COUNT_CEILING {
+        let (contacts, total) = match query.search {
+            None => (rows.into_iter().map(|r| Contact::from(r.contact)).collect(), total),
             // More matches than the ceiling: the first statement answered with its marker row only. The page is
             // read along the sort order's index, testing each contact for the term until the page is full,
             // which a term most contacts match fills at once (sorting them all would cost a scan of the
             // account). A second round trip, for these searches only.
-            let rows: Vec<ContactRow> = diesel::sql_query(broad_search_page_sql(query.sort))
-                .bind::<BigInt, _>(account.get())
-                .bind::<Text, _>(&pattern)
-                .bind::<BigInt, _>(limit)
-                .bind::<BigInt, _>(offset)
-                .load(self.conn())
-                .store()?;
-            rows.into_iter().map(Contact::from).collect()
-        } else if query.offset >= u64::try_from(total).unwrap_or(0) {
+            Some(_) if total > SEARCH_COUNT_CEILING => {
+                let rows: Vec<ContactRow> = diesel::sql_query(broad_search_page_sql(query.sort))
+                    .bind::<BigInt, _>(account.get())
+                    .bind::<Text, _>(&pattern)
+                    .bind::<BigInt, _>(limit)
+                    .bind::<BigInt, _>(offset)
+                    .load(self.conn())
+                    .store()?;
+                (rows.into_iter().map(Contact::from).collect(), SEARCH_COUNT_CEILING)
+            }
             // a page past the end: the row is the marker, which carried the count
-            Vec::new()
-        } else {
-            rows.into_iter().map(|r| Contact::from(r.contact)).collect()
+            Some(_) if query.offset >= total => (Vec::new(), total),
+            Some(_) => (rows.into_iter().map(|r| Contact::from(r.contact)).collect(), total),
         };
-        let total = u64::try_from(total).unwrap_or(0);
-        Ok(ContactPage {
-            total: if query.search.is_some() { total.min(SEARCH_COUNT_CEILING) } else { total },
-            contacts,
-        })
+        Ok(ContactPage { total, contacts })
     }
 
     fn contact_inboxes_of(
