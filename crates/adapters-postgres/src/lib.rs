@@ -6,6 +6,7 @@
 //! that knows constraint names. Nothing above this crate sees diesel.
 
 pub mod errors;
+mod lost_commits;
 pub mod metrics;
 pub mod migrations;
 mod models;
@@ -17,4 +18,5 @@ mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+pub use lost_commits::names_several_hosts;
 pub use pool::{PgDatabase, PoolConfig};

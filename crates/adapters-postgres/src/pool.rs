@@ -168,11 +168,17 @@ pub struct PoolConfig {
     pub max_size: u32,
     /// How long a request waits for a connection before it fails with `Unavailable` (a 503).
     pub connection_timeout: Duration,
+    /// Whether a transaction whose connection is lost during `COMMIT` has its outcome looked up on a new
+    /// connection (see `lost_commits`); it costs one round trip per committed transaction. On by default when
+    /// the URL names several hosts.
+    pub look_up_lost_commits: bool,
 }
 
 impl PoolConfig {
     pub fn new(database_url: impl Into<String>) -> Self {
-        Self { database_url: database_url.into(), max_size: 10, connection_timeout: Duration::from_secs(2) }
+        let database_url = database_url.into();
+        let look_up_lost_commits = crate::names_several_hosts(&database_url);
+        Self { database_url, max_size: 10, connection_timeout: Duration::from_secs(2), look_up_lost_commits }
     }
 }
 
@@ -182,6 +188,7 @@ pub struct PgDatabase {
     pool: Pool<Manager>,
     statements: Arc<AtomicU64>,
     checks: Arc<AtomicU64>,
+    look_up_lost_commits: bool,
 }
 
 /// Watches every statement of a connection: counts it (tests and the benchmark read the count) and marks the
@@ -235,7 +242,7 @@ impl PgDatabase {
             .test_on_check_out(true)
             .event_handler(Box::new(crate::metrics::PoolEvents))
             .build_unchecked(manager);
-        Self { pool, statements, checks }
+        Self { pool, statements, checks, look_up_lost_commits: config.look_up_lost_commits }
     }
 
     /// Statements sent so far on this pool's connections for the service's work: queries and transaction
@@ -253,6 +260,11 @@ impl PgDatabase {
 
     pub(crate) fn pool(&self) -> &Pool<Manager> {
         &self.pool
+    }
+
+    /// Whether sessions look the outcome of a commit lost with its connection up ([`PoolConfig::look_up_lost_commits`]).
+    pub(crate) fn looks_up_lost_commits(&self) -> bool {
+        self.look_up_lost_commits
     }
 
     /// A connection from the pool, waiting at most the pool's timeout.

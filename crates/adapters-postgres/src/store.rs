@@ -24,6 +24,7 @@ mod undo;
 mod webhooks;
 
 use application::ports::User;
+use application::ports::CommitError;
 use application::{Database, Session, StoreError};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
@@ -32,6 +33,7 @@ use diesel::sql_types::BigInt;
 use domain::{AccountId, InboxId};
 
 use crate::errors::StoreResult;
+use crate::lost_commits::{self, Outcome, TransactionId, TRANSACTION_ID_SQL};
 use crate::models::{InboxRow, UserRow};
 use crate::pool::{PgDatabase, PgPooled};
 // `schema::inboxes` is spelled out: the name `inboxes` is the submodule here.
@@ -41,18 +43,28 @@ use crate::schema::{self, users};
 pub struct PgSession {
     conn: PgPooled,
     open_transaction: bool,
+    /// The pool to look the outcome of a commit lost with its connection up on, when it does
+    /// ([`crate::PoolConfig::look_up_lost_commits`]).
+    look_up_on: Option<PgDatabase>,
 }
 
 impl PgSession {
     /// Opens a transaction on the connection.
     pub fn begin(mut conn: PgPooled) -> Result<Self, StoreError> {
         AnsiTransactionManager::begin_transaction(&mut **conn).store()?;
-        Ok(Self { conn, open_transaction: true })
+        Ok(Self { conn, open_transaction: true, look_up_on: None })
     }
 
     /// Uses the connection in autocommit mode.
     pub fn autocommit(conn: PgPooled) -> Self {
-        Self { conn, open_transaction: false }
+        Self { conn, open_transaction: false, look_up_on: None }
+    }
+
+    /// Has a commit that fails with its connection looked up on `db` (see `crate::lost_commits`).
+    #[must_use]
+    pub fn look_up_lost_commits_on(mut self, db: &PgDatabase) -> Self {
+        self.look_up_on = Some(db.clone());
+        self
     }
 
     fn conn(&mut self) -> &mut PgConnection {
@@ -73,16 +85,50 @@ impl Drop for PgSession {
 }
 
 impl Session for PgSession {
-    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        if self.open_transaction {
-            self.open_transaction = false;
-            if let Err(e) = AnsiTransactionManager::commit_transaction(&mut **self.conn) {
+    fn commit(mut self: Box<Self>) -> Result<(), CommitError> {
+        if !self.open_transaction {
+            return Ok(());
+        }
+        // Asked before `COMMIT`, so that a commit lost with its connection can be looked up: one more round trip.
+        let xid = match self.look_up_on {
+            Some(_) => match diesel::sql_query(TRANSACTION_ID_SQL).get_result::<TransactionId>(self.conn()).store() {
+                Ok(id) => id.xid,
+                // `COMMIT` was not sent: nothing of the transaction is stored
+                Err(e) if self.conn.lost() => return Err(CommitError::NotCommitted(e)),
+                Err(e) => return Err(CommitError::Failed(e)),
+            },
+            None => None,
+        };
+        self.open_transaction = false;
+        let Err(e) = AnsiTransactionManager::commit_transaction(&mut **self.conn) else { return Ok(()) };
+        let e = crate::errors::from_diesel(e);
+        match (self.look_up_on.take(), xid) {
+            (Some(db), Some(xid)) if self.conn.lost() => {
+                // the lost connection goes back to the pool (which discards it) before the lookup takes one
+                drop(self);
+                match lost_commits::look_up(&db, xid) {
+                    Outcome::Committed => {
+                        log::info!("commit lost with its connection; transaction {xid} had committed: {e}");
+                        Ok(())
+                    }
+                    Outcome::NotCommitted => {
+                        log::info!("commit lost with its connection; transaction {xid} had not committed: {e}");
+                        Err(CommitError::NotCommitted(e))
+                    }
+                    Outcome::Unknown => {
+                        log::warn!("commit failed, its outcome is unknown (transaction {xid}): {e}");
+                        Err(CommitError::Failed(e))
+                    }
+                }
+            }
+            // a transaction that wrote nothing has nothing to lose
+            (Some(_), None) if self.conn.lost() => Ok(()),
+            _ => {
                 // The transaction may or may not have committed; the client gets a 503 and decides.
                 log::warn!("commit failed, its outcome is unknown: {e}");
-                return Err(crate::errors::from_diesel(e));
+                Err(CommitError::Failed(e))
             }
         }
-        Ok(())
     }
 
     fn connection_lost(&self) -> bool {
@@ -122,12 +168,13 @@ impl PgSession {
 /// Sessions come from the pool: the [`Database`] port on [`PgDatabase`].
 impl Database for PgDatabase {
     fn begin(&self) -> Result<Box<dyn Session>, StoreError> {
-        match PgSession::begin(self.get()?) {
+        let session = match PgSession::begin(self.get()?) {
             // `BEGIN` is the transaction's first statement, so nothing was done yet: a connection that died
             // while trusted (it is now discarded) costs a second try, not the request.
-            Err(StoreError::Unavailable(_)) => Ok(Box::new(PgSession::begin(self.get()?)?)),
-            other => Ok(Box::new(other?)),
-        }
+            Err(StoreError::Unavailable(_)) => PgSession::begin(self.get()?)?,
+            other => other?,
+        };
+        Ok(Box::new(if self.looks_up_lost_commits() { session.look_up_lost_commits_on(self) } else { session }))
     }
 
     fn connect(&self) -> Result<Box<dyn Session>, StoreError> {

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::auth::Member;
 use crate::contacts::{with_inboxes, ContactWithInboxes, PAGE_SIZE};
-use crate::ports::{Database, Session, StoreError, StoredPair};
+use crate::ports::{in_transaction, Database, Session, StoreError, StoredPair};
 
 pub use refresh::Refreshed;
 
@@ -178,18 +178,18 @@ pub fn dismiss_duplicate(
         )));
     }
     let account = member.account_id;
-    let mut tx = db.begin()?;
-    // Locked like any change of the two contacts: a refresh of either (which holds it) finishes first, so the
-    // pair it may have just written is deleted here, and none can be written back after the dismissal.
-    let found = tx.lock_contacts(account, &[low, high])?;
-    for id in [low, high] {
-        if !found.iter().any(|c| c.id == id) {
-            return Err(missing(tx.as_mut(), account, id, "contact_ids"));
+    in_transaction(db, |tx| {
+        // Locked like any change of the two contacts: a refresh of either (which holds it) finishes first, so the
+        // pair it may have just written is deleted here, and none can be written back after the dismissal.
+        let found = tx.lock_contacts(account, &[low, high])?;
+        for id in [low, high] {
+            if !found.iter().any(|c| c.id == id) {
+                return Err(missing(tx, account, id, "contact_ids"));
+            }
         }
-    }
-    tx.dismiss_duplicate(account, low, high, Some(member.user_id))?;
-    tx.commit()?;
-    Ok([low, high])
+        tx.dismiss_duplicate(account, low, high, Some(member.user_id))?;
+        Ok([low, high])
+    })
 }
 
 /// How far a rebuild got.
@@ -214,7 +214,7 @@ pub fn rebuild_duplicates(
         tx.lock_duplicate_refreshes(account)?;
         let total = tx.count_contacts(account)?;
         let cleared = tx.clear_duplicates(account)?;
-        tx.commit()?;
+        tx.commit().map_err(StoreError::from)?;
         (total, cleared)
     };
     let mut done = 0;
@@ -227,7 +227,7 @@ pub fn rebuild_duplicates(
         let Some(last) = ids.last() else { break };
         after = last.get();
         refresh_contacts(tx.as_mut(), account, &ids)?;
-        tx.commit()?;
+        tx.commit().map_err(StoreError::from)?;
         done += u64::try_from(ids.len()).unwrap_or(0);
         progress(done, total.max(done));
     }
@@ -254,7 +254,7 @@ pub fn refresh_queued(db: &dyn Database, batch: u64) -> Result<QueueRound, Dupli
         return Ok(QueueRound::default());
     };
     let done = refresh_contacts(tx.as_mut(), account, &contacts)?;
-    tx.commit()?;
+    tx.commit().map_err(StoreError::from)?;
     Ok(QueueRound { account: Some(account), done })
 }
 

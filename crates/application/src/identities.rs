@@ -9,7 +9,7 @@
 use domain::{AccountId, ContactId, Identity, IdentityKind, Violations};
 
 use crate::contacts::{ContactWithInboxes, ContactsError};
-use crate::ports::{Database, Session};
+use crate::ports::{in_transaction, Database, Session};
 
 /// The contact's identities, primaries first.
 ///
@@ -71,13 +71,14 @@ pub fn delete_identity(
     contact: ContactId,
     identity: i64,
 ) -> Result<(), ContactsError> {
-    let mut tx = db.begin()?;
-    crate::contacts::lock_contact(tx.as_mut(), account, contact)?;
-    match tx.delete_secondary_identity(account, contact, identity)? {
-        None => Err(ContactsError::NotFound { field: "identity_id", entity: "identity" }),
-        Some(found) if found.primary => Err(ContactsError::PrimaryIdentity { kind: found.kind }),
-        Some(_) => Ok(tx.commit()?),
-    }
+    in_transaction(db, |tx| {
+        crate::contacts::lock_contact(tx, account, contact)?;
+        match tx.delete_secondary_identity(account, contact, identity)? {
+            None => Err(ContactsError::NotFound { field: "identity_id", entity: "identity" }),
+            Some(found) if found.primary => Err(ContactsError::PrimaryIdentity { kind: found.kind }),
+            Some(_) => Ok(()),
+        }
+    })
 }
 
 /// The contact that holds `value` as an identity of `kind`, primary or secondary, after normalization.

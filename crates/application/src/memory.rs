@@ -31,7 +31,7 @@ use domain::{
 };
 
 use crate::ports::{
-    Account, Conversation, Database, MergeRecord, Message, MessageType, Note, PlatformGrant, Role, Sender, Session,
+    Account, CommitError, Conversation, Database, MergeRecord, Message, MessageType, Note, PlatformGrant, Role, Sender, Session,
     StoreError, StoredContactInbox, StoredResponse, TokenOwner, User,
 };
 use crate::webhooks::{DeliveryOutcome, DueDelivery, Webhook};
@@ -242,6 +242,8 @@ pub struct MemoryDb {
     pub state: Arc<Mutex<State>>,
     /// How many of the next sessions report their connection lost (as one to a failed-over server would).
     pub lose_next: Arc<Mutex<u32>>,
+    /// How the next commits fail, first to last (as ones whose connection was lost would); later ones succeed.
+    pub failing_commits: Arc<Mutex<Vec<CommitError>>>,
 }
 
 impl MemoryDb {
@@ -285,9 +287,14 @@ struct MemorySession {
 }
 
 impl Session for MemorySession {
-    fn commit(self: Box<Self>) -> Result<(), StoreError> {
+    fn commit(self: Box<Self>) -> Result<(), CommitError> {
         if self.lost {
-            return Err(StoreError::Unavailable("connection lost".to_owned()));
+            return Err(CommitError::NotCommitted(StoreError::Unavailable("connection lost".to_owned())));
+        }
+        if let Ok(mut failing) = self.shared.failing_commits.lock() {
+            if !failing.is_empty() {
+                return Err(failing.remove(0));
+            }
         }
         *self.shared.lock() = self.work;
         Ok(())

@@ -37,7 +37,7 @@ pub use contacts::{
 };
 pub use conversations::{Conversation, ConversationStore, Message, MessageType, NewConversation, Sender};
 pub use duplicates::{Candidate, Candidates, DuplicateStore, HeldContacts, ScoredPair, StoredPair};
-pub use error::StoreError;
+pub use error::{CommitError, StoreError};
 pub use idempotency::{Claim, IdempotencyRequest, IdempotencyStore, StoredResponse};
 pub use identities::IdentityStore;
 pub use inboxes::InboxStore;
@@ -69,21 +69,36 @@ pub trait Database: Send + Sync {
 
 /// Runs `work` in a new transaction and commits it when `work` succeeds (dropping it rolls back otherwise).
 ///
-/// When `work` fails because its connection was lost ([`Session::connection_lost`]: the server went away or
-/// turned read-only in a failover) it runs once more, from the start, in a new transaction on a new
-/// connection: nothing of the first try was committed, since `COMMIT` had not been sent, so this is safe for
-/// every use case, merges included. A failure of the commit itself is never retried: whether the transaction
-/// committed is unknown, and the caller answers `Unavailable` (503).
+/// When the transaction's connection is lost ([`Session::connection_lost`]: the server went away or turned
+/// read-only in a failover) while nothing of it can have committed, `work` runs once more, from the start, in a
+/// new transaction on a new connection. That is safe for every use case, merges included. It is so when `work`
+/// fails on the lost connection (`COMMIT` was not sent), and when the commit fails with
+/// [`CommitError::NotCommitted`] (the store looked the outcome up). A commit that fails otherwise is never
+/// retried: it may have committed, and the caller answers `Unavailable` (503).
 ///
 /// # Errors
 /// `work`'s error, or the store's when the transaction cannot begin or commit.
 pub fn in_transaction<T, E: From<StoreError>>(
     db: &dyn Database,
-    work: impl FnMut(&mut dyn Session) -> Result<T, E>,
+    mut work: impl FnMut(&mut dyn Session) -> Result<T, E>,
 ) -> Result<T, E> {
-    let (out, tx) = twice_if_lost(|| db.begin(), work)?;
-    tx.commit()?;
-    Ok(out)
+    let mut retried = false;
+    loop {
+        let mut tx = db.begin()?;
+        let lost: E = match work(tx.as_mut()) {
+            Ok(out) => match tx.commit() {
+                Ok(()) => return Ok(out),
+                Err(CommitError::NotCommitted(e)) => e.into(),
+                Err(CommitError::Failed(e)) => return Err(e.into()),
+            },
+            Err(e) if tx.connection_lost() => e,
+            Err(e) => return Err(e),
+        };
+        if retried {
+            return Err(lost);
+        }
+        retried = true;
+    }
 }
 
 /// Runs `work` in a new transaction that is always rolled back (previews: what a change would do now), once
@@ -150,8 +165,10 @@ pub trait Session:
     /// Commits the transaction (a no-op in autocommit mode).
     ///
     /// # Errors
-    /// Whatever the database says at commit, e.g. `Unavailable` when the connection dropped.
-    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    /// [`CommitError::NotCommitted`] when the connection was lost and the transaction is known not to have
+    /// committed; [`CommitError::Failed`] with whatever the database said otherwise, e.g. `Unavailable` when the
+    /// connection dropped during the commit and its outcome is unknown.
+    fn commit(self: Box<Self>) -> Result<(), CommitError>;
 
     /// Whether the connection was lost under this session (the server went away, or refuses writes since a
     /// failover demoted it): its transaction cannot have committed, and the connection will not be reused.

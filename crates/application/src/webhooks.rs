@@ -304,7 +304,7 @@ pub fn deliver_due(
         tx.record_delivery(d.id, &outcome)?;
         round.count(&outcome);
     }
-    tx.commit()?;
+    tx.commit().map_err(StoreError::from)?;
     Ok(round)
 }
 

@@ -69,6 +69,11 @@ pub struct ServeArgs {
     /// How long a request waits for a database connection before answering 503, in milliseconds.
     #[arg(long, env = "COALESCE_POOL_TIMEOUT_MS", default_value_t = 2000)]
     pub pool_timeout_ms: u64,
+    /// Whether a transaction whose connection is lost during its COMMIT has its outcome looked up on a new
+    /// connection, so that a failover does not turn it into a 503 (one more round trip per write). Default: on
+    /// when the database URL names several hosts.
+    #[arg(long, env = "COALESCE_LOOK_UP_LOST_COMMITS")]
+    pub look_up_lost_commits: Option<bool>,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "COALESCE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -271,6 +276,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let mut pool = PoolConfig::new(args.database.database_url);
     pool.max_size = args.pool_size;
     pool.connection_timeout = Duration::from_millis(args.pool_timeout_ms.max(1));
+    if let Some(on) = args.look_up_lost_commits {
+        pool.look_up_lost_commits = on;
+    }
     let db = PgDatabase::new(&pool);
     let settings = ServerSettings {
         limits: HttpLimits {

@@ -17,3 +17,24 @@ pub enum StoreError {
     #[error("storage failure: {0}")]
     Other(String),
 }
+
+/// Why a commit failed: whether the transaction is known not to have committed decides whether its work may run
+/// again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    /// The connection was lost around the commit, and the database says the transaction did not commit: nothing
+    /// of it is stored, so running the work again is safe.
+    #[error("the transaction did not commit: {0}")]
+    NotCommitted(StoreError),
+    /// Anything else, including a commit whose outcome is unknown (it may have committed).
+    #[error(transparent)]
+    Failed(StoreError),
+}
+
+impl From<CommitError> for StoreError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::NotCommitted(e) | CommitError::Failed(e) => e,
+        }
+    }
+}

@@ -5,7 +5,9 @@
 
 use std::cell::Cell;
 
-use super::{in_rolled_back_transaction, in_transaction, on_connection, AccountStatus, MessageType, Role, StoreError};
+use super::{
+    in_rolled_back_transaction, in_transaction, on_connection, AccountStatus, CommitError, MessageType, Role, StoreError,
+};
 use crate::memory::MemoryDb;
 
 #[test]
@@ -134,4 +136,47 @@ fn a_read_runs_once_more_when_its_connection_was_lost() {
     });
     assert_eq!(outcome, Ok(false));
     assert_eq!(tries.get(), 2);
+}
+
+fn not_committed() -> CommitError {
+    CommitError::NotCommitted(StoreError::Unavailable("connection lost; the transaction did not commit".to_owned()))
+}
+
+#[test]
+fn a_transaction_known_not_to_have_committed_runs_once_more_and_commits_once() {
+    let db = MemoryDb::default();
+    db.failing_commits.lock().unwrap().push(not_committed());
+    let tries = Cell::new(0);
+    assert_eq!(in_transaction(&db, create_account(&tries, "a")), Ok(2));
+    assert_eq!(accounts(&db), 1);
+}
+
+#[test]
+fn a_commit_whose_outcome_is_unknown_is_never_run_again() {
+    let db = MemoryDb::default();
+    let unknown = StoreError::Unavailable("connection lost during COMMIT".to_owned());
+    db.failing_commits.lock().unwrap().push(CommitError::Failed(unknown.clone()));
+    let tries = Cell::new(0);
+    assert_eq!(in_transaction(&db, create_account(&tries, "a")), Err(unknown));
+    assert_eq!(tries.get(), 1);
+    assert_eq!(accounts(&db), 0);
+}
+
+#[test]
+fn one_lost_connection_uses_up_the_only_second_try() {
+    // lost before the commit, then known not committed: the second loss ends it
+    let db = MemoryDb::default();
+    *db.lose_next.lock().unwrap() = 1;
+    db.failing_commits.lock().unwrap().push(not_committed());
+    let tries = Cell::new(0);
+    assert!(matches!(in_transaction(&db, create_account(&tries, "a")), Err(StoreError::Unavailable(_))));
+    assert_eq!(tries.get(), 2);
+    assert_eq!(accounts(&db), 0);
+    // and the other way round
+    let db = MemoryDb::default();
+    db.failing_commits.lock().unwrap().extend([not_committed(), not_committed()]);
+    let tries = Cell::new(0);
+    assert!(matches!(in_transaction(&db, create_account(&tries, "b")), Err(StoreError::Unavailable(_))));
+    assert_eq!(tries.get(), 2);
+    assert_eq!(accounts(&db), 0);
 }
