@@ -42,8 +42,8 @@ bindir="/usr/lib/postgresql/$pgversion/bin"
 # monitor promotes the standby only after the demote timeout, which must stay above it (two seconds above).
 # pg_auto_failover's defaults (20 s and 30 s) make a crash last about 50 s; 5 s and 8 s about 12 s; these about
 # 9 s (see README, "Running highly available").
-partition_timeout_s="${COALESCE_HA_PARTITION_TIMEOUT_S:-3}"
-demote_timeout_ms="${COALESCE_HA_DEMOTE_TIMEOUT_MS:-5000}"
+partition_timeout_s="${COALESCE_HA_PARTITION_TIMEOUT_S:-2}"
+demote_timeout_ms="${COALESCE_HA_DEMOTE_TIMEOUT_MS:-4000}"
 [ $((partition_timeout_s * 1000 + 2000)) -le "$demote_timeout_ms" ] \
   || { echo "ha: the demote timeout must be at least 2 s above the partition timeout" >&2; exit 2; }
 

@@ -56,6 +56,15 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
+    /// The name metrics give it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Committed => "committed",
+            Self::NotCommitted => "not_committed",
+            Self::Unknown => "unknown",
+        }
+    }
+
     fn of(status: Option<&str>) -> Option<Self> {
         match status {
             Some("committed") => Some(Self::Committed),
@@ -120,8 +129,7 @@ pub fn names_several_hosts(url: &str) -> bool {
 }
 
 fn is_host_list(pair: &str) -> bool {
-    pair.split_once('=')
-        .is_some_and(|(key, value)| matches!(key.trim(), "host" | "hostaddr") && value.contains(','))
+    pair.split_once('=').is_some_and(|(key, value)| matches!(key.trim(), "host" | "hostaddr") && value.contains(','))
 }
 
 #[cfg(test)]

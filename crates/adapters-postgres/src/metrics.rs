@@ -22,6 +22,7 @@ use crate::PgDatabase;
 
 pub const POOL_WAIT: &str = "coalesce_db_pool_wait_seconds";
 pub const POOL_TIMEOUTS: &str = "coalesce_db_pool_checkout_timeouts_total";
+pub const LOST_COMMITS: &str = "coalesce_db_lost_commits_total";
 
 /// Registers the help text of the metrics recorded here (call once, after the recorder is installed).
 pub fn describe() {
@@ -31,6 +32,16 @@ pub fn describe() {
         "Time to get a database connection from the pool (waiting for one, and checking an idle one)."
     );
     describe_counter!(POOL_TIMEOUTS, "Checkouts that found no connection within COALESCE_POOL_TIMEOUT_MS (a 503).");
+    describe_counter!(
+        LOST_COMMITS,
+        "COMMITs lost with their connection, by what the lookup found: committed (the request succeeded), \
+         not_committed (it ran once more) or unknown (a 503)."
+    );
+}
+
+/// Counts a commit lost with its connection, by what became of it (`committed`, `not_committed`, `unknown`).
+pub(crate) fn lost_commit(outcome: &'static str) {
+    counter!(LOST_COMMITS, "outcome" => outcome).increment(1);
 }
 
 /// Feeds the pool's checkouts and time-outs to the metrics.

@@ -23,8 +23,8 @@ mod signed_in;
 mod undo;
 mod webhooks;
 
-use application::ports::User;
 use application::ports::CommitError;
+use application::ports::User;
 use application::{Database, Session, StoreError};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
@@ -106,13 +106,15 @@ impl Session for PgSession {
             (Some(db), Some(xid)) if self.conn.lost() => {
                 // the lost connection goes back to the pool (which discards it) before the lookup takes one
                 drop(self);
-                match lost_commits::look_up(&db, xid) {
+                let outcome = lost_commits::look_up(&db, xid);
+                crate::metrics::lost_commit(outcome.as_str());
+                match outcome {
                     Outcome::Committed => {
-                        log::info!("commit lost with its connection; transaction {xid} had committed: {e}");
+                        log::warn!("commit lost with its connection; transaction {xid} had committed: {e}");
                         Ok(())
                     }
                     Outcome::NotCommitted => {
-                        log::info!("commit lost with its connection; transaction {xid} had not committed: {e}");
+                        log::warn!("commit lost with its connection; transaction {xid} had not committed: {e}");
                         Err(CommitError::NotCommitted(e))
                     }
                     Outcome::Unknown => {
@@ -123,9 +125,14 @@ impl Session for PgSession {
             }
             // a transaction that wrote nothing has nothing to lose
             (Some(_), None) if self.conn.lost() => Ok(()),
-            _ => {
+            (None, _) if self.conn.lost() => {
                 // The transaction may or may not have committed; the client gets a 503 and decides.
+                crate::metrics::lost_commit(Outcome::Unknown.as_str());
                 log::warn!("commit failed, its outcome is unknown: {e}");
+                Err(CommitError::Failed(e))
+            }
+            _ => {
+                log::warn!("commit failed: {e}");
                 Err(CommitError::Failed(e))
             }
         }

@@ -31,8 +31,8 @@ use domain::{
 };
 
 use crate::ports::{
-    Account, CommitError, Conversation, Database, MergeRecord, Message, MessageType, Note, PlatformGrant, Role, Sender, Session,
-    StoreError, StoredContactInbox, StoredResponse, TokenOwner, User,
+    Account, CommitError, Conversation, Database, MergeRecord, Message, MessageType, Note, PlatformGrant, Role, Sender,
+    Session, StoreError, StoredContactInbox, StoredResponse, TokenOwner, User,
 };
 use crate::webhooks::{DeliveryOutcome, DueDelivery, Webhook};
 

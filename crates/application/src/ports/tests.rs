@@ -6,7 +6,8 @@
 use std::cell::Cell;
 
 use super::{
-    in_rolled_back_transaction, in_transaction, on_connection, AccountStatus, CommitError, MessageType, Role, StoreError,
+    in_rolled_back_transaction, in_transaction, on_connection, AccountStatus, CommitError, MessageType, Role,
+    StoreError,
 };
 use crate::memory::MemoryDb;
 
