@@ -123,9 +123,9 @@ pub fn names_several_hosts(url: &str) -> bool {
         let authority = rest.split(['/', '?']).next().unwrap_or_default();
         let hosts = authority.rsplit_once('@').map_or(authority, |(_, hosts)| hosts);
         return hosts.contains(',')
-            || rest.split_once('?').is_some_and(|(_, query)| query.split('&').any(|kv| is_host_list(kv)));
+            || rest.split_once('?').is_some_and(|(_, query)| query.split('&').any(is_host_list));
     }
-    url.split_whitespace().any(|kv| is_host_list(kv))
+    url.split_whitespace().any(is_host_list)
 }
 
 fn is_host_list(pair: &str) -> bool {

@@ -83,7 +83,7 @@ fn pump_answers(mut from: TcpStream, mut to: TcpStream) {
 fn pump_requests(mut client: TcpStream, mut server: TcpStream, cut: &AtomicU8) {
     // untyped messages first: SSL/GSS requests (answered by the server through the other pump), then startup
     loop {
-        let Some(message) = read_exact_message(&mut client, None) else { return };
+        let Some(message) = read_exact_message(&mut client, false) else { return };
         if server.write_all(&message).is_err() {
             return;
         }
@@ -92,8 +92,7 @@ fn pump_requests(mut client: TcpStream, mut server: TcpStream, cut: &AtomicU8) {
             break;
         }
     }
-    loop {
-        let Some(message) = read_exact_message(&mut client, Some(())) else { break };
+    while let Some(message) = read_exact_message(&mut client, true) {
         let is_commit = message[0] == b'Q' && message[5..].starts_with(b"COMMIT\0");
         let armed = cut.load(Ordering::SeqCst);
         if is_commit && armed != Cut::Nothing as u8 {
@@ -116,8 +115,8 @@ fn pump_requests(mut client: TcpStream, mut server: TcpStream, cut: &AtomicU8) {
 }
 
 /// One protocol message: a type byte (when `typed`) and a length that counts itself.
-fn read_exact_message(from: &mut TcpStream, typed: Option<()>) -> Option<Vec<u8>> {
-    let head = if typed.is_some() { 5 } else { 4 };
+fn read_exact_message(from: &mut TcpStream, typed: bool) -> Option<Vec<u8>> {
+    let head = if typed { 5 } else { 4 };
     let mut message = vec![0u8; head];
     from.read_exact(&mut message).ok()?;
     let len = u32::from_be_bytes(message[head - 4..head].try_into().ok()?) as usize;
