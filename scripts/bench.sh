@@ -16,14 +16,17 @@
 #   3. scaling: merge and undo latency and statements per merge and per undo (pg_stat_statements) as the
 #      mergee's conversations grow;
 #   4. with COALESCE_BENCH_BASELINE_BIN (another build's `coalesce`, e.g. the one before the merge ledger), what
-#      the ledger costs: the same HTTP merge load against this build and that one, interleaved, on fresh pairs.
+#      the ledger costs: the same HTTP merge load against this build and that one, interleaved, on fresh pairs;
+#   5. what duplicate suggestions cost a create: HTTP creates as shipped (worker on), with the worker off, and on
+#      a copy of the database without the suggestions' triggers and indexes, interleaved.
 # Results land in target/bench/ (smoke: target/bench-smoke/): report.md, report.json, the raw results, logs.
 #
 # Settings (environment): COALESCE_BENCH_CONTACTS, COALESCE_BENCH_DURATION (s, whole), COALESCE_BENCH_WARMUP (s),
 # COALESCE_BENCH_CONCURRENCY, COALESCE_BENCH_PAIRS (per merge run), COALESCE_BENCH_GROUPS (per five-contact merge run), COALESCE_BENCH_SCALING ("10 1000 …"),
 # COALESCE_BENCH_SCALING_REPS, COALESCE_BENCH_PGPORT, COALESCE_BENCH_PGDATA, COALESCE_BENCH_KEEP_DB=1 (leave the
 # cluster running), COALESCE_BENCH_BASELINE_BIN, COALESCE_BENCH_BASELINE_LABEL (what to call it in the report),
-# COALESCE_BENCH_BASELINE_ROUNDS (runs of each build, default 3), COALESCE_BENCH_LEDGER_PAIRS (pairs per run). The server reads its usual COALESCE_* settings (pool size, workers, …) and RUST_LOG.
+# COALESCE_BENCH_BASELINE_ROUNDS (runs of each build, default 3), COALESCE_BENCH_LEDGER_PAIRS (pairs per run),
+# COALESCE_BENCH_CREATE_ROUNDS (rounds of the three create setups, default 2). The server reads its usual COALESCE_* settings (pool size, workers, …) and RUST_LOG.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -457,6 +460,49 @@ if [ -n "$baseline_bin" ]; then
   server_pid=$main_pid base_url=$main_url
 fi
 
-# --- report --------------------------------------------------------------------------------------------------
 echo "server_hwm_kib=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$server_pid/status")" >> "$results/meta.env"
+
+# --- what duplicate suggestions cost a create: the same HTTP create load in three setups, interleaved ---------
+# worker: as shipped (the triggers queue each new contact; the process's duplicates worker refreshes the queue
+# meanwhile, on the same cores); queue: the triggers queue, no worker; none: a copy of the database, taken now,
+# without the suggestions' triggers and indexes, no worker (the service as it would be without suggestions).
+# Each run starts with an empty queue and a freshly started server; the order alternates between rounds.
+stop_server
+plain="${dbname}_plain"
+psql_db -d postgres -c "DROP DATABASE IF EXISTS $plain WITH (FORCE)" -c "CREATE DATABASE $plain TEMPLATE $dbname"
+psql_db -d "$plain" -c "TRUNCATE contact_duplicate_refreshes" \
+  -c "DROP INDEX contacts_dedupe_domain_idx, contacts_dedupe_local_key_idx, contacts_dedupe_name_keys_idx,
+        contact_inboxes_dedupe_source_key_idx, contact_identities_secondary_domain_idx,
+        contact_identities_secondary_local_key_idx, contact_identities_secondary_trgm_idx" \
+  -c "ALTER TABLE contacts DISABLE TRIGGER contacts_duplicates_insert, DISABLE TRIGGER contacts_duplicates_update" \
+  -c "ALTER TABLE contact_inboxes DISABLE TRIGGER contact_inboxes_duplicates_insert,
+        DISABLE TRIGGER contact_inboxes_duplicates_update, DISABLE TRIGGER contact_inboxes_duplicates_delete" \
+  -c "ALTER TABLE contact_identities DISABLE TRIGGER contact_identities_duplicates_insert,
+        DISABLE TRIGGER contact_identities_duplicates_update, DISABLE TRIGGER contact_identities_duplicates_delete" \
+  -c "VACUUM ANALYZE"
+create_rounds="${COALESCE_BENCH_CREATE_ROUNDS:-2}"
+echo "create_rounds=$create_rounds" >> "$results/meta.env"
+create_run=0
+for round in $(seq 1 "$create_rounds"); do
+  order="worker queue none"
+  [ $((round % 2)) = 0 ] && order="none queue worker"
+  for setup in $order; do
+    setup_url="$url" worker=false
+    [ "$setup" = none ] && setup_url="postgres://postgres@127.0.0.1:$pgport/$plain"
+    [ "$setup" = worker ] && worker=true
+    q "TRUNCATE contact_duplicate_refreshes" >/dev/null
+    psql_db -d "$plain" -c "CHECKPOINT" >/dev/null
+    DATABASE_URL="$setup_url" COALESCE_DUPLICATES_WORKER="$worker" start_server "$bin/coalesce" \
+      "$out/server_create_${setup}_$round.log"
+    "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op create \
+      --tag "$((create_run % 100))" --concurrency "$concurrency" --threads 2 --duration "$duration" --warmup "$warmup" \
+      --server-pid "$server_pid" --out "$results/create_${setup}_$round.json"
+    [ "$setup" = worker ] && echo "create_backlog_$round=$(q "SELECT count(*) FROM contact_duplicate_refreshes")" \
+      >> "$results/meta.env"
+    stop_server
+    create_run=$((create_run + 1))
+  done
+done
+
+# --- report --------------------------------------------------------------------------------------------------
 "$loadgen" report --dir "$out"

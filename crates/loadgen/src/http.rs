@@ -49,6 +49,12 @@ enum Op {
         lo: i64,
         hi: i64,
     },
+    /// Each request creates a contact with one of 320 common names and an email (every third one also a phone
+    /// number) no other request uses (`tag`, 0–99, keeps runs apart), so that its duplicate suggestions have
+    /// namesakes to look at.
+    Create {
+        tag: u32,
+    },
 }
 
 impl Op {
@@ -60,6 +66,7 @@ impl Op {
             Op::Get { .. } => "get",
             Op::Search { .. } => "search",
             Op::SearchIdentity { .. } => "search-identity",
+            Op::Create { .. } => "create",
         }
     }
 }
@@ -149,7 +156,16 @@ pub fn run(args: &Args) -> Result<(), String> {
             let (lo, hi) = args.range("terms")?.ok_or("--terms LO:HI is required for search-identity")?;
             Op::SearchIdentity { lo, hi }
         }
-        other => return Err(format!("unknown --op {other}: merge, merge5, undo, get, search or search-identity")),
+        "create" => {
+            let tag: u32 = args.num("tag", 0)?;
+            if tag > 99 {
+                return Err("--tag must be 0 to 99".into());
+            }
+            Op::Create { tag }
+        }
+        other => {
+            return Err(format!("unknown --op {other}: merge, merge5, undo, get, search, search-identity or create"))
+        }
     };
     let out = args.req("out")?;
     let concurrency: i64 = args.num("concurrency", 16)?.max(1);
@@ -266,6 +282,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What a response must show to count as the right answer.
 enum Expect {
+    /// The created contact, with its id.
+    Created,
     /// The merge's response names the base.
     Merged(i64),
     /// The many-contact merge's response names the base and has a record per mergee.
@@ -362,6 +380,12 @@ impl ClientState {
                 write_request(out, host, "GET", &path(t, &format!("/contacts/search?q={term}")), &t.token, None);
                 Expect::Page
             }
+            Op::Create { tag } => {
+                let n = self.client + self.sent * plan.concurrency;
+                let body = create_body(*tag, n, self.rng.next());
+                write_request(out, host, "POST", &path(t, "/contacts"), &t.token, Some(&body));
+                Expect::Created
+            }
         };
         self.in_flight = Some((Instant::now(), expect));
         true
@@ -382,6 +406,7 @@ impl ClientState {
                 Expect::Undone => v["base"]["id"].is_i64() && v["mergee"]["id"].is_i64() && v["moved_back"].is_object(),
                 Expect::Contact(id) => v["payload"]["id"].as_i64() == Some(id),
                 Expect::Page => v["payload"].is_array() && v["meta"].is_object(),
+                Expect::Created => v["payload"]["contact"]["id"].is_i64(),
             }),
             Err(e) => Outcome::Error(format!("transport {e}")),
         };
@@ -458,6 +483,49 @@ fn judge(status: u16, body: &[u8], valid: impl Fn(&Value) -> bool) -> Outcome {
     } else {
         Outcome::Error(format!("{status} {code}").trim().to_owned())
     }
+}
+
+const FIRST_NAMES: [&str; 20] = [
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "Maria",
+    "Ahmed",
+    "Wei",
+    "Sofia",
+    "Lukas",
+    "Emma",
+    "Yuki",
+    "Fatima",
+    "Carlos",
+    "Olga",
+];
+const LAST_NAMES: [&str; 16] = [
+    "Smith", "Johnson", "Garcia", "Miller", "Davis", "Martinez", "Muller", "Schmidt", "Rossi", "Silva", "Kim",
+    "Nguyen", "Khan", "Ivanova", "Tanaka", "Dubois",
+];
+
+/// The body of create `n` of the run tagged `tag`: a common name, an email of its own at one of a few
+/// domains, and every third one a phone number of its own.
+fn create_body(tag: u32, n: i64, random: u64) -> String {
+    let first = FIRST_NAMES[usize::try_from(random % 20).unwrap_or(0)];
+    let last = LAST_NAMES[usize::try_from((random >> 8) % 16).unwrap_or(0)];
+    let domain =
+        ["gmail.com", "example.org", "acme.test", "globex.test"][usize::try_from((random >> 16) % 4).unwrap_or(0)];
+    let email = format!("{}.{}.{tag}.{n}@{domain}", first.to_lowercase(), last.to_lowercase());
+    let phone = if n % 3 == 0 {
+        format!(",\"phone_number\":\"+1555{:07}\"", (random >> 24) % 10_000_000)
+    } else {
+        String::new()
+    };
+    format!("{{\"name\":\"{first} {last}\",\"email\":\"{email}\"{phone}}}")
 }
 
 /// A `/proc/<pid>/status` line in KiB (`VmRSS:`, `VmHWM:`).

@@ -1,7 +1,8 @@
 //! `coalesce-loadgen`: the load generator and report writer behind `make bench` (see `scripts/bench.sh`).
 //!
 //! ```text
-//! coalesce-loadgen http --base-url URL --token T --account A --op merge|merge5|undo|get|search|search-identity
+//! coalesce-loadgen http --base-url URL --token T --account A
+//!                       --op merge|merge5|undo|get|search|search-identity|create
 //!                       --out FILE
 //!                       [--concurrency 16] [--threads 2] [--duration SECS] [--warmup SECS] [--requests N]
 //!                       [--server-pid PID]
@@ -13,6 +14,8 @@
 //!                       [--ids LO:HI]                    get: random contact id in [LO, HI]
 //!                       [--terms LO:HI]                  search: q = the term of a random contact group in
 //!                                                        [LO, HI] (`bench_term` in scripts/bench/seed.sql)
+//!                       [--tag 0-99]                     create: a contact with a common name and an email
+//!                                                        of its own (the tag keeps runs apart)
 //! coalesce-loadgen pgbench-log --op NAME --out FILE [--concurrency N] [--per-client N] LOG...
 //! coalesce-loadgen report --dir DIR
 //! ```

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::args::Args;
 use crate::stats::write_json;
 
+mod create_cost;
 mod inputs;
 mod large;
 mod notes;
@@ -293,6 +294,8 @@ pub fn run(args: &Args) -> Result<(), String> {
             "not measured (set COALESCE_BENCH_BASELINE_BIN)".into(),
         ),
     });
+    let creates = create_cost::CreateCost::read(&results, &meta);
+    checks.push(create_cost::CreateCost::check(creates.as_ref()));
     // Growth exponent between consecutive sizes: log(latency ratio) / log(rows-moved ratio); 1 is linear.
     let mut exponents = Vec::new();
     for w in scaling.windows(2) {
@@ -509,6 +512,8 @@ pub fn run(args: &Args) -> Result<(), String> {
              a freshly started server per run, the runs interleaved.\n\n{ledger_md}"
         );
     }
+    let creates_md = creates.as_ref().map(create_cost::CreateCost::section).unwrap_or_default();
+    let _ = write!(md, "{creates_md}");
     if let Some(section) = &large_md {
         let _ = writeln!(md, "{section}");
     }
@@ -580,13 +585,14 @@ pub fn run(args: &Args) -> Result<(), String> {
             "errors_with_ledger": l.current_errors, "errors_without_ledger": l.baseline_errors,
             "with_over_without": l.ratio(),
         })),
+        "create_cost": creates.as_ref().map(create_cost::CreateCost::json),
         "checks": checks.iter().map(|c| json!({"check": c.name, "status": c.status, "detail": c.detail}))
             .collect::<Vec<_>>(),
     });
     std::fs::write(format!("{dir}/report.md"), &md).map_err(|e| format!("cannot write {dir}/report.md: {e}"))?;
     write_json(&format!("{dir}/report.json"), &report)?;
 
-    println!("\n{table}\n{scale}\n{ledger_md}\n{}\n{targets}", large_md.unwrap_or_default());
+    println!("\n{table}\n{scale}\n{ledger_md}\n{creates_md}\n{}\n{targets}", large_md.unwrap_or_default());
     println!("Report: {dir}/report.md and {dir}/report.json");
     Ok(())
 }
