@@ -520,11 +520,9 @@ fn create_body(tag: u32, n: i64, random: u64) -> String {
     let domain =
         ["gmail.com", "example.org", "acme.test", "globex.test"][usize::try_from((random >> 16) % 4).unwrap_or(0)];
     let email = format!("{}.{}.{tag}.{n}@{domain}", first.to_lowercase(), last.to_lowercase());
-    let phone = if n % 3 == 0 {
-        format!(",\"phone_number\":\"+1555{:07}\"", (random >> 24) % 10_000_000)
-    } else {
-        String::new()
-    };
+    // +49 151, the tag, then n: unique across runs with different tags
+    let phone =
+        if n % 3 == 0 { format!(",\"phone_number\":\"+49151{tag:02}{:06}\"", n % 1_000_000) } else { String::new() };
     format!("{{\"name\":\"{first} {last}\",\"email\":\"{email}\"{phone}}}")
 }
 
