@@ -423,6 +423,8 @@ fn several_workers_and_a_rebuild_never_leave_a_stale_or_double_pair() {
         poll_interval: std::time::Duration::from_millis(5),
         batch: 2,
         yield_ratio: 0.0,
+        busy_yield_ratio: 0.0,
+        ..server::duplicates_worker::DuplicatesSettings::default()
     };
     let extra: Vec<_> = (0..2).map(|_| server::duplicates_worker::spawn(app.db.pool(1), settings.clone())).collect();
     let rebuilding = {

@@ -6,6 +6,7 @@
 //! pattern, status, duration, account id and peer address as structured fields; headers, and so tokens, are
 //! never logged.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -19,6 +20,31 @@ use crate::metrics;
 /// The log target of access lines (`RUST_LOG=access=warn` silences them).
 pub const ACCESS_TARGET: &str = "access";
 
+/// Requests this process is answering right now (every one passes this middleware).
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// How many requests this process is answering right now: background work (the duplicates worker) yields more
+/// while there are any.
+pub fn requests_in_flight() -> usize {
+    IN_FLIGHT.load(Ordering::Relaxed)
+}
+
+/// Counts a request in flight until it is dropped (answered, failed or cancelled).
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::Relaxed);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Middleware (`actix_web::middleware::from_fn`); wrap it last, so that it sees every response, the rate
 /// limiter's 429s and the default service's 404s included.
 ///
@@ -29,6 +55,7 @@ pub async fn observe<B: MessageBody + 'static>(
     next: Next<B>,
 ) -> Result<ServiceResponse<B>, actix_web::Error> {
     let started = Instant::now();
+    let _in_flight = InFlight::enter();
     let id = RequestId::from_headers(req.headers());
     let method = req.method().clone();
     let path = req.path().to_owned();

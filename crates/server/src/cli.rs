@@ -129,10 +129,14 @@ pub struct ServeArgs {
     /// Queued contacts the duplicates worker refreshes per transaction.
     #[arg(long, env = "COALESCE_DUPLICATES_BATCH", default_value_t = application::duplicates::QUEUE_BATCH)]
     pub duplicates_batch: u64,
-    /// After each batch, the duplicates worker pauses this many times the batch's duration (1 keeps it busy at
-    /// most about half the time, leaving a burst of writes most of the machine; 0 drains as fast as it can).
+    /// After each batch, the duplicates worker pauses this many times the batch's duration while this process
+    /// answers no request (1 keeps it busy at most about half the time; 0 drains as fast as it can).
     #[arg(long, env = "COALESCE_DUPLICATES_YIELD", default_value_t = 1.0)]
     pub duplicates_yield: f64,
+    /// The same while this process is answering requests (4.0: busy at most a fifth of the time, leaving a
+    /// burst of requests nearly all of the machine; the queue is caught up after it).
+    #[arg(long, env = "COALESCE_DUPLICATES_BUSY_YIELD", default_value_t = 4.0)]
+    pub duplicates_busy_yield: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +335,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 poll_interval: Duration::from_millis(args.duplicates_poll_ms),
                 batch: args.duplicates_batch.max(1),
                 yield_ratio: args.duplicates_yield,
+                busy_yield_ratio: args.duplicates_busy_yield,
+                serving: || adapters_http::telemetry::requests_in_flight() > 0,
             },
         )
     });

@@ -19,15 +19,37 @@ pub struct DuplicatesSettings {
     /// Queued contacts refreshed per transaction.
     pub batch: u64,
     /// After a round that refreshed something, the worker pauses this many times the round's duration before
-    /// the next one: 1.0 keeps it busy at most about half the time, so that a burst of writes leaves the
-    /// requests most of the machine and the queue is caught up once the burst is over. 0 drains the queue as
-    /// fast as possible.
+    /// the next one: 1.0 keeps it busy at most about half the time, so that the queue is caught up quickly
+    /// when the process is quiet. 0 drains the queue as fast as possible.
     pub yield_ratio: f64,
+    /// The same while the process is answering requests (`serving`): 4.0 keeps the worker busy at most a fifth
+    /// of the time, so that a burst of writes keeps nearly all of the machine and the queue is caught up once
+    /// the burst is over.
+    pub busy_yield_ratio: f64,
+    /// Whether the process is answering requests right now.
+    pub serving: fn() -> bool,
 }
 
 impl Default for DuplicatesSettings {
     fn default() -> Self {
-        Self { poll_interval: Duration::from_millis(200), batch: QUEUE_BATCH, yield_ratio: 1.0 }
+        Self {
+            poll_interval: Duration::from_millis(200),
+            batch: QUEUE_BATCH,
+            yield_ratio: 1.0,
+            busy_yield_ratio: 4.0,
+            serving: || false,
+        }
+    }
+}
+
+impl DuplicatesSettings {
+    /// The pause after a round that took `round` and refreshed something (`busy`), or found nothing to do.
+    fn pause_after(&self, round: Duration, busy: bool) -> Duration {
+        if !busy {
+            return self.poll_interval;
+        }
+        let ratio = if (self.serving)() { self.busy_yield_ratio } else { self.yield_ratio };
+        round.mul_f64(ratio.clamp(0.0, 100.0))
     }
 }
 
@@ -47,10 +69,28 @@ pub fn spawn(db: PgDatabase, settings: DuplicatesSettings) -> Background {
                 false
             }
         };
-        if busy {
-            started.elapsed().mul_f64(settings.yield_ratio.clamp(0.0, 100.0))
-        } else {
-            settings.poll_interval
-        }
+        settings.pause_after(started.elapsed(), busy)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_round_is_followed_by_its_yield_and_more_of_it_while_requests_are_answered() {
+        let quiet = DuplicatesSettings { yield_ratio: 1.0, busy_yield_ratio: 4.0, ..DuplicatesSettings::default() };
+        let round = Duration::from_millis(30);
+        assert_eq!(quiet.pause_after(round, true), Duration::from_millis(30));
+        let serving = DuplicatesSettings { serving: || true, ..quiet.clone() };
+        assert_eq!(serving.pause_after(round, true), Duration::from_millis(120));
+        // nothing to do: the idle interval, whatever the traffic
+        assert_eq!(quiet.pause_after(round, false), quiet.poll_interval);
+        assert_eq!(serving.pause_after(round, false), quiet.poll_interval);
+        // out-of-range ratios are clamped: never negative, never more than 100 times the round
+        let wild = DuplicatesSettings { yield_ratio: -3.0, busy_yield_ratio: 1e9, ..serving.clone() };
+        assert_eq!(wild.pause_after(round, true), Duration::from_secs(3));
+        let drain = DuplicatesSettings { yield_ratio: -3.0, ..quiet };
+        assert_eq!(drain.pause_after(round, true), Duration::ZERO);
+    }
 }

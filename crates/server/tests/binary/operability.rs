@@ -307,6 +307,14 @@ fn text_logs_carry_the_request_id() {
     assert!(line.contains(" INFO  access text-req-7] request method=GET"), "{line}");
     assert!(line.contains(&format!("path={path} route=/api/v1/accounts/{{account_id}}/contacts status=200")), "{line}");
     assert!(line.contains(&format!("account_id={account}")), "{line}");
+    assert!(line.ends_with(" peer=127.0.0.1"), "{line}");
+    let duration = line.split(" duration_ms=").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or_default();
+    assert!(duration.contains('.') && duration.parse::<f64>().is_ok_and(|d| d >= 0.0), "{line}");
+    // a route without an account leaves the field out rather than writing a null
+    assert_eq!(request(&server.base, "GET", "/health", None, Some("text-req-8"), None).0, 200);
+    let log = server.log();
+    let health = log.lines().find(|l| l.contains("text-req-8")).unwrap_or_else(|| panic!("no line: {log}"));
+    assert!(health.contains("path=/health ") && !health.contains("account_id"), "{health}");
     assert!(!log.contains(&token));
     assert!(log.contains("metrics are off"), "the test servers run without metrics: {log}");
 }
