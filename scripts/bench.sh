@@ -181,7 +181,7 @@ column -t -s $'\t' "$results/sizes.tsv" >&2 || cat "$results/sizes.tsv" >&2
 # production, and served on a free port nobody scrapes (never the default one another process may hold).
 # The database runs on this machine, so the server's pool is sized for its cores, as a deployment sizes it for
 # the database's (README, "Configuration"): twice the cores, unless COALESCE_POOL_SIZE says otherwise. More
-# connections only make the transactions queue inside PostgreSQL (16 on two cores: merges 35-40% slower).
+# connections only make the transactions queue inside PostgreSQL and the threads switch more (README).
 export COALESCE_POOL_SIZE="${COALESCE_POOL_SIZE:-$((2 * $(nproc)))}"
 start_server() {
   local binary="$1" log_file="$2"
