@@ -62,7 +62,7 @@ impl PgSession {
 
     /// Has a commit that fails with its connection looked up on `db` (see `crate::lost_commits`).
     #[must_use]
-    pub fn look_up_lost_commits_on(mut self, db: &PgDatabase) -> Self {
+    pub(crate) fn look_up_lost_commits_on(mut self, db: &PgDatabase) -> Self {
         self.look_up_on = Some(db.clone());
         self
     }

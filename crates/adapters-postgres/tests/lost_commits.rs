@@ -161,18 +161,23 @@ fn accounts_named(db: &TestDatabase, name: &str) -> i64 {
         .n
 }
 
+/// Creates an account named `name` in a transaction; returns the outcome and how many times the work ran.
+fn create_account(pool: &PgDatabase, name: &str) -> (Result<application::ports::Account, StoreError>, u32) {
+    let tries = Cell::new(0);
+    let outcome = in_transaction(pool, |tx| {
+        tries.set(tries.get() + 1);
+        tx.insert_account(name)
+    });
+    (outcome, tries.get())
+}
+
 #[test]
 fn a_commit_that_took_effect_before_its_connection_was_lost_succeeds_once() {
     let s = setup(Duration::from_secs(5));
     s.proxy.arm(Cut::AfterPassingOn);
-    let tries = Cell::new(0);
-    let account = in_transaction(&s.pool, |tx| {
-        tries.set(tries.get() + 1);
-        tx.insert_account("committed")
-    })
-    .unwrap();
-    assert_eq!(tries.get(), 1, "a committed transaction is never run again");
-    assert_eq!(account.name, "committed");
+    let (account, tries) = create_account(&s.pool, "committed");
+    assert_eq!(tries, 1, "a committed transaction is never run again");
+    assert_eq!(account.unwrap().name, "committed");
     assert_eq!(accounts_named(&s.db, "committed"), 1);
 }
 
@@ -180,13 +185,9 @@ fn a_commit_that_took_effect_before_its_connection_was_lost_succeeds_once() {
 fn a_commit_that_never_reached_the_server_runs_once_more_and_commits_once() {
     let s = setup(Duration::from_secs(5));
     s.proxy.arm(Cut::InsteadOfPassingOn);
-    let tries = Cell::new(0);
-    in_transaction(&s.pool, |tx| {
-        tries.set(tries.get() + 1);
-        tx.insert_account("retried")
-    })
-    .unwrap();
-    assert_eq!(tries.get(), 2, "looked up as not committed, so run again");
+    let (account, tries) = create_account(&s.pool, "retried");
+    account.unwrap();
+    assert_eq!(tries, 2, "looked up as not committed, so run again");
     assert_eq!(accounts_named(&s.db, "retried"), 1);
 }
 
@@ -195,17 +196,13 @@ fn a_lost_commit_that_cannot_be_looked_up_answers_unavailable_and_is_not_run_aga
     let s = setup(Duration::from_millis(600));
     s.proxy.arm(Cut::AfterPassingOn);
     s.proxy.refusing.store(true, Ordering::SeqCst);
-    let tries = Cell::new(0);
-    let outcome = in_transaction(&s.pool, |tx| {
-        tries.set(tries.get() + 1);
-        tx.insert_account("unknown")
-    });
+    let (outcome, tries) = create_account(&s.pool, "unknown");
     assert!(matches!(outcome, Err(StoreError::Unavailable(_))), "{outcome:?}");
-    assert_eq!(tries.get(), 1);
+    assert_eq!(tries, 1);
     // it did commit: the service could not know, so it said 503 rather than run it twice
     assert_eq!(accounts_named(&s.db, "unknown"), 1);
     s.proxy.refusing.store(false, Ordering::SeqCst);
-    in_transaction(&s.pool, |tx| tx.insert_account("after")).unwrap();
+    create_account(&s.pool, "after").0.unwrap();
     assert_eq!(accounts_named(&s.db, "after"), 1);
 }
 

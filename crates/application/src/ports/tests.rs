@@ -165,19 +165,14 @@ fn a_commit_whose_outcome_is_unknown_is_never_run_again() {
 
 #[test]
 fn one_lost_connection_uses_up_the_only_second_try() {
-    // lost before the commit, then known not committed: the second loss ends it
-    let db = MemoryDb::default();
-    *db.lose_next.lock().unwrap() = 1;
-    db.failing_commits.lock().unwrap().push(not_committed());
-    let tries = Cell::new(0);
-    assert!(matches!(in_transaction(&db, create_account(&tries, "a")), Err(StoreError::Unavailable(_))));
-    assert_eq!(tries.get(), 2);
-    assert_eq!(accounts(&db), 0);
-    // and the other way round
-    let db = MemoryDb::default();
-    db.failing_commits.lock().unwrap().extend([not_committed(), not_committed()]);
-    let tries = Cell::new(0);
-    assert!(matches!(in_transaction(&db, create_account(&tries, "b")), Err(StoreError::Unavailable(_))));
-    assert_eq!(tries.get(), 2);
-    assert_eq!(accounts(&db), 0);
+    // lost before the commit, then known not committed; and known not committed twice: the second loss ends it
+    for (lost_before, failing) in [(1, vec![not_committed()]), (0, vec![not_committed(), not_committed()])] {
+        let db = MemoryDb::default();
+        *db.lose_next.lock().unwrap() = lost_before;
+        db.failing_commits.lock().unwrap().extend(failing);
+        let tries = Cell::new(0);
+        assert!(matches!(in_transaction(&db, create_account(&tries, "a")), Err(StoreError::Unavailable(_))));
+        assert_eq!(tries.get(), 2);
+        assert_eq!(accounts(&db), 0);
+    }
 }
