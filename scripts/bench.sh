@@ -475,8 +475,8 @@ stop_server
 plain="${dbname}_plain"
 psql_db -d postgres -c "DROP DATABASE IF EXISTS $plain WITH (FORCE)" -c "CREATE DATABASE $plain TEMPLATE $dbname"
 psql_db -d "$plain" -c "TRUNCATE contact_duplicate_refreshes" \
-  -c "DROP INDEX contacts_dedupe_domain_idx, contacts_dedupe_local_key_idx, contacts_dedupe_name_keys_idx,
-        contact_inboxes_dedupe_source_key_idx, contact_identities_secondary_domain_idx,
+  -c "DROP TABLE contact_dedupe_keys" \
+  -c "DROP INDEX contact_inboxes_dedupe_source_key_idx, contact_identities_secondary_domain_idx,
         contact_identities_secondary_local_key_idx, contact_identities_secondary_trgm_idx" \
   -c "ALTER TABLE contacts DISABLE TRIGGER contacts_duplicates_insert, DISABLE TRIGGER contacts_duplicates_update" \
   -c "ALTER TABLE contact_inboxes DISABLE TRIGGER contact_inboxes_duplicates_insert,

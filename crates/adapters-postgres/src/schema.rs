@@ -47,6 +47,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    contact_dedupe_keys (account_id, kind, key, contact_id) {
+        account_id -> Int8,
+        contact_id -> Int8,
+        kind -> Text,
+        key -> Text,
+    }
+}
+
+diesel::table! {
     contact_duplicate_dismissals (account_id, low_id, high_id) {
         account_id -> Int8,
         low_id -> Int8,
@@ -342,6 +351,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_users,
     accounts,
     contact_count_changes,
+    contact_dedupe_keys,
     contact_duplicate_dismissals,
     contact_duplicate_pairs,
     contact_duplicate_refreshes,

@@ -32,12 +32,13 @@ fn tables(conn: &mut PgConnection) -> Vec<String> {
     .collect()
 }
 
-const ALL_TABLES: [&str; 26] = [
+const ALL_TABLES: [&str; 27] = [
     "access_tokens",
     "account_contact_counts",
     "account_users",
     "accounts",
     "contact_count_changes",
+    "contact_dedupe_keys",
     "contact_duplicate_dismissals",
     "contact_duplicate_pairs",
     "contact_duplicate_refreshes",
@@ -78,8 +79,8 @@ fn migrations_run_up_down_and_up_again() {
 }
 
 /// The migrations from the identities one on, newest last.
-const SINCE_IDENTITIES: [&str; 5] =
-    ["20261203000020", "20261203000030", "20261203000031", "20261203000032", "20261203000033"];
+const SINCE_IDENTITIES: [&str; 6] =
+    ["20261203000020", "20261203000030", "20261203000031", "20261203000032", "20261203000033", "20261203000040"];
 
 /// Reverts the migrations from the identities one on, newest first.
 fn revert_since_identities(url: &str) {
@@ -89,8 +90,8 @@ fn revert_since_identities(url: &str) {
 }
 
 /// The identities migration backfills every existing contact's email, phone number and identifier as its
-/// primaries, and the contact counts migration each account's count; their downs and a second up leave the
-/// contacts as they were and backfill again.
+/// primaries, the contact counts migration each account's count, and the duplicate keys migration each
+/// contact's search keys; their downs and a second up leave the contacts as they were and backfill again.
 #[test]
 fn identities_and_counts_migrations_backfill_up_down_and_up() {
     let db = TestDatabase::empty();
@@ -134,9 +135,33 @@ fn identities_and_counts_migrations_backfill_up_down_and_up() {
             .map(|n| n.name)
             .collect::<Vec<_>>()
     };
+    let keys = |conn: &mut PgConnection| {
+        sql_query(
+            "SELECT format('%s %s %s', contact_id, kind, key) AS name FROM contact_dedupe_keys \
+             ORDER BY contact_id, kind, key",
+        )
+        .load::<Name>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect::<Vec<_>>()
+    };
     assert_eq!(run_pending(db.url()).unwrap(), SINCE_IDENTITIES);
     assert_eq!(identities(conn), expected);
     assert_eq!(counts(conn), ["1 3", "2 1"]);
+    let expected_keys = [
+        "10 domain example.com",
+        "10 local ada",
+        "10 name ada",
+        "11 name bob",
+        "12 name nobody",
+        "20 domain example.com",
+        "20 local ada",
+        "20 name adaelsewhere",
+        "20 name aelsewhere",
+        "20 name elsewhereada",
+    ];
+    assert_eq!(keys(conn), expected_keys);
     // the trigger keeps them in step from now on
     try_sql(conn, "UPDATE contacts SET email = 'bob@example.com' WHERE id = 11").unwrap();
     assert!(identities(conn).contains(&"11 email bob@example.com t api".to_owned()));
@@ -149,6 +174,10 @@ fn identities_and_counts_migrations_backfill_up_down_and_up() {
     try_sql(conn, "INSERT INTO contacts (id, account_id, name) VALUES (13, 1, 'No trigger now')").unwrap();
     assert_eq!(run_pending(db.url()).unwrap(), SINCE_IDENTITIES);
     assert_eq!(counts(conn), ["1 4", "2 1"]);
+    let mut keys_again = expected_keys.to_vec();
+    keys_again.splice(3..4, ["11 domain example.com", "11 local bob", "11 name bob"]);
+    keys_again.splice(7..7, ["13 name nnow", "13 name nonow", "13 name notriggernow", "13 name nowno"]);
+    assert_eq!(keys(conn), keys_again, "the second up computes the keys of today's values");
     let mut again = expected.to_vec();
     again.insert(3, "11 email bob@example.com t api");
     assert_eq!(identities(conn), again);
@@ -186,7 +215,6 @@ fn every_trigram_index_keeps_its_pending_list_short() {
         gin,
         [
             "contact_identities_secondary_trgm_idx gin_pending_list_limit=512",
-            "contacts_dedupe_name_keys_idx gin_pending_list_limit=512",
             "contacts_email_trgm_idx gin_pending_list_limit=512",
             "contacts_identifier_trgm_idx gin_pending_list_limit=512",
             "contacts_name_trgm_idx gin_pending_list_limit=512",

@@ -1,6 +1,6 @@
 //! [`DuplicateStore`] on PostgreSQL: the refresh queue (filled by triggers, migration
 //! `2026-12-03-000003_duplicate_refresh_queue`) and the accounts' refresh locks, the candidate search of a contact
-//! (index lookups, each bounded by a LIMIT), and the suggestions and dismissals tables (use case:
+//! (its search keys written first, then index lookups, each bounded by a LIMIT), and the suggestions and dismissals tables (use case:
 //! `application::duplicates`).
 
 use std::collections::BTreeMap;
@@ -40,8 +40,34 @@ const IDENTITIES: &str = "identities AS NOT MATERIALIZED (
     WHERE kind = 'phone_number' AND NOT is_primary
 )";
 
+/// The keys the candidates of the contact (`$2`) of the account (`$1`) are found by, from its name and primary
+/// email (migration `2026-12-03-000040`): written here, by the refresher, rather than by the requests that
+/// change a contact. Unchanged keys are left alone, so a refresh of a contact whose keys did not change writes
+/// nothing; the keys it no longer has go. (Its secondary emails are searched through the identities' own
+/// indexes.)
+const KEYS_WRITTEN: &str = "wanted AS (
+        SELECT DISTINCT k.kind, k.key FROM contacts c
+        CROSS JOIN LATERAL (
+            SELECT 'name', unnest(dedupe_name_keys(c.name))
+            UNION ALL SELECT 'local', dedupe_local_key(c.email)
+            UNION ALL SELECT 'domain', NULLIF(split_part(c.email, '@', 2), '')
+        ) AS k (kind, key)
+        WHERE c.account_id = $1 AND c.id = $2 AND k.key IS NOT NULL
+    ),
+    keys_gone AS (
+        DELETE FROM contact_dedupe_keys d WHERE d.account_id = $1 AND d.contact_id = $2
+            AND (d.kind, d.key) NOT IN (SELECT kind, key FROM wanted)
+    ),
+    keys_added AS (
+        INSERT INTO contact_dedupe_keys (account_id, contact_id, kind, key)
+        SELECT $1, $2, kind, key FROM wanted ON CONFLICT DO NOTHING
+    )";
+
 /// The contact (`$2`) of the account (`$1`) with the keys its candidates are searched by, computed by the SQL
 /// twins of the domain's key functions: one row per identity (one row with NULLs when it has none).
+///
+/// It first brings the contact's own keys in `contact_dedupe_keys` up to date ([`KEYS_WRITTEN`]), so
+/// that the searches of the contacts refreshed after it find it.
 ///
 /// It also switches the rest of the transaction to generic plans (`set_config(…, true)` is `SET LOCAL`): the
 /// candidate query that follows inlines `identities` five times, and planning it takes longer than running it
@@ -50,7 +76,7 @@ const IDENTITIES: &str = "identities AS NOT MATERIALIZED (
 /// What follows a refresh in any use case is a handful of simple, index-served statements.
 fn profile_sql() -> String {
     format!(
-        "WITH {IDENTITIES}
+        "WITH {IDENTITIES}, {KEYS_WRITTEN}
         SELECT c.id, c.name, lower(c.name) AS lname, 1::float8 AS name_similarity,
                set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode,
                dedupe_name_keys(c.name) AS name_keys, i.kind, i.value,
@@ -68,36 +94,40 @@ fn profile_sql() -> String {
 /// joined in: PostgreSQL pushes plain parameters into the branches of `identities`, where they meet the indexes,
 /// but not sub-selects). Each search is an index lookup of a key, bounded by a LIMIT:
 /// - the same name (its words joined, in either order; 10 of them tell a common name) and, apart, a name
-///   spelling this email: the GIN index contacts_dedupe_name_keys_idx;
-/// - the same email local part, or an email spelling this name: contacts_dedupe_local_key_idx;
+///   spelling this email: the `name` keys of contact_dedupe_keys (its primary key);
+/// - the same email local part, or an email spelling this name: the `local` keys, and
+///   contact_identities_secondary_local_key_idx for secondary emails;
 /// - a phone or email equal to one of this contact's channel addresses: the unique indexes on email and phone;
 /// - a channel address equal to this contact's phone or email: contact_inboxes_dedupe_source_key_idx;
-/// - a similar name at the same company domain: contacts_dedupe_domain_idx, the first 200 contacts of the
-///   domain compared.
+/// - a similar name at the same company domain: the `domain` keys and contact_identities_secondary_domain_idx,
+///   the first 200 contacts of each compared.
+///
+/// The keys are those the refresher wrote ([`KEYS_WRITTEN`]); a candidate is then read from its current row, so
+/// a key left from a value it has since changed only makes it a candidate that scores low.
 ///
 /// Names merely similar by trigrams are not searched for across the account: the trigram index answers that by
 /// rechecking every row sharing a few trigrams (thousands for a common first name: 150 ms per contact created
 /// on 300,000 contacts, measured), far over the write budget, and such a pair alone weighs under the minimum
 /// anyway. The name's similarity still scores every candidate found.
-///
-/// The GIN index does not hold the account, so its search says `account_id + 0`: otherwise, on an account of a
-/// few thousand contacts, the planner may read all its rows through a btree index on the account and test each
-/// (cheaper there, linear at a million contacts, and a cached generic plan would keep doing it).
 fn candidates_sql() -> String {
     format!(
         "WITH {IDENTITIES},
         candidates AS MATERIALIZED (
-            (SELECT c.id FROM contacts c
-             WHERE c.account_id + 0 = $1 AND c.id <> $2 AND dedupe_name_keys(c.name) && $4[1:1]
+            (SELECT k.contact_id AS id FROM contact_dedupe_keys k
+             WHERE k.account_id = $1 AND k.kind = 'name' AND k.key = ANY ($4[1:1]) AND k.contact_id <> $2
              LIMIT 10)
             UNION
-            (SELECT c.id FROM contacts c
-             WHERE c.account_id + 0 = $1 AND c.id <> $2 AND dedupe_name_keys(c.name) && $5
+            (SELECT k.contact_id FROM contact_dedupe_keys k
+             WHERE k.account_id = $1 AND k.kind = 'name' AND k.key = ANY ($5) AND k.contact_id <> $2
              LIMIT 10)
             UNION
-            (SELECT i.contact_id FROM identities i
-             WHERE i.account_id = $1 AND i.kind = 'email' AND i.contact_id <> $2
-               AND dedupe_local_key(i.value) = ANY ($5 || $4)
+            (SELECT k.contact_id FROM contact_dedupe_keys k
+             WHERE k.account_id = $1 AND k.kind = 'local' AND k.key = ANY ($5 || $4) AND k.contact_id <> $2
+             LIMIT 20)
+            UNION
+            (SELECT i.contact_id FROM contact_identities i
+             WHERE i.account_id = $1 AND i.kind = 'email' AND NOT i.is_primary AND i.contact_id <> $2
+               AND dedupe_local_key(i.normalized) = ANY ($5 || $4)
              LIMIT 20)
             UNION
             (SELECT i.contact_id FROM identities i
@@ -111,10 +141,14 @@ fn candidates_sql() -> String {
              LIMIT 20)
             UNION
             (SELECT colleague.contact_id
-             FROM (SELECT i.contact_id FROM identities i
-                   WHERE i.account_id = $1 AND i.kind = 'email' AND i.contact_id <> $2
-                     AND split_part(i.value, '@', 2) = ANY ($8)
-                   LIMIT 200) colleague
+             FROM ((SELECT k.contact_id FROM contact_dedupe_keys k
+                    WHERE k.account_id = $1 AND k.kind = 'domain' AND k.key = ANY ($8) AND k.contact_id <> $2
+                    LIMIT 200)
+                   UNION ALL
+                   (SELECT i.contact_id FROM contact_identities i
+                    WHERE i.account_id = $1 AND i.kind = 'email' AND NOT i.is_primary AND i.contact_id <> $2
+                      AND split_part(i.normalized, '@', 2) = ANY ($8)
+                    LIMIT 200)) colleague
              JOIN contacts c ON c.account_id = $1 AND c.id = colleague.contact_id
              WHERE $3 <> '' AND similarity(lower(c.name), $3) >= 0.5
              LIMIT 20)

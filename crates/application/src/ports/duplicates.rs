@@ -97,6 +97,10 @@ pub trait DuplicateStore {
     /// account. Every read of a contact's identities (emails, phone numbers, identifiers, channel addresses)
     /// goes through one place in the store, so that secondary identities plug in there.
     ///
+    /// Called by a refresh only (inside the account's refresh lock): a store may keep search keys that only
+    /// refreshes write, and bring this contact's up to date here, so that the contacts refreshed after it find
+    /// it. A pair is then found by whichever of its contacts is refreshed later.
+    ///
     /// # Errors
     /// Storage failures.
     fn duplicate_candidates(

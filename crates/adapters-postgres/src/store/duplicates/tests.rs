@@ -7,6 +7,7 @@ use diesel::sql_types::Text;
 use domain::duplicates::{email_local_key, name_keys, source_key};
 
 use super::*;
+use crate::schema::contacts;
 use crate::testing::{plan_of, TestDatabase};
 
 #[derive(QueryableByName)]
@@ -105,9 +106,74 @@ fn triggers_queue_changes_and_refreshers_take_different_accounts() {
     assert_eq!(queued(&mut conn), of_b.n, "the committed claim took all of its account's rows");
 }
 
+/// A contact's search keys are written by its refresh, not by the write that changed it: the refresh writes
+/// them (and leaves unchanged ones alone), a later one replaces those of a renamed contact, and a contact
+/// found only through its keys is found once it was refreshed; a deleted contact's keys go with it.
+#[test]
+fn a_refresh_keeps_the_contacts_search_keys_current() {
+    use application::ports::Database;
+
+    let db = TestDatabase::new();
+    let mut conn = db.connection();
+    diesel::sql_query("INSERT INTO accounts (name) VALUES ('a')").execute(&mut conn).expect("account");
+    let ids: Vec<IdRow> = diesel::sql_query(
+        "INSERT INTO contacts (account_id, name, email) SELECT min(id), n, e FROM accounts, \
+         (VALUES ('Jo Doe', 'jo.doe@acme.example'), ('Jo Doe', 'jd@other.example')) v (n, e) \
+         GROUP BY n, e ORDER BY e DESC RETURNING id",
+    )
+    .load(&mut conn)
+    .expect("contacts");
+    let (account, first, second) = (AccountId::new(1), ContactId::new(ids[0].id), ContactId::new(ids[1].id));
+    let keys = |conn: &mut PgConnection, contact: ContactId| -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Key {
+            #[diesel(sql_type = Text)]
+            key: String,
+        }
+        diesel::sql_query(
+            "SELECT kind || ':' || key AS key FROM contact_dedupe_keys WHERE contact_id = $1 ORDER BY kind, key",
+        )
+        .bind::<BigInt, _>(contact.get())
+        .load::<Key>(conn)
+        .expect("keys")
+        .into_iter()
+        .map(|k| k.key)
+        .collect()
+    };
+    assert!(keys(&mut conn, first).is_empty(), "a create writes no keys");
+
+    let pg = db.pool(1);
+    let mut tx = pg.begin().expect("begin");
+    let found = tx.duplicate_candidates(account, first).expect("search").expect("the contact");
+    assert!(found.others.is_empty(), "the other was not refreshed yet: no keys to find it by");
+    let found = tx.duplicate_candidates(account, second).expect("search").expect("the contact");
+    assert_eq!(found.others.iter().map(|c| c.id).collect::<Vec<_>>(), [first], "found by the first's keys");
+    tx.commit().expect("commit");
+    assert_eq!(keys(&mut conn, first), ["domain:acme.example", "local:jodoe", "name:doejo", "name:jdoe", "name:jodoe"]);
+
+    diesel::sql_query("UPDATE contacts SET name = 'Ann Lee' WHERE id = $1")
+        .bind::<BigInt, _>(first.get())
+        .execute(&mut conn)
+        .expect("rename");
+    let mut tx = pg.begin().expect("begin");
+    tx.duplicate_candidates(account, first).expect("search").expect("the contact");
+    tx.commit().expect("commit");
+    assert_eq!(
+        keys(&mut conn, first),
+        ["domain:acme.example", "local:jodoe", "name:alee", "name:annlee", "name:leeann"],
+        "the old name's keys are gone"
+    );
+
+    diesel::sql_query("DELETE FROM contacts WHERE id = $1")
+        .bind::<BigInt, _>(first.get())
+        .execute(&mut conn)
+        .expect("delete");
+    assert!(keys(&mut conn, first).is_empty(), "the keys went with the contact");
+}
+
 /// Every candidate search is answered from an index: with sequential scans priced out, the plan reads the
-/// name-keys, local-key, domain and channel-address indexes, and those of the secondary identities, and never
-/// scans contacts, contact inboxes or identities.
+/// keys' primary key (names, local parts, domains), the channel-address index and those of the secondary
+/// identities, and never scans contacts, contact inboxes, identities or keys.
 #[test]
 fn the_candidate_search_is_served_by_indexes() {
     let db = TestDatabase::new();
@@ -140,6 +206,16 @@ fn the_candidate_search_is_served_by_indexes() {
     )
     .execute(&mut conn)
     .expect("secondary identities");
+    // the keys a refresh of each contact writes
+    let ids: Vec<(i64, i64)> =
+        contacts::table.select((contacts::account_id, contacts::id)).load(&mut conn).expect("ids");
+    for (account, id) in ids {
+        diesel::sql_query(format!("WITH {KEYS_WRITTEN} SELECT 1"))
+            .bind::<BigInt, _>(account)
+            .bind::<BigInt, _>(id)
+            .execute(&mut conn)
+            .expect("keys");
+    }
     diesel::sql_query("ANALYZE").execute(&mut conn).expect("analyze");
     diesel::sql_query("SET enable_seqscan = off").execute(&mut conn).expect("set");
     let plan = plan_of(&mut conn, &candidates_sql(), |explain| {
@@ -155,9 +231,7 @@ fn the_candidate_search_is_served_by_indexes() {
     })
     .join("\n");
     for index in [
-        "contacts_dedupe_domain_idx",
-        "contacts_dedupe_local_key_idx",
-        "contacts_dedupe_name_keys_idx",
+        "contact_dedupe_keys_pkey",
         "contact_inboxes_dedupe_source_key_idx",
         // secondary emails and phone numbers
         "contact_identities_secondary_local_key_idx",
