@@ -3,8 +3,10 @@
 //! - `worker`: as shipped, the triggers queue each new contact and the process's duplicates worker refreshes
 //!   the queue meanwhile, on the same cores;
 //! - `queue`: the triggers queue, no worker (the request path alone);
-//! - `none`: a copy of the database without the suggestions' triggers and indexes, no worker (the service as it
-//!   would be without suggestions): the fixed reference.
+//! - `none`: without the suggestions' triggers, indexes and keys, no worker (the service as it would be without
+//!   suggestions): the fixed reference.
+//!
+//! Each run is on a fresh copy of its setup's database, so that no run inherits what the runs before it wrote.
 
 use serde_json::{json, Value};
 
@@ -76,9 +78,9 @@ impl CreateCost {
     pub(super) fn section(&self) -> String {
         format!(
             "## What duplicate suggestions cost a create\n\nThe same HTTP create load (contacts with common names, \
-             each with an email of its own; same concurrency, duration and warm-up) in three setups, a freshly \
-             started server per run, the runs interleaved. Without suggestions: a copy of the database taken just \
-             before, without the suggestions' triggers and indexes.\n\n{}\n",
+             each with an email of its own; same concurrency, duration and warm-up) in three setups, the runs \
+             interleaved, each on a fresh copy of its setup's database (taken just before, vacuumed) and a freshly \
+             started server. Without suggestions: the copy has no suggestions' triggers, indexes or keys.\n\n{}\n",
             self.table()
         )
     }
