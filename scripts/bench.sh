@@ -375,6 +375,61 @@ for op in get search; do
     >> "$results/meta.env"
 done
 
+# --- what duplicate suggestions cost a create: the same HTTP create load in three setups, interleaved ---------
+# worker: as shipped (the triggers queue each new contact; the process's duplicates worker refreshes the queue
+# meanwhile, on the same cores); queue: the triggers queue, no worker; none: without the suggestions' triggers,
+# indexes and keys, no worker (the service as it would be without suggestions).
+# Two templates are taken now, both vacuumed: the database as it is (queue emptied) and the same without
+# suggestions. Every run gets a fresh copy of its setup's template and a freshly started server: no run inherits
+# the contacts the runs before it added (a bigger index, an autovacuum of those rows running meanwhile), which
+# made the setups sharing one database look slower the more runs they had had. The order alternates between
+# rounds. This runs before the large account is seeded, so that each copy is of the 100,000 contacts alone.
+first_hwm="$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$server_pid/status")"
+stop_server
+shipped="${dbname}_shipped" plain="${dbname}_plain" run_db="${dbname}_create_run"
+psql_db -d postgres -c "DROP DATABASE IF EXISTS $shipped WITH (FORCE)" -c "DROP DATABASE IF EXISTS $plain WITH (FORCE)" \
+  -c "CREATE DATABASE $shipped TEMPLATE $dbname STRATEGY FILE_COPY"
+psql_db -d "$shipped" -c "TRUNCATE contact_duplicate_refreshes" -c "VACUUM ANALYZE"
+psql_db -d postgres -c "CREATE DATABASE $plain TEMPLATE $shipped STRATEGY FILE_COPY"
+psql_db -d "$plain" -c "DROP TABLE contact_dedupe_keys" \
+  -c "DROP INDEX contact_inboxes_dedupe_source_key_idx, contact_identities_secondary_domain_idx,
+        contact_identities_secondary_local_key_idx" \
+  -c "ALTER TABLE contacts DISABLE TRIGGER contacts_duplicates_insert, DISABLE TRIGGER contacts_duplicates_update" \
+  -c "ALTER TABLE contact_inboxes DISABLE TRIGGER contact_inboxes_duplicates_insert,
+        DISABLE TRIGGER contact_inboxes_duplicates_update, DISABLE TRIGGER contact_inboxes_duplicates_delete" \
+  -c "ALTER TABLE contact_identities DISABLE TRIGGER contact_identities_duplicates_insert,
+        DISABLE TRIGGER contact_identities_duplicates_update, DISABLE TRIGGER contact_identities_duplicates_delete" \
+  -c "VACUUM ANALYZE"
+create_rounds="${COALESCE_BENCH_CREATE_ROUNDS:-2}"
+echo "create_rounds=$create_rounds" >> "$results/meta.env"
+create_run=0
+for round in $(seq 1 "$create_rounds"); do
+  order="worker queue none"
+  [ $((round % 2)) = 0 ] && order="none queue worker"
+  for setup in $order; do
+    template="$shipped" worker=false
+    [ "$setup" = none ] && template="$plain"
+    [ "$setup" = worker ] && worker=true
+    psql_db -d postgres -c "DROP DATABASE IF EXISTS $run_db WITH (FORCE)" \
+      -c "CREATE DATABASE $run_db TEMPLATE $template STRATEGY FILE_COPY" -c "CHECKPOINT"
+    # the copy's files reach the disk now, not while the run's commits wait for theirs
+    sync
+    DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/$run_db" COALESCE_DUPLICATES_WORKER="$worker" \
+      start_server "$bin/coalesce" "$out/server_create_${setup}_$round.log"
+    "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op create \
+      --tag "$((create_run % 100))" --concurrency "$concurrency" --threads 2 --duration "$duration" --warmup "$warmup" \
+      --server-pid "$server_pid" --out "$results/create_${setup}_$round.json"
+    [ "$setup" = worker ] && echo "create_backlog_$round=$(psql_db -d "$run_db" -tAc \
+      "SELECT count(*) FROM contact_duplicate_refreshes")" >> "$results/meta.env"
+    stop_server
+    create_run=$((create_run + 1))
+  done
+done
+psql_db -d postgres -c "DROP DATABASE $run_db WITH (FORCE)" -c "DROP DATABASE $shipped" -c "DROP DATABASE $plain"
+
+# the main server again, for what follows (its peak memory is the larger of the two servers')
+start_server "$bin/coalesce" "$out/server_reads.log"
+
 # --- cost as an account grows: lists and searches of one large account, one request at a time ----------------
 # A second account of $large contacts (no children: lists and searches read contacts only). Each case is asked
 # 8 times in a row over one connection at a time (curl); the first answer warms the caches and is dropped, the
@@ -464,56 +519,8 @@ if [ -n "$baseline_bin" ]; then
   server_pid=$main_pid base_url=$main_url
 fi
 
-echo "server_hwm_kib=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$server_pid/status")" >> "$results/meta.env"
-
-# --- what duplicate suggestions cost a create: the same HTTP create load in three setups, interleaved ---------
-# worker: as shipped (the triggers queue each new contact; the process's duplicates worker refreshes the queue
-# meanwhile, on the same cores); queue: the triggers queue, no worker; none: without the suggestions' triggers,
-# indexes and keys, no worker (the service as it would be without suggestions).
-# Two templates are taken now, both vacuumed: the database as it is (queue emptied) and the same without
-# suggestions. Every run gets a fresh copy of its setup's template and a freshly started server: no run inherits
-# the contacts the runs before it added (a bigger index, an autovacuum of those rows running meanwhile), which
-# made the setups sharing one database look slower the more runs they had had. The order alternates between
-# rounds.
-stop_server
-shipped="${dbname}_shipped" plain="${dbname}_plain" run_db="${dbname}_create_run"
-psql_db -d postgres -c "DROP DATABASE IF EXISTS $shipped WITH (FORCE)" -c "DROP DATABASE IF EXISTS $plain WITH (FORCE)" \
-  -c "CREATE DATABASE $shipped TEMPLATE $dbname STRATEGY FILE_COPY"
-psql_db -d "$shipped" -c "TRUNCATE contact_duplicate_refreshes" -c "VACUUM ANALYZE"
-psql_db -d postgres -c "CREATE DATABASE $plain TEMPLATE $shipped STRATEGY FILE_COPY"
-psql_db -d "$plain" -c "DROP TABLE contact_dedupe_keys" \
-  -c "DROP INDEX contact_inboxes_dedupe_source_key_idx, contact_identities_secondary_domain_idx,
-        contact_identities_secondary_local_key_idx" \
-  -c "ALTER TABLE contacts DISABLE TRIGGER contacts_duplicates_insert, DISABLE TRIGGER contacts_duplicates_update" \
-  -c "ALTER TABLE contact_inboxes DISABLE TRIGGER contact_inboxes_duplicates_insert,
-        DISABLE TRIGGER contact_inboxes_duplicates_update, DISABLE TRIGGER contact_inboxes_duplicates_delete" \
-  -c "ALTER TABLE contact_identities DISABLE TRIGGER contact_identities_duplicates_insert,
-        DISABLE TRIGGER contact_identities_duplicates_update, DISABLE TRIGGER contact_identities_duplicates_delete" \
-  -c "VACUUM ANALYZE"
-create_rounds="${COALESCE_BENCH_CREATE_ROUNDS:-2}"
-echo "create_rounds=$create_rounds" >> "$results/meta.env"
-create_run=0
-for round in $(seq 1 "$create_rounds"); do
-  order="worker queue none"
-  [ $((round % 2)) = 0 ] && order="none queue worker"
-  for setup in $order; do
-    template="$shipped" worker=false
-    [ "$setup" = none ] && template="$plain"
-    [ "$setup" = worker ] && worker=true
-    psql_db -d postgres -c "DROP DATABASE IF EXISTS $run_db WITH (FORCE)" \
-      -c "CREATE DATABASE $run_db TEMPLATE $template STRATEGY FILE_COPY" -c "CHECKPOINT"
-    DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/$run_db" COALESCE_DUPLICATES_WORKER="$worker" \
-      start_server "$bin/coalesce" "$out/server_create_${setup}_$round.log"
-    "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op create \
-      --tag "$((create_run % 100))" --concurrency "$concurrency" --threads 2 --duration "$duration" --warmup "$warmup" \
-      --server-pid "$server_pid" --out "$results/create_${setup}_$round.json"
-    [ "$setup" = worker ] && echo "create_backlog_$round=$(psql_db -d "$run_db" -tAc \
-      "SELECT count(*) FROM contact_duplicate_refreshes")" >> "$results/meta.env"
-    stop_server
-    create_run=$((create_run + 1))
-  done
-done
-psql_db -d postgres -c "DROP DATABASE $run_db WITH (FORCE)" -c "DROP DATABASE $shipped" -c "DROP DATABASE $plain"
+hwm="$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$server_pid/status")"
+echo "server_hwm_kib=$(( hwm > first_hwm ? hwm : first_hwm ))" >> "$results/meta.env"
 
 # --- report --------------------------------------------------------------------------------------------------
 "$loadgen" report --dir "$out"
