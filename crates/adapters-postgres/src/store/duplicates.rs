@@ -1,7 +1,7 @@
 //! [`DuplicateStore`] on PostgreSQL: the refresh queue (filled by triggers, migration
 //! `2026-12-03-000003_duplicate_refresh_queue`) and the accounts' refresh locks, the candidate search of a contact
-//! (its search keys written first, then index lookups, each bounded by a LIMIT), and the suggestions and dismissals tables (use case:
-//! `application::duplicates`).
+//! (its search keys written first, then index lookups, each bounded by a LIMIT), and the suggestions and
+//! dismissals tables (use case: `application::duplicates`).
 
 use std::collections::BTreeMap;
 
