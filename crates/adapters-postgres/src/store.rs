@@ -90,9 +90,9 @@ impl Session for PgSession {
             return Ok(());
         }
         // Asked before `COMMIT`, so that a commit lost with its connection can be looked up: one more round trip.
-        let xid = match self.look_up_on {
+        let tx = match self.look_up_on {
             Some(_) => match diesel::sql_query(TRANSACTION_ID_SQL).get_result::<TransactionId>(self.conn()).store() {
-                Ok(id) => id.xid,
+                Ok(tx) => Some(tx),
                 // `COMMIT` was not sent: nothing of the transaction is stored
                 Err(e) if self.conn.lost() => return Err(CommitError::NotCommitted(e)),
                 Err(e) => return Err(CommitError::Failed(e)),
@@ -102,11 +102,11 @@ impl Session for PgSession {
         self.open_transaction = false;
         let Err(e) = AnsiTransactionManager::commit_transaction(&mut **self.conn) else { return Ok(()) };
         let e = crate::errors::from_diesel(e);
-        match (self.look_up_on.take(), xid) {
-            (Some(db), Some(xid)) if self.conn.lost() => {
+        match (self.look_up_on.take(), tx.as_ref().and_then(|tx| tx.xid.map(|xid| (tx, xid)))) {
+            (Some(db), Some((tx, xid))) if self.conn.lost() => {
                 // the lost connection goes back to the pool (which discards it) before the lookup takes one
                 drop(self);
-                let outcome = lost_commits::look_up(&db, xid);
+                let outcome = lost_commits::look_up(&db, tx, xid);
                 crate::metrics::lost_commit(outcome.as_str());
                 match outcome {
                     Outcome::Committed => {

@@ -158,15 +158,34 @@ impl Load {
 }
 
 /// The servers' logged commits lost with their connection, by outcome: looked up as committed (the request
-/// succeeded), as not committed (it ran once more), and unknown (it answered 503).
+/// succeeded), as not committed (it ran once more), and unknown (it answered 503); and the answers that came from
+/// another timeline than the transaction's (a promoted standby), judged by its history.
 fn commits_lost(servers: &[Server]) -> String {
     let count = |what: &str| servers.iter().map(|s| s.log().matches(what).count()).sum::<usize>();
     format!(
-        "{} looked up as committed, {} as not committed (run once more), {} unknown (503)",
+        "{} looked up as committed, {} as not committed (run once more), {} unknown (503); \
+         answers from another timeline: {}",
         count("had committed"),
         count("had not committed"),
         count("commit failed, its outcome is unknown"),
+        count("looked up on another timeline"),
     )
+}
+
+/// Runs a phase's check; when it fails, prints what the servers logged about the database first (their logs go
+/// with them), so that a lost write can be traced to a lookup, a retry or a pool error.
+fn check_or_show_logs(servers: &[Server], check: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)) {
+        for (i, server) in servers.iter().enumerate() {
+            let log = server.log();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!("--- server {i}: {} lines logged (warnings and errors), the last 200 ---", lines.len());
+            for line in lines.iter().rev().take(200).rev() {
+                eprintln!("{line}");
+            }
+        }
+        std::panic::resume_unwind(panic);
+    }
 }
 
 fn epoch() -> f64 {
@@ -315,7 +334,9 @@ fn failovers_lose_no_acknowledged_write() {
     let answers = load.finish();
     let after = ha(&["primary"]);
     assert_ne!(before, after, "the switchover did not change the primary");
-    check(&format!("planned switchover {before} -> {after}"), &url, &answers, fault, fault_epoch);
+    check_or_show_logs(&servers, || {
+        check(&format!("planned switchover {before} -> {after}"), &url, &answers, fault, fault_epoch);
+    });
     println!("ha: commits lost with their connection so far: {}", commits_lost(&servers));
     // requests wait out the pause, run again when nothing of them committed, and a lost COMMIT is looked up
     let failed: Vec<_> = answers.iter().filter(|a| !is_2xx(a.status)).map(|a| (a.status, a.code.clone())).collect();
@@ -332,7 +353,9 @@ fn failovers_lose_no_acknowledged_write() {
     let answers = load.finish();
     let after = ha(&["primary"]);
     assert_ne!(victim, after, "no other node took over");
-    check(&format!("kill -9 of the primary {victim} -> {after}"), &url, &answers, fault, fault_epoch);
+    check_or_show_logs(&servers, || {
+        check(&format!("kill -9 of the primary {victim} -> {after}"), &url, &answers, fault, fault_epoch);
+    });
     println!("ha: commits lost with their connection so far: {}", commits_lost(&servers));
 
     // the webhook workers of the same processes still deliver: an update after the crash reaches its receiver
