@@ -456,6 +456,8 @@ if [ "$large" -gt 0 ]; then
   pair_pages=$(( ($(q "SELECT count(*) FROM contact_duplicate_pairs WHERE account_id = $large_account") + 14) / 15 ))
   pages=$(( (large + 14) / 15 ))
   deep=$(( pages * 9 / 10 ))
+  # the middle page walks the most index entries (a page is counted off from the nearer end of its order)
+  middle=$(( (pages + 1) / 2 ))
   probe=$(( large / 2 + 7 ))
   echo "large_contacts=$large" >> "$results/meta.env"
   : > "$results/large.tsv"
@@ -463,11 +465,13 @@ if [ "$large" -gt 0 ]; then
     "list page 1|/contacts?page=1" \
     "list page $deep|/contacts?page=$deep" \
     "list last page ($pages)|/contacts?page=$pages" \
+    "list page $middle (the middle)|/contacts?page=$middle" \
     "sort=-name page 1|/contacts?sort=-name&page=1" \
     "sort=name page $deep|/contacts?sort=name&page=$deep" \
     "sort=email page 1|/contacts?sort=email&page=1" \
     "sort=phone_number page 1|/contacts?sort=phone_number&page=1" \
     "sort=last_activity_at page 1|/contacts?sort=last_activity_at&page=1" \
+    "sort=-email page 1|/contacts?sort=-email&page=1" \
     "sort=-created_at page $deep|/contacts?sort=-created_at&page=$deep" \
     "search an email (1 hit)|/contacts/search?q=person$probe%40company$(( probe % 1000 )).example" \
     "search a phone number (1 hit)|/contacts/search?q=%2B1777$(printf '%08d' "$probe")" \

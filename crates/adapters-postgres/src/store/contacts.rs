@@ -3,8 +3,8 @@
 //! locks and rewrites contacts through these too).
 
 use application::ports::{
-    ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, ContactWithAddresses, Credentials,
-    DeletedCounts, NewContact, StoredContactInbox, SEARCH_COUNT_CEILING,
+    ContactPage, ContactQuery, ContactStore, ContactWithAddresses, Credentials, DeletedCounts, NewContact,
+    StoredContactInbox, SEARCH_COUNT_CEILING,
 };
 use application::StoreError;
 use chrono::{DateTime, Utc};
@@ -12,11 +12,14 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, InboxId};
 
+use self::pages::{broad_search_page_sql, contacts_page_sql};
 use super::{count, Count, PgSession};
 use crate::errors::StoreResult;
 use crate::models::{contact_inbox, ContactAttributesChangeset, ContactRow, InboxRow, NewContactRow};
 use crate::prepared::Prepared;
 use crate::schema::{contact_inboxes, contact_labels, contacts, conversations, inboxes, messages, notes};
+
+mod pages;
 
 impl ContactStore for PgSession {
     fn credentials_and_contact(
@@ -362,65 +365,6 @@ pub fn like_pattern(term: &str) -> String {
     pattern
 }
 
-/// The ORDER BY of a page in `sort` order (by id last, so that pages never overlap).
-fn page_order(sort: ContactSort) -> (String, &'static str, &'static str, &'static str) {
-    let direction = if sort.descending { "DESC" } else { "ASC" };
-    let (expression, nullable) = sort_expression(sort.key);
-    // Missing values come last either way. NULLS LAST is only spelled out where a column can be NULL: on a NOT
-    // NULL column it changes nothing but would stop (account_id, created_at, id) serving descending pages.
-    let nulls = if nullable { " NULLS LAST" } else { "" };
-    (format!("ORDER BY {expression} {direction}{nulls}, id {direction}"), expression, direction, nulls)
-}
-
-/// One page of contacts, each row with the number of matches in all pages (`total`): `$1` the account, `$2` the
-/// search pattern (unused without a search), `$3` the limit, `$4` the offset, `$5` one more than the search count
-/// ceiling. Assembled from fixed fragments only; nothing the client sent is spliced in.
-///
-/// The list reads the kept count. A search first collects the ids of at most `$5` matches (`capped`): the
-/// trigram indexes find a rare term's few matches at once, and a scan stops at `$5` for a common one. Then
-/// exactly one of two branches runs (the other's one-time filter is false, so it is never executed):
-/// * fewer than `$5` matches and the page within them: the page is sorted out of those;
-/// * otherwise one marker row (a match) that carries the count: for `$5` matches the caller reads the page with
-///   [`broad_search_page_sql`], past the end there is none. Without the marker such a search would return no
-///   row at all, and its count would take another statement; reading the broad page here as well (as a third
-///   branch) cost every search about a seventh of its database time to plan, for the few searches that need it.
-fn contacts_page_sql(search: bool, sort: ContactSort) -> String {
-    let (order, expression, direction, nulls) = page_order(sort);
-    if !search {
-        // The page's ids first, read from the sort order's index alone where it can (an index-only scan: a deep
-        // page walks index entries, not every contact row before it; an OFFSET of 900,000 took 60-70 ms instead
-        // of 200-700), then those rows, in the same order.
-        return format!(
-            "SELECT contacts.*, ({KEPT_COUNT}) AS total \
-             FROM (SELECT id, {expression} AS k FROM contacts WHERE account_id = $1 {order} LIMIT $3 OFFSET $4) AS page \
-             JOIN contacts ON contacts.id = page.id \
-             ORDER BY page.k {direction}{nulls}, page.id {direction}"
-        );
-    }
-    format!(
-        "WITH capped AS MATERIALIZED (SELECT id FROM contacts WHERE account_id = $1 AND {SEARCH_CONDITION} LIMIT $5), \
-              matched AS (SELECT count(*) AS n FROM capped) \
-         SELECT page.*, (SELECT n FROM matched) AS total FROM ( \
-             (SELECT contacts.* FROM contacts \
-              WHERE (SELECT n FROM matched) < $5 AND (SELECT n FROM matched) > $4 AND account_id = $1 \
-                AND id IN (SELECT id FROM capped) \
-              {order} LIMIT $3 OFFSET $4) \
-             UNION ALL \
-             (SELECT contacts.* FROM contacts \
-              WHERE ((SELECT n FROM matched) >= $5 OR (SELECT n FROM matched) <= $4) AND account_id = $1 \
-                AND id = (SELECT min(id) FROM capped))) AS page \
-         {order}"
-    )
-}
-
-/// The page of a search with more matches than the count ceiling (`$1` the account, `$2` the pattern, `$3` the
-/// limit, `$4` the offset): read along the sort order's index with a filter no index answers
-/// ([`SEARCH_FILTER`]): given a trigram index to use, the planner would rather collect and sort every match.
-fn broad_search_page_sql(sort: ContactSort) -> String {
-    let (order, ..) = page_order(sort);
-    format!("SELECT contacts.* FROM contacts WHERE account_id = $1 AND {SEARCH_FILTER} {order} LIMIT $3 OFFSET $4")
-}
-
 /// A page row and the number of matches in all pages.
 #[derive(QueryableByName)]
 struct CountedContactRow {
@@ -428,20 +372,6 @@ struct CountedContactRow {
     contact: ContactRow,
     #[diesel(sql_type = BigInt)]
     total: i64,
-}
-
-/// The SQL a sort key orders by, and whether it can be NULL.
-fn sort_expression(key: ContactSortKey) -> (&'static str, bool) {
-    match key {
-        // case-insensitive, as people read names
-        ContactSortKey::Name => ("lower(name)", false),
-        ContactSortKey::Email => ("email", true),
-        ContactSortKey::PhoneNumber => ("phone_number", true),
-        // served by contacts_account_last_activity_idx in the default (descending) direction
-        ContactSortKey::LastActivityAt => ("last_activity_at", true),
-        // served by contacts_account_created_idx in both directions
-        ContactSortKey::CreatedAt => ("created_at", false),
-    }
 }
 
 /// How a single contact inbox is looked up.
@@ -546,43 +476,5 @@ mod tests {
             assert!(plan.contains(index), "{index} is not used:\n{plan}");
         }
         assert!(!plan.contains("Seq Scan"), "{plan}");
-    }
-
-    /// The default order (most recently active first), both created_at orders and both name orders are read
-    /// from an index, page by page, instead of sorting the whole account; the page's ids come from the index
-    /// alone (an index-only scan), so that a deep page walks index entries rather than rows.
-    #[test]
-    fn list_pages_are_read_in_index_order() {
-        let db = TestDatabase::new();
-        let mut conn = db.connection();
-        diesel::sql_query("INSERT INTO accounts (name) VALUES ('a')").execute(&mut conn).expect("account");
-        diesel::sql_query(
-            "INSERT INTO contacts (account_id, name, last_activity_at) \
-             SELECT (SELECT min(id) FROM accounts), 'Name ' || g, CASE WHEN g % 3 = 0 THEN now() - g * interval '1 minute' END \
-             FROM generate_series(1, 5000) g",
-        )
-        .execute(&mut conn)
-        .expect("contacts");
-        diesel::sql_query("ANALYZE contacts").execute(&mut conn).expect("analyze");
-        for (sort, index) in [
-            (ContactSort::default(), "contacts_account_last_activity_idx"),
-            (ContactSort { key: ContactSortKey::CreatedAt, descending: true }, "contacts_account_created_idx"),
-            (ContactSort { key: ContactSortKey::CreatedAt, descending: false }, "contacts_account_created_idx"),
-            (ContactSort { key: ContactSortKey::Name, descending: false }, "contacts_account_name_idx"),
-            (ContactSort { key: ContactSortKey::Name, descending: true }, "contacts_account_name_idx"),
-        ] {
-            let plan = plan_of(&mut conn, &contacts_page_sql(false, sort), |explain| {
-                explain
-                    .bind::<BigInt, _>(1_i64)
-                    .bind::<Text, _>("")
-                    .bind::<BigInt, _>(15_i64)
-                    .bind::<BigInt, _>(30_i64)
-                    .bind::<BigInt, _>(10_001_i64)
-            })
-            .join("\n");
-            // the page's ids from the index alone, and no sort of the account
-            let walk = plan.lines().any(|l| l.contains("Index Only Scan") && l.contains(&format!("using {index} ")));
-            assert!(walk && !plan.contains("Sort"), "{sort:?} should read {index} only:\n{plan}");
-        }
     }
 }
