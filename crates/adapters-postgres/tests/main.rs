@@ -79,8 +79,15 @@ fn migrations_run_up_down_and_up_again() {
 }
 
 /// The migrations from the identities one on, newest last.
-const SINCE_IDENTITIES: [&str; 6] =
-    ["20261203000020", "20261203000030", "20261203000031", "20261203000032", "20261203000033", "20261203000040"];
+const SINCE_IDENTITIES: [&str; 7] = [
+    "20261203000020",
+    "20261203000030",
+    "20261203000031",
+    "20261203000032",
+    "20261203000033",
+    "20261203000040",
+    "20261203000041",
+];
 
 /// Reverts the migrations from the identities one on, newest first.
 fn revert_since_identities(url: &str) {

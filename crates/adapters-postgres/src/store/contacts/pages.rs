@@ -7,10 +7,10 @@
 //!   from its end, in the opposite order along the same index (the account's count is kept, so where the end
 //!   is costs nothing). The deepest page walks half the account's index entries instead of all of them.
 //! * **Parts.** Where the index holds missing values at the wrong end for the direction asked (ascending
-//!   `last_activity_at`, whose index is descending; descending `email` and `phone_number`, whose unique indexes
-//!   are ascending), the order is read in two parts from the same index: the contacts with a value, then those
-//!   without (by id). The second part is read only when the page reaches it; where the page lies wholly in it,
-//!   the first part is counted (index entries only).
+//!   `last_activity_at`, whose index is descending), and for `email` and `phone_number` (unique among the
+//!   contacts that have one, so their unique indexes order those without a tie to break by id), the order is
+//!   read in two parts: the contacts with a value, then those without (by id). The second part is read only when
+//!   the page reaches it; where the page lies wholly in it, the first part is counted (index entries only).
 
 use application::ports::{ContactSort, ContactSortKey};
 
@@ -22,9 +22,10 @@ fn sort_expression(key: ContactSortKey) -> (&'static str, Nullable) {
     match key {
         // case-insensitive, as people read names; contacts_account_name_idx, both directions
         ContactSortKey::Name => ("lower(name)", Nullable::No),
-        // the unique indexes (account_id, email) and (account_id, phone_number): ascending, NULLs last
-        ContactSortKey::Email => ("email", Nullable::NullsLastAscending),
-        ContactSortKey::PhoneNumber => ("phone_number", Nullable::NullsLastAscending),
+        // the unique indexes (account_id, email) and (account_id, phone_number), which include the id (migration
+        // 2026-12-03-000041): ascending, NULLs last
+        ContactSortKey::Email => ("email", Nullable::Unique),
+        ContactSortKey::PhoneNumber => ("phone_number", Nullable::Unique),
         // contacts_account_last_activity_idx: descending, NULLs last
         ContactSortKey::LastActivityAt => ("last_activity_at", Nullable::NullsLastDescending),
         // contacts_account_created_idx, both directions
@@ -32,11 +33,13 @@ fn sort_expression(key: ContactSortKey) -> (&'static str, Nullable) {
     }
 }
 
-/// Whether a sort key can be NULL, and which way its index reads with NULLs last.
+/// Whether a sort key can be NULL, and how its index holds it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Nullable {
     No,
-    NullsLastAscending,
+    /// Unique per account where present, in an ascending index with NULLs last.
+    Unique,
+    /// In an index read descending with NULLs last, then by id.
     NullsLastDescending,
 }
 
@@ -76,22 +79,26 @@ fn parts(sort: ContactSort, reversed: bool) -> Parts {
     };
     // in the order asked, NULLs come last; read from the end, first
     let nulls_first = reversed;
-    let index_nulls_last = match nullable {
+    let (valued_order, missing_order) = match nullable {
         Nullable::No => return whole(""),
-        Nullable::NullsLastAscending => !descending,
-        Nullable::NullsLastDescending => descending,
+        // The value alone orders those that have one: no tie to break, so no sort of the index's order. Those
+        // without one are read by id (a walk of the primary key, or a sort of them).
+        Nullable::Unique => (format!("ORDER BY {expression} {direction}"), format!("ORDER BY id {direction}")),
+        Nullable::NullsLastDescending => {
+            if descending != nulls_first {
+                return whole(if nulls_first { " NULLS FIRST" } else { " NULLS LAST" });
+            }
+            // The index holds NULLs at the other end: each part is read in the index's own order, NULLs placed
+            // as the index has them (which orders those with a value as asked, and those without by id: the
+            // planner cannot tell that `IS NULL` makes the key a constant, and would walk the primary key and
+            // read every row to order them by id).
+            let index_nulls = if descending { " NULLS LAST" } else { " NULLS FIRST" };
+            let order = format!("ORDER BY {expression} {direction}{index_nulls}, id {direction}");
+            (order.clone(), order)
+        }
     };
-    if index_nulls_last != nulls_first {
-        return whole(if nulls_first { " NULLS FIRST" } else { " NULLS LAST" });
-    }
-    // The index holds NULLs at the other end: the contacts with a value in its order (NULLs placed as the
-    // index has them, which changes nothing here), and those without by id.
-    let index_nulls = if index_nulls_last { " NULLS LAST" } else { " NULLS FIRST" };
-    let valued = Part {
-        condition: format!(" AND {expression} IS NOT NULL"),
-        order: format!("ORDER BY {expression} {direction}{index_nulls}, id {direction}"),
-    };
-    let missing = Part { condition: format!(" AND {expression} IS NULL"), order: format!("ORDER BY id {direction}") };
+    let valued = Part { condition: format!(" AND {expression} IS NOT NULL"), order: valued_order };
+    let missing = Part { condition: format!(" AND {expression} IS NULL"), order: missing_order };
     if nulls_first {
         Parts::Split(missing, valued)
     } else {
