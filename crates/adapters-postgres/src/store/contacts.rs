@@ -12,7 +12,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, InboxId};
 
-use self::pages::{broad_search_page_sql, contacts_page_sql};
+#[cfg(all(test, feature = "test-support"))]
+use self::pages::SEARCH_CONDITION;
+use self::pages::{broad_search_page_sql, contacts_page_sql, KEPT_COUNT_SQL};
 use super::{count, Count, PgSession};
 use crate::errors::StoreResult;
 use crate::models::{contact_inbox, ContactAttributesChangeset, ContactRow, InboxRow, NewContactRow};
@@ -303,52 +305,6 @@ impl ContactStore for PgSession {
         })
     }
 }
-
-/// The search predicate. Each alternative is written exactly as its trigram index is defined (see the first
-/// migration), so that PostgreSQL can answer it with a bitmap OR of the four GIN indexes instead of scanning
-/// the account's contacts. `$2` is the escaped `%term%` pattern; emails are stored lower-cased, so their
-/// index needs no `lower()`, and phone numbers have no case. The fifth alternative finds contacts by their
-/// secondary identities (primaries are the four columns already): the partial trigram index of the identities
-/// migration answers the subquery once (an init plan), and its few contact ids join the bitmap OR through the
-/// primary key. It says `account_id + 0` so that only that index can answer it: with statistics taken before a
-/// large import the planner once read the account's 2,500,000 identities through the account index instead
-/// (1.2 s for a one-hit search, measured in the bench). A macro, so that other statements can be assembled from it at compile time.
-macro_rules! search_condition {
-    () => {
-        "(lower(name) LIKE lower($2) OR email LIKE lower($2) \
-     OR phone_number LIKE lower($2) OR lower(identifier) LIKE lower($2) \
-     OR id = ANY (ARRAY(SELECT contact_id FROM contact_identities \
-                        WHERE account_id + 0 = $1 AND NOT is_primary AND lower(value) LIKE lower($2))))"
-    };
-}
-
-/// The search predicate (see [`search_condition!`]).
-pub const SEARCH_CONDITION: &str = search_condition!();
-
-/// The same predicate as [`SEARCH_CONDITION`], written so that no index can answer it (`|| ''` hides each
-/// column from its trigram index) and tested contact by contact. A search that matches more contacts than the
-/// count ceiling reads its page along the sort order's index with this filter: given a trigram index to use,
-/// the planner would rather collect and sort every match (300 ms for 100,000 of them). A secondary identity is
-/// looked up per contact through its owner's index instead of collected for the whole account.
-const SEARCH_FILTER: &str = "((lower(name) || '') LIKE lower($2) OR (email || '') LIKE lower($2) \
-     OR (phone_number || '') LIKE lower($2) OR (lower(identifier) || '') LIKE lower($2) \
-     OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.account_id = $1 AND i.contact_id = contacts.id \
-                AND NOT i.is_primary AND lower(i.value) LIKE lower($2)))";
-
-/// The account's contact count as the database keeps it (see the contact counts migration): the folded total
-/// plus the changes not folded yet, read in one snapshot. `$1` is the account.
-macro_rules! kept_count {
-    () => {
-        "SELECT (coalesce((SELECT contacts FROM account_contact_counts WHERE account_id = $1), 0) \
-         + coalesce((SELECT sum(delta) FROM contact_count_changes WHERE account_id = $1), 0))::bigint"
-    };
-}
-
-/// The kept count, as a scalar subquery of the list page.
-const KEPT_COUNT: &str = kept_count!();
-
-/// The kept count on its own, for a list page past the end.
-const KEPT_COUNT_SQL: &str = concat!(kept_count!(), " AS n");
 
 /// `%term%` with LIKE's special characters escaped (backslash is PostgreSQL's default LIKE escape), so that
 /// every character of the term matches itself.
