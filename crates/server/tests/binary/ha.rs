@@ -340,7 +340,7 @@ fn failovers_lose_no_acknowledged_write() {
     println!("ha: commits lost with their connection so far: {}", commits_lost(&servers));
     // requests wait out the pause, run again when nothing of them committed, and a lost COMMIT is looked up
     let failed: Vec<_> = answers.iter().filter(|a| !is_2xx(a.status)).map(|a| (a.status, a.code.clone())).collect();
-    assert!(failed.is_empty(), "planned switchover: a client saw {failed:?}");
+    check_or_show_logs(&servers, || assert!(failed.is_empty(), "planned switchover: a client saw {failed:?}"));
 
     // (b) a crash of the primary: kill -9 of its node's process group (pg_autoctl and PostgreSQL)
     ha(&["wait-healthy", "120"]);
