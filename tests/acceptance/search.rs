@@ -78,6 +78,35 @@ fn wildcards_and_backslashes_match_themselves() {
     }
 }
 
+/// The four columns are searched through one index over their text joined by U+001F (store/contacts/pages.rs):
+/// a term never matches across two columns, whether it holds that separator or a space, and a term holding the
+/// separator still finds a column that holds it.
+#[test]
+fn a_term_matches_within_one_field_only() {
+    let app = TestApp::spawn();
+    let (account, token) = app.account_with_admin();
+    app.api_contact(
+        account,
+        &token,
+        &json!({"name": "Ada Lovelace", "email": "ada@analytical.org", "phone_number": "+15551234567", "identifier": "crm-7"}),
+    );
+    app.api_contact(account, &token, &json!({"name": "Unit\u{1f}Separator"}));
+    for (q, expected) in [
+        ("q=lovelace%1Fada", vec![]),
+        ("q=e%1F", vec![]),
+        ("q=org%1F%2B1555", vec![]),
+        ("q=4567%1Fcrm", vec![]),
+        ("q=lovelace%20ada", vec![]),
+        ("q=t%1Fs", vec!["Unit\u{1f}Separator"]),
+        ("q=%1F", vec!["Unit\u{1f}Separator"]),
+        ("q=crm-7", vec!["Ada Lovelace"]),
+    ] {
+        let body = search(&app, account, &token, q);
+        assert_eq!(names(&body), expected, "{q}");
+        assert_eq!(body["meta"]["count"], json!(expected.len()), "{q}");
+    }
+}
+
 #[test]
 fn pages_and_sorts_like_the_list() {
     let app = TestApp::spawn();

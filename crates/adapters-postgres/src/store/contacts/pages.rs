@@ -14,19 +14,25 @@
 
 use application::ports::{ContactSort, ContactSortKey};
 
-/// The search predicate. Each alternative is written exactly as its trigram index is defined (see the first
-/// migration), so that PostgreSQL can answer it with a bitmap OR of the four GIN indexes instead of scanning
-/// the account's contacts. `$2` is the escaped `%term%` pattern; emails are stored lower-cased, so their
-/// index needs no `lower()`, and phone numbers have no case. The fifth alternative finds contacts by their
-/// secondary identities (primaries are the four columns already): the partial trigram index of the identities
-/// migration answers the subquery once (an init plan), and its few contact ids join the bitmap OR through the
-/// primary key. It says `account_id + 0` so that only that index can answer it: with statistics taken before a
-/// large import the planner once read the account's 2,500,000 identities through the account index instead
-/// (1.2 s for a one-hit search, measured in the bench). A macro, so that other statements can be assembled from it at compile time.
+/// The search predicate. The first alternative is written exactly as the search's trigram index is defined
+/// (migration `2026-12-03-000050`: the four searchable columns joined by U+001F), so that PostgreSQL answers it
+/// from that one GIN index instead of scanning the account's contacts. `$2` is the escaped `%term%` pattern;
+/// emails are stored lower-cased and phone numbers have no case, so only name and identifier are lowered. A
+/// pattern without U+001F matches the joined text exactly where it matches one column (a match cannot cross a
+/// separator it does not hold); with one, the columns are tested one by one (the `strpos` test is folded away
+/// at planning for the usual pattern, so the planner estimates the joined text's match alone). The second
+/// alternative finds contacts by their secondary identities (primaries are the four columns already): the
+/// partial trigram index of the identities migration answers the subquery once (an init plan), and its few
+/// contact ids join the bitmap OR through the primary key. It says `account_id + 0` so that only that index can
+/// answer it: with statistics taken before a large import the planner once read the account's 2,500,000
+/// identities through the account index instead (1.2 s for a one-hit search, measured in the bench). A macro,
+/// so that other statements can be assembled from it at compile time.
 macro_rules! search_condition {
     () => {
-        "(lower(name) LIKE lower($2) OR email LIKE lower($2) \
-     OR phone_number LIKE lower($2) OR lower(identifier) LIKE lower($2) \
+        "(((lower(name) || E'\\x1f' || coalesce(email, '') || E'\\x1f' || coalesce(phone_number, '') || E'\\x1f' \
+              || coalesce(lower(identifier), '')) LIKE lower($2) \
+       AND (strpos($2, E'\\x1f') = 0 OR lower(name) LIKE lower($2) OR email LIKE lower($2) \
+            OR phone_number LIKE lower($2) OR lower(identifier) LIKE lower($2))) \
      OR id = ANY (ARRAY(SELECT contact_id FROM contact_identities \
                         WHERE account_id + 0 = $1 AND NOT is_primary AND lower(value) LIKE lower($2))))"
     };
