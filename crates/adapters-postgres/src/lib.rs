@@ -5,6 +5,17 @@
 //! Errors: every diesel or pool error is turned into an `application::StoreError` in [`errors`], the only place
 //! that knows constraint names. Nothing above this crate sees diesel.
 
+/// The searchable text of a contact, as the search's trigram index is defined (migration
+/// `2026-12-03-000050`): name, email, phone number and identifier, lower-cased where they have case, joined by
+/// U+001F. A statement must spell it exactly so for PostgreSQL to answer it from that index. A macro, so that
+/// statements can be assembled from it at compile time.
+macro_rules! joined_text {
+    () => {
+        "(lower(name) || E'\\x1f' || coalesce(email, '') || E'\\x1f' || coalesce(phone_number, '') || E'\\x1f' \
+              || coalesce(lower(identifier), ''))"
+    };
+}
+
 pub mod errors;
 mod lost_commits;
 pub mod metrics;
@@ -17,6 +28,7 @@ pub mod schema;
 mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod trigram_shares;
 
 pub use lost_commits::names_several_hosts;
 pub use pool::{PgDatabase, PoolConfig};

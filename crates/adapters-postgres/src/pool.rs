@@ -21,6 +21,7 @@ use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 
 use crate::errors::from_pool;
+use crate::trigram_shares::SearchSample;
 
 /// A pooled PostgreSQL connection.
 pub type PgPooled = PooledConnection<Manager>;
@@ -189,6 +190,7 @@ pub struct PgDatabase {
     statements: Arc<AtomicU64>,
     checks: Arc<AtomicU64>,
     look_up_lost_commits: bool,
+    search_sample: Arc<SearchSample>,
 }
 
 /// Watches every statement of a connection: counts it (tests and the benchmark read the count) and marks the
@@ -242,7 +244,8 @@ impl PgDatabase {
             .test_on_check_out(true)
             .event_handler(Box::new(crate::metrics::PoolEvents))
             .build_unchecked(manager);
-        Self { pool, statements, checks, look_up_lost_commits: config.look_up_lost_commits }
+        let search_sample = Arc::new(SearchSample::new(pool.clone()));
+        Self { pool, statements, checks, look_up_lost_commits: config.look_up_lost_commits, search_sample }
     }
 
     /// Statements sent so far on this pool's connections for the service's work: queries and transaction
@@ -260,6 +263,20 @@ impl PgDatabase {
 
     pub(crate) fn pool(&self) -> &Pool<Manager> {
         &self.pool
+    }
+
+    /// The sample of the searchable text that long search terms are looked up by (`crate::trigram_shares`).
+    pub(crate) fn search_sample(&self) -> &Arc<SearchSample> {
+        &self.search_sample
+    }
+
+    /// Takes a new sample of the searchable text at once, on this thread (searches otherwise take one in the
+    /// background on the first search and every ten minutes). For tests and tools that just loaded contacts.
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection comes in time; storage failures.
+    pub fn sample_search_text(&self) -> Result<(), StoreError> {
+        self.search_sample.renew()
     }
 
     /// Whether sessions look the outcome of a commit lost with its connection up ([`PoolConfig::look_up_lost_commits`]).

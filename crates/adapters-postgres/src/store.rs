@@ -23,6 +23,8 @@ mod signed_in;
 mod undo;
 mod webhooks;
 
+use std::sync::Arc;
+
 use application::ports::CommitError;
 use application::ports::User;
 use application::{Database, Session, StoreError};
@@ -36,6 +38,7 @@ use crate::errors::StoreResult;
 use crate::lost_commits::{self, Outcome, TransactionId, TRANSACTION_ID_SQL};
 use crate::models::{InboxRow, UserRow};
 use crate::pool::{PgDatabase, PgPooled};
+use crate::trigram_shares::SearchSample;
 // `schema::inboxes` is spelled out: the name `inboxes` is the submodule here.
 use crate::schema::{self, users};
 
@@ -46,24 +49,34 @@ pub struct PgSession {
     /// The pool to look the outcome of a commit lost with its connection up on, when it does
     /// ([`crate::PoolConfig::look_up_lost_commits`]).
     look_up_on: Option<PgDatabase>,
+    /// The sample a long search term's pieces are chosen by (`crate::trigram_shares`); without one, terms are
+    /// looked up whole.
+    search_sample: Option<Arc<SearchSample>>,
 }
 
 impl PgSession {
     /// Opens a transaction on the connection.
     pub fn begin(mut conn: PgPooled) -> Result<Self, StoreError> {
         AnsiTransactionManager::begin_transaction(&mut **conn).store()?;
-        Ok(Self { conn, open_transaction: true, look_up_on: None })
+        Ok(Self { conn, open_transaction: true, look_up_on: None, search_sample: None })
     }
 
     /// Uses the connection in autocommit mode.
     pub fn autocommit(conn: PgPooled) -> Self {
-        Self { conn, open_transaction: false, look_up_on: None }
+        Self { conn, open_transaction: false, look_up_on: None, search_sample: None }
     }
 
     /// Has a commit that fails with its connection looked up on `db` (see `crate::lost_commits`).
     #[must_use]
     pub(crate) fn look_up_lost_commits_on(mut self, db: &PgDatabase) -> Self {
         self.look_up_on = Some(db.clone());
+        self
+    }
+
+    /// Chooses the pieces of long search terms by `db`'s sample of the searchable text.
+    #[must_use]
+    pub(crate) fn with_search_sample_of(mut self, db: &PgDatabase) -> Self {
+        self.search_sample = Some(Arc::clone(db.search_sample()));
         self
     }
 
@@ -181,11 +194,12 @@ impl Database for PgDatabase {
             Err(StoreError::Unavailable(_)) => PgSession::begin(self.get()?)?,
             other => other?,
         };
+        let session = session.with_search_sample_of(self);
         Ok(Box::new(if self.looks_up_lost_commits() { session.look_up_lost_commits_on(self) } else { session }))
     }
 
     fn connect(&self) -> Result<Box<dyn Session>, StoreError> {
-        Ok(Box::new(PgSession::autocommit(self.get()?)))
+        Ok(Box::new(PgSession::autocommit(self.get()?).with_search_sample_of(self)))
     }
 
     fn ping(&self) -> bool {

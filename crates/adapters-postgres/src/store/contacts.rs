@@ -8,6 +8,7 @@ use application::ports::{
 };
 use application::StoreError;
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, InboxId};
@@ -20,6 +21,7 @@ use crate::errors::StoreResult;
 use crate::models::{contact_inbox, ContactAttributesChangeset, ContactRow, InboxRow, NewContactRow};
 use crate::prepared::Prepared;
 use crate::schema::{contact_inboxes, contact_labels, contacts, conversations, inboxes, messages, notes};
+use crate::trigram_shares::probes;
 
 mod pages;
 
@@ -156,14 +158,22 @@ impl ContactStore for PgSession {
         // matches one contact from one that matches all of them). Tried: as a named prepared statement, whose
         // parse and analysis would be saved, PostgreSQL switched to one generic plan after a few rare and
         // common terms on 20,000 contacts, a scan of the account for every term.
-        let rows: Vec<CountedContactRow> = diesel::sql_query(contacts_page_sql(query.search.is_some(), query.sort))
+        // A long term is looked up in the index by its rarest pieces (see `crate::trigram_shares`).
+        let probes = match (&query.search, &self.search_sample) {
+            (Some(term), Some(sample)) => sample.shares().map(|shares| probes(term, &shares)).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let mut statement = diesel::sql_query(contacts_page_sql(query.search.is_some(), query.sort, probes.len()))
+            .into_boxed::<Pg>()
             .bind::<BigInt, _>(account.get())
             .bind::<Text, _>(&pattern)
             .bind::<BigInt, _>(limit)
             .bind::<BigInt, _>(offset)
-            .bind::<BigInt, _>(signed(SEARCH_COUNT_CEILING.saturating_add(1)))
-            .load(self.conn())
-            .store()?;
+            .bind::<BigInt, _>(signed(SEARCH_COUNT_CEILING.saturating_add(1)));
+        for probe in &probes {
+            statement = statement.bind::<Text, _>(probe);
+        }
+        let rows: Vec<CountedContactRow> = statement.load(self.conn()).store()?;
         let Some(total) = rows.first().map(|r| u64::try_from(r.total).unwrap_or(0)) else {
             // No row at all: a search that matches nothing (its marker row needs a match), or a list page past
             // the end, where only a second statement can say where the end is.
@@ -415,15 +425,45 @@ mod tests {
         .expect("contacts");
         diesel::sql_query("ANALYZE contacts").execute(&mut conn).expect("analyze");
         diesel::sql_query("SET enable_seqscan = off").execute(&mut conn).expect("set");
-        // $1 (the account) is not part of the predicate; the dummy keeps the parameter numbering of the real query
-        let query = format!("SELECT id FROM contacts WHERE $1::bigint IS NOT NULL AND {SEARCH_CONDITION}");
-        let plan = plan_of(&mut conn, &query, |explain| {
+        // $1 (the account) is not part of the predicate, nor are $3 to $5; the dummies keep the parameter
+        // numbering of the real query
+        let whole = format!("SELECT id FROM contacts WHERE $1::bigint IS NOT NULL AND {SEARCH_CONDITION}");
+        let plan = plan_of(&mut conn, &whole, |explain| {
             explain.bind::<BigInt, _>(1_i64).bind::<Text, _>(like_pattern("name 1234"))
         })
         .join("\n");
         for index in ["contacts_search_trgm_idx", "contact_identities_secondary_trgm_idx", "contacts_pkey"] {
             assert!(plan.contains(index), "{index} is not used:\n{plan}");
         }
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+        // a long term looked up by two of its pieces: the index is asked for the pieces, not for the term
+        let probed = format!(
+            "SELECT id FROM contacts WHERE $1::bigint IS NOT NULL AND $3::bigint IS NOT NULL AND $4::bigint IS NOT NULL \
+             AND $5::bigint IS NOT NULL AND {}",
+            self::pages::probed_search_condition(2)
+        );
+        let plan = plan_of(&mut conn, &probed, |explain| {
+            explain
+                .bind::<BigInt, _>(1_i64)
+                .bind::<Text, _>(like_pattern("e1234@example.com"))
+                .bind::<BigInt, _>(0_i64)
+                .bind::<BigInt, _>(0_i64)
+                .bind::<BigInt, _>(0_i64)
+                .bind::<Text, _>("%e12%")
+                .bind::<Text, _>("%234%")
+        })
+        .join("\n");
+        for index in ["contacts_search_trgm_idx", "contact_identities_secondary_trgm_idx", "contacts_pkey"] {
+            assert!(plan.contains(index), "{index} is not used:\n{plan}");
+        }
+        // the condition the search's index is asked (the line after its scan)
+        let index_condition = plan
+            .lines()
+            .skip_while(|l| !l.contains("Bitmap Index Scan on contacts_search_trgm_idx"))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(index_condition.contains("%e12%") && index_condition.contains("%234%"), "{plan}");
+        assert!(!index_condition.contains("e1234@example.com"), "the whole term is tested on the rows:\n{plan}");
         assert!(!plan.contains("Seq Scan"), "{plan}");
     }
 }

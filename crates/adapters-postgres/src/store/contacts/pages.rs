@@ -15,31 +15,65 @@
 use application::ports::{ContactSort, ContactSortKey};
 
 /// The search predicate. The first alternative is written exactly as the search's trigram index is defined
-/// (migration `2026-12-03-000050`: the four searchable columns joined by U+001F), so that PostgreSQL answers it
-/// from that one GIN index instead of scanning the account's contacts. `$2` is the escaped `%term%` pattern;
-/// emails are stored lower-cased and phone numbers have no case, so only name and identifier are lowered. A
-/// pattern without U+001F matches the joined text exactly where it matches one column (a match cannot cross a
-/// separator it does not hold); with one, the columns are tested one by one (the `strpos` test is folded away
-/// at planning for the usual pattern, so the planner estimates the joined text's match alone). The second
-/// alternative finds contacts by their secondary identities (primaries are the four columns already): the
+/// (`joined_text!`: the four searchable columns joined by U+001F), so that PostgreSQL answers it from that one
+/// GIN index instead of scanning the account's contacts. `$2` is the escaped `%term%` pattern; emails are stored
+/// lower-cased and phone numbers have no case, so only name and identifier are lowered. A pattern without
+/// U+001F matches the joined text exactly where it matches one column (a match cannot cross a separator it does
+/// not hold); with one, the columns are tested one by one (`within_one_column!`). The second alternative finds
+/// contacts by their secondary identities (`by_secondary_identity!`). A macro, so that other statements can be
+/// assembled from it at compile time.
+macro_rules! search_condition {
+    () => {
+        concat!(
+            "((",
+            joined_text!(),
+            " LIKE lower($2) AND ",
+            within_one_column!(),
+            ") OR ",
+            by_secondary_identity!(),
+            ")"
+        )
+    };
+}
+
+/// A match of the joined text that lies within one column: the `strpos` test is folded away at planning for
+/// the usual pattern (no U+001F), so the planner estimates the joined text's match alone.
+macro_rules! within_one_column {
+    () => {
+        "(strpos($2, E'\\x1f') = 0 OR lower(name) LIKE lower($2) OR email LIKE lower($2) \
+          OR phone_number LIKE lower($2) OR lower(identifier) LIKE lower($2))"
+    };
+}
+
+/// The contacts holding the term in a secondary identity (primaries are the four columns already): the
 /// partial trigram index of the identities migration answers the subquery once (an init plan), and its few
 /// contact ids join the bitmap OR through the primary key. It says `account_id + 0` so that only that index can
 /// answer it: with statistics taken before a large import the planner once read the account's 2,500,000
-/// identities through the account index instead (1.2 s for a one-hit search, measured in the bench). A macro,
-/// so that other statements can be assembled from it at compile time.
-macro_rules! search_condition {
+/// identities through the account index instead (1.2 s for a one-hit search, measured in the bench).
+macro_rules! by_secondary_identity {
     () => {
-        "(((lower(name) || E'\\x1f' || coalesce(email, '') || E'\\x1f' || coalesce(phone_number, '') || E'\\x1f' \
-              || coalesce(lower(identifier), '')) LIKE lower($2) \
-       AND (strpos($2, E'\\x1f') = 0 OR lower(name) LIKE lower($2) OR email LIKE lower($2) \
-            OR phone_number LIKE lower($2) OR lower(identifier) LIKE lower($2))) \
-     OR id = ANY (ARRAY(SELECT contact_id FROM contact_identities \
-                        WHERE account_id + 0 = $1 AND NOT is_primary AND lower(value) LIKE lower($2))))"
+        "id = ANY (ARRAY(SELECT contact_id FROM contact_identities \
+                        WHERE account_id + 0 = $1 AND NOT is_primary AND lower(value) LIKE lower($2)))"
     };
 }
 
 /// The search predicate (see [`search_condition!`]).
 pub(super) const SEARCH_CONDITION: &str = search_condition!();
+
+/// The search predicate of a term looked up in the index by `probes` of its pieces (`$6`, `$7`, …: `%piece%`
+/// patterns, see `crate::trigram_shares`): the index is asked for the contacts holding every piece, and the
+/// whole term is tested on those rows alone (`|| ''` keeps it from the index, which would otherwise intersect
+/// the entry lists of all its trigrams, the cost the pieces avoid).
+pub(super) fn probed_search_condition(probes: usize) -> String {
+    let asked: Vec<String> = (0..probes).map(|i| format!("{} LIKE ${}", joined_text!(), 6 + i)).collect();
+    format!(
+        "(({} AND ({} || '') LIKE lower($2) AND {}) OR {})",
+        asked.join(" AND "),
+        joined_text!(),
+        within_one_column!(),
+        by_secondary_identity!()
+    )
+}
 
 /// The same predicate as [`SEARCH_CONDITION`], written so that no index can answer it (`|| ''` hides each
 /// column from its trigram index) and tested contact by contact. A search that matches more contacts than the
@@ -192,7 +226,9 @@ fn ids_of(parts: &Parts, expression: &str, name: &str, limit: &str, offset: &str
 
 /// One page of contacts, each row with the number of matches in all pages (`total`): `$1` the account, `$2` the
 /// search pattern (unused without a search), `$3` the limit, `$4` the offset, `$5` one more than the search count
-/// ceiling. Assembled from fixed fragments only; nothing the client sent is spliced in.
+/// ceiling, and from `$6` on the `probes` pieces a long term is looked up by in the index (none: the whole
+/// term, see [`probed_search_condition`]). Assembled from fixed fragments only; nothing the client sent is
+/// spliced in.
 ///
 /// The list reads the kept count, and its page's ids from the sort order's index alone where it can (an
 /// index-only scan: a deep page walks index entries, not rows), from whichever end of the order is nearer (see
@@ -204,7 +240,7 @@ fn ids_of(parts: &Parts, expression: &str, name: &str, limit: &str, offset: &str
 ///   [`broad_search_page_sql`], past the end there is none. Without the marker such a search would return no
 ///   row at all, and its count would take another statement; reading the broad page here as well (as a third
 ///   branch) cost every search about a seventh of its database time to plan, for the few searches that need it.
-pub(super) fn contacts_page_sql(search: bool, sort: ContactSort) -> String {
+pub(super) fn contacts_page_sql(search: bool, sort: ContactSort, probes: usize) -> String {
     let (order, expression, direction, _) = page_order(sort);
     if !search {
         // From the start while the page is in the first half (`2 * offset + limit <= count`), else from the end:
@@ -238,9 +274,10 @@ pub(super) fn contacts_page_sql(search: bool, sort: ContactSort) -> String {
     // plan than to run. Measured on the bench's 100,000 contacts (a 10-hit term, planning + execution, median of
     // 10): 0.34 + 0.10 ms with the ids joined back, 0.23 + 0.06 ms whole; a broad term on 1,000,000 contacts
     // copies its 10,001 rows for about 0.5 ms more.
+    let condition = if probes == 0 { SEARCH_CONDITION.to_owned() } else { probed_search_condition(probes) };
     format!(
         "WITH capped AS MATERIALIZED ( \
-             SELECT contacts.* FROM contacts WHERE account_id = $1 AND {SEARCH_CONDITION} LIMIT $5), \
+             SELECT contacts.* FROM contacts WHERE account_id = $1 AND {condition} LIMIT $5), \
               matched AS (SELECT count(*) AS n FROM capped) \
          SELECT page.*, (SELECT n FROM matched) AS total FROM ( \
              (SELECT * FROM capped WHERE (SELECT n FROM matched) < $5 AND (SELECT n FROM matched) > $4 \
@@ -370,7 +407,7 @@ mod tests {
             for descending in [false, true] {
                 let sort = ContactSort { key, descending };
                 for offset in [30_i64, 2_600] {
-                    let plan = plan_of(&mut conn, &contacts_page_sql(false, sort), |explain| {
+                    let plan = plan_of(&mut conn, &contacts_page_sql(false, sort, 0), |explain| {
                         explain
                             .bind::<BigInt, _>(1_i64)
                             .bind::<Text, _>("")
