@@ -29,6 +29,8 @@ use crate::pool::Manager;
 
 /// About how many contacts a sample reads (about 150 ms of database time at 1,000,000 contacts).
 const SAMPLE_ROWS: f64 = 10_000.0;
+/// Most contacts a sample reads, whatever the table's estimated size.
+const SAMPLE_LIMIT: i64 = 40_000;
 /// How old a sample may get before a search asks for a new one.
 const RENEW_EVERY: Duration = Duration::from_secs(120);
 /// How long after a failed sample the next one is tried.
@@ -204,21 +206,26 @@ struct Estimate {
 /// Samples the searchable text (the expression of the search's trigram index, migration
 /// `2026-12-03-000050`) and counts the contacts holding each trigram.
 fn take(conn: &mut PgConnection) -> Result<TrigramShares, StoreError> {
+    // The planner's row count, or, for a table never analyzed yet (a large import that autovacuum has not
+    // visited), one from its size that errs high (a contact row takes more than 200 bytes): a smaller sample.
     let estimate: Estimate = diesel::sql_query(
-        "SELECT greatest(reltuples, 0)::float8 AS rows FROM pg_class WHERE oid = 'contacts'::regclass",
+        "SELECT (CASE WHEN reltuples > 0 THEN reltuples ELSE pg_relation_size(oid) / 200.0 END)::float8 AS rows \
+         FROM pg_class WHERE oid = 'contacts'::regclass",
     )
     .get_result(conn)
     .store()?;
-    // SYSTEM reads whole pages at random: the share of pages that holds about SAMPLE_ROWS contacts
+    // SYSTEM reads whole pages at random: the share of pages that holds about SAMPLE_ROWS contacts. The LIMIT
+    // bounds the work whatever the estimate.
     let percent = if estimate.rows <= SAMPLE_ROWS { 100.0 } else { SAMPLE_ROWS * 100.0 / estimate.rows };
     let counted: Vec<Held> = diesel::sql_query(concat!(
         "WITH sampled AS MATERIALIZED (SELECT ",
         joined_text!(),
-        " AS text FROM contacts TABLESAMPLE SYSTEM ($1)) \
+        " AS text FROM contacts TABLESAMPLE SYSTEM ($1) LIMIT $2) \
          SELECT trigram, count(*) AS holders, (SELECT count(*) FROM sampled) AS rows \
          FROM sampled, unnest(show_trgm(text)) AS trigram GROUP BY trigram"
     ))
     .bind::<Double, _>(percent)
+    .bind::<BigInt, _>(SAMPLE_LIMIT)
     .load(conn)
     .store()?;
     let rows = counted.first().map_or(0, |h| u64::try_from(h.rows).unwrap_or(0));
