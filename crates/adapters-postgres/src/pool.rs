@@ -11,6 +11,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use application::StoreError;
@@ -21,7 +22,7 @@ use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 
 use crate::errors::from_pool;
-use crate::trigram_shares::SearchSample;
+use crate::trigram_shares::{take as take_sample, SearchSample, TrigramShares};
 
 /// A pooled PostgreSQL connection.
 pub type PgPooled = PooledConnection<Manager>;
@@ -244,7 +245,7 @@ impl PgDatabase {
             .test_on_check_out(true)
             .event_handler(Box::new(crate::metrics::PoolEvents))
             .build_unchecked(manager);
-        let search_sample = Arc::new(SearchSample::new(pool.clone()));
+        let search_sample = Arc::new(SearchSample::default());
         Self { pool, statements, checks, look_up_lost_commits: config.look_up_lost_commits, search_sample }
     }
 
@@ -265,18 +266,32 @@ impl PgDatabase {
         &self.pool
     }
 
-    /// The sample of the searchable text that long search terms are looked up by (`crate::trigram_shares`).
-    pub(crate) fn search_sample(&self) -> &Arc<SearchSample> {
-        &self.search_sample
+    /// The sample of the searchable text that long search terms are looked up by (`crate::trigram_shares`),
+    /// if one was taken. Starts taking the next one on a thread of its own when it is due (never on the
+    /// caller's time).
+    pub(crate) fn search_shares(&self) -> Option<Arc<TrigramShares>> {
+        let (shares, due) = self.search_sample.current();
+        if due {
+            let db = self.clone();
+            let spawned = thread::Builder::new().name("search-sample".into()).spawn(move || {
+                // a failure is logged and retried by `SearchSample::taken`
+                let _ = db.sample_search_text();
+            });
+            if let Err(e) = spawned {
+                let _ = self.search_sample.taken(Err(StoreError::Other(format!("no thread for the sample: {e}"))));
+            }
+        }
+        shares
     }
 
     /// Takes a new sample of the searchable text at once, on this thread (searches otherwise take one in the
-    /// background on the first search and every ten minutes). For tests and tools that just loaded contacts.
+    /// background on the first search and every two minutes). For tests and tools that just loaded contacts.
     ///
     /// # Errors
     /// `Unavailable` when no connection comes in time; storage failures.
     pub fn sample_search_text(&self) -> Result<(), StoreError> {
-        self.search_sample.renew()
+        let taken = self.get().and_then(|mut conn| take_sample(&mut conn));
+        self.search_sample.taken(taken)
     }
 
     /// Whether sessions look the outcome of a commit lost with its connection up ([`PoolConfig::look_up_lost_commits`]).

@@ -23,8 +23,6 @@ mod signed_in;
 mod undo;
 mod webhooks;
 
-use std::sync::Arc;
-
 use application::ports::CommitError;
 use application::ports::User;
 use application::{Database, Session, StoreError};
@@ -38,7 +36,6 @@ use crate::errors::StoreResult;
 use crate::lost_commits::{self, Outcome, TransactionId, TRANSACTION_ID_SQL};
 use crate::models::{InboxRow, UserRow};
 use crate::pool::{PgDatabase, PgPooled};
-use crate::trigram_shares::SearchSample;
 // `schema::inboxes` is spelled out: the name `inboxes` is the submodule here.
 use crate::schema::{self, users};
 
@@ -49,21 +46,21 @@ pub struct PgSession {
     /// The pool to look the outcome of a commit lost with its connection up on, when it does
     /// ([`crate::PoolConfig::look_up_lost_commits`]).
     look_up_on: Option<PgDatabase>,
-    /// The sample a long search term's pieces are chosen by (`crate::trigram_shares`); without one, terms are
-    /// looked up whole.
-    search_sample: Option<Arc<SearchSample>>,
+    /// The pool whose sample a long search term's pieces are chosen by (`crate::trigram_shares`); without
+    /// one, terms are looked up whole.
+    search_sample_of: Option<PgDatabase>,
 }
 
 impl PgSession {
     /// Opens a transaction on the connection.
     pub fn begin(mut conn: PgPooled) -> Result<Self, StoreError> {
         AnsiTransactionManager::begin_transaction(&mut **conn).store()?;
-        Ok(Self { conn, open_transaction: true, look_up_on: None, search_sample: None })
+        Ok(Self { conn, open_transaction: true, look_up_on: None, search_sample_of: None })
     }
 
     /// Uses the connection in autocommit mode.
     pub fn autocommit(conn: PgPooled) -> Self {
-        Self { conn, open_transaction: false, look_up_on: None, search_sample: None }
+        Self { conn, open_transaction: false, look_up_on: None, search_sample_of: None }
     }
 
     /// Has a commit that fails with its connection looked up on `db` (see `crate::lost_commits`).
@@ -76,7 +73,7 @@ impl PgSession {
     /// Chooses the pieces of long search terms by `db`'s sample of the searchable text.
     #[must_use]
     pub(crate) fn with_search_sample_of(mut self, db: &PgDatabase) -> Self {
-        self.search_sample = Some(Arc::clone(db.search_sample()));
+        self.search_sample_of = Some(db.clone());
         self
     }
 

@@ -10,22 +10,20 @@
 //!
 //! The sample: about [`SAMPLE_ROWS`] contacts of the whole table (the index is shared by every account, so its
 //! lists are as long as the whole table's counts), taken with `TABLESAMPLE SYSTEM`, their trigrams counted by
-//! `pg_trgm`'s own `show_trgm`. Taken on the first search after start and renewed every [`RENEW_EVERY`] (two minutes, so that a large import is soon seen) by a
-//! thread of its own, never on a request's time: until the first sample is there, searches send the whole
-//! term as before. A stale sample only makes a search slower, never wrong.
+//! `pg_trgm`'s own `show_trgm`. Taken on the first search after start and renewed every [`RENEW_EVERY`] (two
+//! minutes, so that a large import is soon seen) on a thread of its own, never on a request's time
+//! (`PgDatabase::search_shares`): until the first sample is there, searches send the whole term as before. A
+//! stale sample only makes a search slower, never wrong.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use application::StoreError;
 use diesel::prelude::*;
-use diesel::r2d2::Pool;
 use diesel::sql_types::{BigInt, Double, Text};
 
-use crate::errors::{from_pool, StoreResult};
-use crate::pool::Manager;
+use crate::errors::StoreResult;
 
 /// About how many contacts a sample reads (about 150 ms of database time at 1,000,000 contacts).
 const SAMPLE_ROWS: f64 = 10_000.0;
@@ -60,8 +58,14 @@ impl TrigramShares {
         Self { rows, holders }
     }
 
-    fn holders(&self, trigram: &[u8; 3]) -> u64 {
+    pub(crate) fn holders(&self, trigram: &[u8; 3]) -> u64 {
         self.holders.get(trigram).copied().unwrap_or(0)
+    }
+
+    /// How many contacts the sample read.
+    #[cfg(test)]
+    pub(crate) fn rows(&self) -> u64 {
+        self.rows
     }
 
     /// The share of contacts expected to hold `trigram`; one the sample never saw counts as half a holder.
@@ -134,9 +138,10 @@ pub(crate) fn probes(term: &str, shares: &TrigramShares) -> Vec<String> {
     chosen.iter().filter_map(|p| lower.get(p.at..p.at + 3)).map(|piece| format!("%{piece}%")).collect()
 }
 
-/// The sample behind the probes of one process's searches, and its renewal.
+/// The sample behind the probes of one process's searches, and when the next one is due. Taking one is the
+/// pool's (`PgDatabase::search_shares`), on a thread of its own.
+#[derive(Default)]
 pub(crate) struct SearchSample {
-    pool: Pool<Manager>,
     state: Mutex<State>,
 }
 
@@ -149,27 +154,20 @@ struct State {
 }
 
 impl SearchSample {
-    pub(crate) fn new(pool: Pool<Manager>) -> Self {
-        Self { pool, state: Mutex::new(State::default()) }
-    }
-
-    /// The current sample, if one was taken. Starts taking the next one on a thread of its own when it is due.
-    pub(crate) fn shares(self: &Arc<Self>) -> Option<Arc<TrigramShares>> {
+    /// The current sample, if one was taken, and whether the caller is to take the next one now: it is due and
+    /// nobody is taking it. A caller told so reports what it took through [`SearchSample::taken`].
+    pub(crate) fn current(&self) -> (Option<Arc<TrigramShares>>, bool) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if !state.taking && state.due.is_none_or(|due| Instant::now() >= due) {
-            let sample = Arc::clone(self);
-            state.taking = thread::Builder::new().name("search-sample".into()).spawn(move || sample.renew()).is_ok();
-        }
-        state.shares.clone()
+        let take = !state.taking && state.due.is_none_or(|due| Instant::now() >= due);
+        state.taking |= take;
+        (state.shares.clone(), take)
     }
 
-    /// Takes a sample now, on this thread (the background renewal's work; tests call it to have one at once).
+    /// Keeps a new sample, or, when taking it failed, says so in the log and tries again later.
     ///
     /// # Errors
-    /// `Unavailable` when no connection comes in time; storage failures.
-    pub(crate) fn renew(&self) -> Result<(), StoreError> {
-        let taken =
-            self.pool.get_timeout(Duration::from_secs(5)).map_err(|e| from_pool(&e)).and_then(|mut c| take(&mut c));
+    /// The failure, passed on.
+    pub(crate) fn taken(&self, taken: Result<TrigramShares, StoreError>) -> Result<(), StoreError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.taking = false;
         match taken {
@@ -205,7 +203,7 @@ struct Estimate {
 
 /// Samples the searchable text (the expression of the search's trigram index, migration
 /// `2026-12-03-000050`) and counts the contacts holding each trigram.
-fn take(conn: &mut PgConnection) -> Result<TrigramShares, StoreError> {
+pub(crate) fn take(conn: &mut PgConnection) -> Result<TrigramShares, StoreError> {
     // The planner's row count, or, for a table never analyzed yet (a large import that autovacuum has not
     // visited), one from its size that errs high (a contact row takes more than 200 bytes): a smaller sample.
     let estimate: Estimate = diesel::sql_query(
@@ -313,144 +311,22 @@ mod tests {
         assert_eq!(s.holders(b"ab "), 2);
         assert_eq!(s.holders.len(), 2);
     }
-}
 
-#[cfg(all(test, feature = "test-support"))]
-mod searched {
-    #![allow(clippy::expect_used, clippy::unwrap_used)]
-
-    use application::ports::{ContactQuery, ContactSort, ContactStore};
-    use application::Database;
-    use diesel::sql_types::BigInt;
-    use domain::AccountId;
-
-    use super::*;
-    use crate::store::PgSession;
-    use crate::testing::TestDatabase;
-    use crate::PgDatabase;
-
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
-
-    fn insert(conn: &mut PgConnection, account: i64, name: &str, email: Option<&str>, phone: Option<&str>) -> i64 {
-        diesel::sql_query(
-            "INSERT INTO contacts (account_id, name, email, phone_number) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind::<BigInt, _>(account)
-        .bind::<Text, _>(name)
-        .bind::<diesel::sql_types::Nullable<Text>, _>(email)
-        .bind::<diesel::sql_types::Nullable<Text>, _>(phone)
-        .get_result::<Id>(conn)
-        .expect("contact")
-        .id
-    }
-
-    fn found(session: &mut dyn ContactStore, account: i64, term: &str) -> Vec<i64> {
-        let query = ContactQuery { search: Some(term.to_owned()), sort: ContactSort::default(), offset: 0, limit: 100 };
-        let mut ids: Vec<i64> = session
-            .contacts_page(AccountId::new(account), &query)
-            .expect("search")
-            .contacts
-            .iter()
-            .map(|c| c.id.get())
-            .collect();
-        ids.sort_unstable();
-        ids
-    }
-
-    /// A long term looked up by its rarest pieces finds exactly what the whole term finds: the rows holding
-    /// the pieces but not the term are tested out, a term spanning two columns still matches nothing, case is
-    /// ignored, secondary identities and other accounts are as before.
     #[test]
-    fn a_term_looked_up_by_its_pieces_finds_what_the_whole_term_finds() {
-        let db = TestDatabase::new();
-        let mut conn = db.connection();
-        diesel::sql_query("INSERT INTO accounts (name) VALUES ('a'), ('b')").execute(&mut conn).expect("accounts");
-        let accounts: Vec<i64> = diesel::sql_query("SELECT id FROM accounts ORDER BY id")
-            .load::<Id>(&mut conn)
-            .expect("ids")
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
-        let (a, b) = (accounts[0], accounts[1]);
-        // many contacts of the same shape, so that the sample finds the common pieces common
-        diesel::sql_query(
-            "INSERT INTO contacts (account_id, name, email, phone_number) \
-             SELECT $1, 'Person ' || k, 'person' || (500000 + k) || '@company' || (k % 10) || '.example', \
-                    '+1777' || lpad((500000 + k)::text, 8, '0') \
-             FROM generate_series(10, 600) k",
-        )
-        .bind::<BigInt, _>(a)
-        .execute(&mut conn)
-        .expect("population");
-        let owner = insert(&mut conn, a, "Owner", Some("person500007@company7.example"), Some("+17775000007"));
-        let in_name = insert(&mut conn, a, "Re: PERSON500007@company7.example", None, None);
-        // holds every piece of the email, but across two columns
-        let across = insert(&mut conn, a, "person500007", Some("x@company7.example"), None);
-        let other_account = insert(&mut conn, b, "Owner", Some("person500007@company7.example"), None);
-        let by_secondary = insert(&mut conn, a, "Secondary", Some("someone@else.example"), None);
-        diesel::sql_query(
-            "INSERT INTO contact_identities (account_id, contact_id, kind, value) \
-             VALUES ($1, $2, 'email', 'person500009@company9.example')",
-        )
-        .bind::<BigInt, _>(a)
-        .bind::<BigInt, _>(by_secondary)
-        .execute(&mut conn)
-        .expect("secondary identity");
-        diesel::sql_query("ANALYZE contacts").execute(&mut conn).expect("analyze");
-
-        let pg: PgDatabase = db.pool(2);
-        pg.sample_search_text().expect("sample");
-        let shares = pg.search_sample().shares().expect("a sample");
-        let cases: [(&str, Vec<i64>); 6] = [
-            ("person500007@company7.example", vec![owner, in_name]),
-            ("PERSON500007@Company7.Example", vec![owner, in_name]),
-            ("+17775000007", vec![owner]),
-            ("person500009@company9.example", vec![by_secondary]),
-            ("500007\u{1f}x@company7", vec![]),
-            ("nobody500007@company7.example", vec![]),
-        ];
-        for (term, expected) in cases {
-            assert!(!probes(term, &shares).is_empty(), "{term} is looked up by pieces");
-            let mut probed = pg.begin().expect("session");
-            assert_eq!(found(probed.as_mut(), a, term), expected, "{term}, by pieces");
-            // the same search looked up whole (a session without the sample)
-            let mut whole = PgSession::autocommit(pg.pool().get().expect("connection"));
-            assert_eq!(found(&mut whole, a, term), expected, "{term}, whole");
-        }
-        assert!(!found(pg.begin().expect("session").as_mut(), a, "person500007").contains(&other_account));
-        assert!(found(pg.begin().expect("session").as_mut(), a, "person500007").contains(&across));
-        assert_eq!(found(pg.begin().expect("session").as_mut(), b, "person500007@company7.example"), [other_account]);
-    }
-
-    /// The first search of a process starts the sample on a thread of its own and is answered meanwhile (the
-    /// term looked up whole); the searches after it have the sample.
-    #[test]
-    fn the_first_search_starts_a_sample_in_the_background() {
-        let db = TestDatabase::new();
-        let mut conn = db.connection();
-        diesel::sql_query("INSERT INTO accounts (name) VALUES ('a')").execute(&mut conn).expect("account");
-        let account =
-            diesel::sql_query("SELECT min(id) AS id FROM accounts").get_result::<Id>(&mut conn).expect("id").id;
-        let owner = insert(&mut conn, account, "Owner", Some("owner@company.example"), None);
-        let pg: PgDatabase = db.pool(2);
-        assert!(pg.search_sample().shares().is_none(), "no sample before the first search");
-        let mut session = pg.begin().expect("session");
-        assert_eq!(found(session.as_mut(), account, "owner@company.example"), [owner]);
-        drop(session);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let shares = loop {
-            if let Some(shares) = pg.search_sample().shares() {
-                break shares;
-            }
-            assert!(Instant::now() < deadline, "the sample never came");
-            thread::sleep(Duration::from_millis(20));
-        };
-        assert_eq!(shares.rows, 1);
-        assert_eq!(shares.holders(b"own"), 1);
-        assert_eq!(shares.holders(b"zzz"), 0);
+    fn one_sample_is_taken_at_a_time_and_a_failure_waits_before_the_next() {
+        let sample = SearchSample::default();
+        assert!(matches!(sample.current(), (None, true)), "the first caller takes one");
+        assert!(matches!(sample.current(), (None, false)), "nobody else meanwhile");
+        sample.taken(Ok(shares(7, &[("abc", 3)]))).expect("kept");
+        let (current, due) = sample.current();
+        assert_eq!(current.map(|s| s.rows()), Some(7));
+        assert!(!due, "not due for two minutes");
+        // a failed renewal keeps the sample it had and is not due again at once
+        sample.state.lock().unwrap().due = Some(Instant::now());
+        assert!(sample.current().1);
+        assert!(sample.taken(Err(StoreError::Unavailable("down".into()))).is_err());
+        let (current, due) = sample.current();
+        assert_eq!(current.map(|s| s.rows()), Some(7));
+        assert!(!due, "tried again after RETRY_AFTER");
     }
 }

@@ -24,6 +24,8 @@ use crate::schema::{contact_inboxes, contact_labels, contacts, conversations, in
 use crate::trigram_shares::probes;
 
 mod pages;
+#[cfg(all(test, feature = "test-support"))]
+mod search_tests;
 
 impl ContactStore for PgSession {
     fn credentials_and_contact(
@@ -159,8 +161,8 @@ impl ContactStore for PgSession {
         // parse and analysis would be saved, PostgreSQL switched to one generic plan after a few rare and
         // common terms on 20,000 contacts, a scan of the account for every term.
         // A long term is looked up in the index by its rarest pieces (see `crate::trigram_shares`).
-        let probes = match (&query.search, &self.search_sample) {
-            (Some(term), Some(sample)) => sample.shares().map(|shares| probes(term, &shares)).unwrap_or_default(),
+        let probes = match (&query.search, &self.search_sample_of) {
+            (Some(term), Some(db)) => db.search_shares().map(|shares| probes(term, &shares)).unwrap_or_default(),
             _ => Vec::new(),
         };
         let mut statement = diesel::sql_query(contacts_page_sql(query.search.is_some(), query.sort, probes.len()))
