@@ -43,38 +43,34 @@ use crate::schema::{self, users};
 pub struct PgSession {
     conn: PgPooled,
     open_transaction: bool,
-    /// The pool to look the outcome of a commit lost with its connection up on, when it does
-    /// ([`crate::PoolConfig::look_up_lost_commits`]).
-    look_up_on: Option<PgDatabase>,
-    /// The pool whose sample a long search term's pieces are chosen by (`crate::trigram_shares`); without
-    /// one, terms are looked up whole.
-    search_sample_of: Option<PgDatabase>,
+    /// The pool the session came from: the outcome of a commit lost with its connection is looked up on it,
+    /// when it does ([`crate::PoolConfig::look_up_lost_commits`]), and a long search term's pieces are chosen
+    /// by its sample (`crate::trigram_shares`). Without it (tests), neither.
+    db: Option<PgDatabase>,
 }
 
 impl PgSession {
     /// Opens a transaction on the connection.
     pub fn begin(mut conn: PgPooled) -> Result<Self, StoreError> {
         AnsiTransactionManager::begin_transaction(&mut **conn).store()?;
-        Ok(Self { conn, open_transaction: true, look_up_on: None, search_sample_of: None })
+        Ok(Self { conn, open_transaction: true, db: None })
     }
 
     /// Uses the connection in autocommit mode.
     pub fn autocommit(conn: PgPooled) -> Self {
-        Self { conn, open_transaction: false, look_up_on: None, search_sample_of: None }
+        Self { conn, open_transaction: false, db: None }
     }
 
-    /// Has a commit that fails with its connection looked up on `db` (see `crate::lost_commits`).
+    /// Knows the pool it came from (its `db` field says what for).
     #[must_use]
-    pub(crate) fn look_up_lost_commits_on(mut self, db: &PgDatabase) -> Self {
-        self.look_up_on = Some(db.clone());
+    pub(crate) fn of(mut self, db: &PgDatabase) -> Self {
+        self.db = Some(db.clone());
         self
     }
 
-    /// Chooses the pieces of long search terms by `db`'s sample of the searchable text.
-    #[must_use]
-    pub(crate) fn with_search_sample_of(mut self, db: &PgDatabase) -> Self {
-        self.search_sample_of = Some(db.clone());
-        self
+    /// The pool a commit lost with its connection is looked up on, when the pool does that.
+    fn look_up_on(&self) -> Option<&PgDatabase> {
+        self.db.as_ref().filter(|db| db.looks_up_lost_commits())
     }
 
     fn conn(&mut self) -> &mut PgConnection {
@@ -100,7 +96,7 @@ impl Session for PgSession {
             return Ok(());
         }
         // Asked before `COMMIT`, so that a commit lost with its connection can be looked up: one more round trip.
-        let tx = match self.look_up_on {
+        let tx = match self.look_up_on() {
             Some(_) => match diesel::sql_query(TRANSACTION_ID_SQL).get_result::<TransactionId>(self.conn()).store() {
                 Ok(tx) => Some(tx),
                 // `COMMIT` was not sent: nothing of the transaction is stored
@@ -112,7 +108,10 @@ impl Session for PgSession {
         self.open_transaction = false;
         let Err(e) = AnsiTransactionManager::commit_transaction(&mut **self.conn) else { return Ok(()) };
         let e = crate::errors::from_diesel(e);
-        match (self.look_up_on.take(), tx.as_ref().and_then(|tx| tx.xid.map(|xid| (tx, xid)))) {
+        match (
+            self.db.take().filter(PgDatabase::looks_up_lost_commits),
+            tx.as_ref().and_then(|tx| tx.xid.map(|xid| (tx, xid))),
+        ) {
             (Some(db), Some((tx, xid))) if self.conn.lost() => {
                 // the lost connection goes back to the pool (which discards it) before the lookup takes one
                 drop(self);
@@ -191,12 +190,11 @@ impl Database for PgDatabase {
             Err(StoreError::Unavailable(_)) => PgSession::begin(self.get()?)?,
             other => other?,
         };
-        let session = session.with_search_sample_of(self);
-        Ok(Box::new(if self.looks_up_lost_commits() { session.look_up_lost_commits_on(self) } else { session }))
+        Ok(Box::new(session.of(self)))
     }
 
     fn connect(&self) -> Result<Box<dyn Session>, StoreError> {
-        Ok(Box::new(PgSession::autocommit(self.get()?).with_search_sample_of(self)))
+        Ok(Box::new(PgSession::autocommit(self.get()?).of(self)))
     }
 
     fn ping(&self) -> bool {

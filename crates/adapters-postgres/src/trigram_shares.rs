@@ -40,7 +40,7 @@ const MAX_PROBES: usize = 3;
 const SELECTIVE_ENOUGH: f64 = 1e-6;
 
 /// How many of a sample's contacts hold each trigram (`pg_trgm`'s: lower-cased, words padded with spaces).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TrigramShares {
     rows: u64,
     holders: HashMap<[u8; 3], u64>,
@@ -78,7 +78,7 @@ impl TrigramShares {
 /// A piece of the term that `pg_trgm` turns into exactly one trigram when it is searched as `%piece%`: three
 /// ASCII letters or digits (that trigram), or two followed by a punctuation mark or a space (the trigram of a
 /// word ending in those two: `y7.` finds `company7.example`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 struct Piece {
     at: usize,
     trigram: [u8; 3],

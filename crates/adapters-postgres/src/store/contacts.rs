@@ -161,7 +161,7 @@ impl ContactStore for PgSession {
         // parse and analysis would be saved, PostgreSQL switched to one generic plan after a few rare and
         // common terms on 20,000 contacts, a scan of the account for every term.
         // A long term is looked up in the index by its rarest pieces (see `crate::trigram_shares`).
-        let probes = match (&query.search, &self.search_sample_of) {
+        let probes = match (&query.search, &self.db) {
             (Some(term), Some(db)) => db.search_shares().map(|shares| probes(term, &shares)).unwrap_or_default(),
             _ => Vec::new(),
         };
