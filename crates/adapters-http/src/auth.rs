@@ -11,8 +11,10 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use application::auth::{authenticate_member, authenticate_platform_app, AuthError, Member};
+use application::contacts::{read_contact_for, ContactWithInboxes};
 use application::Database;
-use domain::AccountId;
+use domain::{AccountId, ContactId};
+use tokio::sync::oneshot;
 
 use crate::error::ApiError;
 use crate::log_context::block;
@@ -100,6 +102,26 @@ impl AccountMember {
             outcome?
         })
         .await?
+    }
+}
+
+impl AccountMember {
+    /// Reads the contact `id` for a member of the account without a thread of the blocking pool: the store
+    /// reads it with the token's credentials (one statement, shared with the other requests' reads that arrive
+    /// with it: `application::Database::read_contact`) and its answer wakes this request. `None` when the
+    /// contact is not in the account.
+    ///
+    /// # Errors
+    /// The authentication's errors, `Unavailable` when the database is.
+    pub async fn read_contact(&self, id: ContactId) -> Result<Option<ContactWithInboxes>, ApiError> {
+        let (answer, answered) = oneshot::channel();
+        read_contact_for(self.state.db.as_ref(), Some(&self.token), self.account, id, move |outcome| {
+            // the request may be gone (its client went away); nobody is left to tell
+            let _ = answer.send(outcome);
+        });
+        let outcome = answered.await.map_err(|_| ApiError::internal("the contact read ended without an answer"))?;
+        report(self.verdict.as_ref(), &outcome);
+        Ok(outcome?)
     }
 }
 

@@ -16,6 +16,7 @@ macro_rules! joined_text {
     };
 }
 
+mod batched_reads;
 pub mod errors;
 mod lost_commits;
 pub mod metrics;

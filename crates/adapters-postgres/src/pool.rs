@@ -21,6 +21,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 
+use crate::batched_reads::ReadBatcher;
 use crate::errors::from_pool;
 use crate::trigram_shares::{take as take_sample, SearchSample, TrigramShares};
 
@@ -192,6 +193,7 @@ pub struct PgDatabase {
     checks: Arc<AtomicU64>,
     look_up_lost_commits: bool,
     search_sample: Arc<SearchSample>,
+    read_batcher: Arc<ReadBatcher>,
 }
 
 /// Watches every statement of a connection: counts it (tests and the benchmark read the count) and marks the
@@ -245,8 +247,14 @@ impl PgDatabase {
             .test_on_check_out(true)
             .event_handler(Box::new(crate::metrics::PoolEvents))
             .build_unchecked(manager);
-        let search_sample = Arc::new(SearchSample::default());
-        Self { pool, statements, checks, look_up_lost_commits: config.look_up_lost_commits, search_sample }
+        Self {
+            pool,
+            statements,
+            checks,
+            look_up_lost_commits: config.look_up_lost_commits,
+            search_sample: Arc::default(),
+            read_batcher: Arc::default(),
+        }
     }
 
     /// Statements sent so far on this pool's connections for the service's work: queries and transaction
@@ -292,6 +300,11 @@ impl PgDatabase {
     pub fn sample_search_text(&self) -> Result<(), StoreError> {
         let taken = self.get().and_then(|mut conn| take_sample(&mut conn));
         self.search_sample.taken(taken)
+    }
+
+    /// The queue of GET contact's reads (`crate::batched_reads`).
+    pub(crate) fn read_batcher(&self) -> &Arc<ReadBatcher> {
+        &self.read_batcher
     }
 
     /// Whether sessions look the outcome of a commit lost with its connection up ([`PoolConfig::look_up_lost_commits`]).

@@ -23,8 +23,10 @@ mod signed_in;
 mod undo;
 mod webhooks;
 
-use application::ports::CommitError;
+pub(crate) use signed_in::credentials_and_contacts;
+
 use application::ports::User;
+use application::ports::{CommitError, ContactRead, ContactReadDone};
 use application::{Database, Session, StoreError};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
@@ -199,5 +201,10 @@ impl Database for PgDatabase {
 
     fn ping(&self) -> bool {
         self.get().is_ok_and(|mut conn| conn.ping().is_ok())
+    }
+
+    /// Queued for the pool's readers, which read what arrives together in one statement (`batched_reads`).
+    fn read_contact(&self, read: ContactRead, done: ContactReadDone) {
+        self.read_batcher().submit(self, read, done);
     }
 }

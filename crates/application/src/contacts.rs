@@ -16,8 +16,8 @@ use serde_json::json;
 
 use crate::auth::{member_from, sent_token_digest, AuthError, Member};
 use crate::ports::{
-    in_transaction, on_connection, ContactQuery, ContactSort, Database, DeletedCounts, NewContact, Role, Session,
-    StoreError, StoredContactInbox,
+    in_transaction, on_connection, ContactQuery, ContactRead, ContactSort, CredentialsAndContact, Database,
+    DeletedCounts, NewContact, Role, Session, StoreError, StoredContactInbox,
 };
 use crate::snapshot::contact_snapshot;
 
@@ -330,13 +330,40 @@ pub fn show_contact_to(
 ) -> Result<Result<ContactWithInboxes, ContactsError>, AuthError> {
     let digest = sent_token_digest(token)?;
     on_connection(db, |s| {
-        let (credentials, found) = s.credentials_and_contact(&digest, account, id)?;
-        member_from(&credentials, account)?;
-        Ok(match found {
-            Some((contact, contact_inboxes)) => Ok(ContactWithInboxes { contact, contact_inboxes }),
-            None => Err(missing_contact(s, account, id)),
-        })
+        let found = shown_to(s.credentials_and_contact(&digest, account, id)?, account)?;
+        Ok(found.ok_or_else(|| missing_contact(s, account, id)))
     })
+}
+
+/// [`show_contact_to`] without waiting: the store reads the credentials and the contact
+/// ([`Database::read_contact`]: PostgreSQL's may answer several requests in one round trip, on a thread of its
+/// own) and `done` gets the outcome, possibly on that thread. `Ok(None)` when the contact is not in the
+/// account: [`show_contact_to`] then tells a merged contact from one that never was.
+pub fn read_contact_for(
+    db: &dyn Database,
+    token: Option<&str>,
+    account: AccountId,
+    id: ContactId,
+    done: impl FnOnce(Result<Option<ContactWithInboxes>, AuthError>) + Send + 'static,
+) {
+    let token_digest = match sent_token_digest(token) {
+        Ok(digest) => digest,
+        Err(e) => return done(Err(e)),
+    };
+    let read = ContactRead { token_digest, account, id };
+    db.read_contact(
+        read,
+        Box::new(move |outcome| done(outcome.map_err(AuthError::from).and_then(|o| shown_to(o, account)))),
+    );
+}
+
+/// The contact a read found, if the credentials read with it make a member of `account`.
+fn shown_to(
+    (credentials, found): CredentialsAndContact,
+    account: AccountId,
+) -> Result<Option<ContactWithInboxes>, AuthError> {
+    member_from(&credentials, account)?;
+    Ok(found.map(|(contact, contact_inboxes)| ContactWithInboxes { contact, contact_inboxes }))
 }
 
 /// Applies a partial change to the locked contact.

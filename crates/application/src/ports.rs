@@ -32,8 +32,8 @@ mod webhooks;
 pub use admin::{Account, AdminStore, PlatformGrant, User};
 pub use auth::{AccountStatus, AuthStore, Credentials, Role, TokenOwner};
 pub use contacts::{
-    ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, ContactWithAddresses, DeletedCounts,
-    NewContact, StoredContactInbox, SEARCH_COUNT_CEILING,
+    ContactPage, ContactQuery, ContactRead, ContactReadDone, ContactSort, ContactSortKey, ContactStore,
+    ContactWithAddresses, CredentialsAndContact, DeletedCounts, NewContact, StoredContactInbox, SEARCH_COUNT_CEILING,
 };
 pub use conversations::{Conversation, ConversationStore, Message, MessageType, NewConversation, Sender};
 pub use duplicates::{Candidate, Candidates, DuplicateStore, HeldContacts, ScoredPair, StoredPair};
@@ -65,6 +65,15 @@ pub trait Database: Send + Sync {
 
     /// Whether the database answers at all (for readiness probes).
     fn ping(&self) -> bool;
+
+    /// Reads what [`ContactStore::credentials_and_contact`] reads for `read` and hands the outcome to `done`.
+    /// A store may run the read on a thread of its own, in one round trip with other requests' reads
+    /// (`adapters-postgres` does, under load), so that the caller needs no thread to wait on; this default
+    /// reads on the calling thread (once more when the connection was lost, as [`on_connection`] does).
+    fn read_contact(&self, read: ContactRead, done: ContactReadDone) {
+        let read_once = |s: &mut dyn Session| s.credentials_and_contact(&read.token_digest, read.account, read.id);
+        done(twice_if_lost(|| self.connect(), read_once).map(|(found, _)| found));
+    }
 }
 
 /// Runs `work` in a new transaction and commits it when `work` succeeds (dropping it rolls back otherwise).

@@ -147,14 +147,18 @@ pub async fn contact_create(
 #[get("/api/v1/accounts/{account_id}/contacts/{id}")]
 pub async fn contact_details(member: AccountMember, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let contact = match path_id(&req, "id").map(ContactId::new) {
-        // the token and the contact in one round trip
-        Ok(id) => {
-            member
-                .run_signed_in(move |db, token, account| {
-                    Ok(show_contact_to(db, Some(token), account, id)?.map_err(ApiError::from))
-                })
-                .await?
-        }
+        // the token and the contact in one round trip, shared with the reads of other requests
+        Ok(id) => match member.read_contact(id).await? {
+            Some(contact) => contact,
+            // not in the account: merged away (a redirect) or never there, which takes one more read
+            None => {
+                member
+                    .run_signed_in(move |db, token, account| {
+                        Ok(show_contact_to(db, Some(token), account, id)?.map_err(ApiError::from))
+                    })
+                    .await?
+            }
+        },
         // a bad id is answered after authentication, as everywhere
         Err(e) => member.run(move |_, _| Err::<ContactWithInboxes, _>(e)).await?,
     };

@@ -33,17 +33,28 @@ macro_rules! credentials_columns {
 }
 pub(super) use credentials_columns;
 
+/// The joins behind [`credentials_columns!`] for the token digest and account the two expressions name: each
+/// outer, so that the row they join to stays (all NULL for an unknown token).
+macro_rules! credentials_joins {
+    ($digest:literal, $account:literal) => {
+        concat!(
+            "LEFT JOIN access_tokens t ON t.token_digest = ",
+            $digest,
+            " LEFT JOIN accounts a ON a.id = ",
+            $account,
+            " LEFT JOIN account_users au ON au.account_id = a.id AND au.user_id = t.user_id"
+        )
+    };
+}
+pub(super) use credentials_joins;
+
 /// The rows behind [`credentials_columns!`], `$1` the token's digest and `$2` the account: one row always (all
 /// NULL for an unknown token), so that a statement can join more to it.
 macro_rules! credentials_from {
     () => {
-        "FROM (SELECT 1) AS one \
-         LEFT JOIN access_tokens t ON t.token_digest = $1 \
-         LEFT JOIN accounts a ON a.id = $2 \
-         LEFT JOIN account_users au ON au.account_id = a.id AND au.user_id = t.user_id"
+        concat!("FROM (SELECT 1) AS one ", credentials_joins!("$1", "$2"))
     };
 }
-pub(super) use credentials_from;
 
 pub(super) fn account_status(s: &str) -> AccountStatus {
     if s == "active" {

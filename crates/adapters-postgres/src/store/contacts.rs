@@ -3,8 +3,8 @@
 //! locks and rewrites contacts through these too).
 
 use application::ports::{
-    ContactPage, ContactQuery, ContactStore, ContactWithAddresses, Credentials, DeletedCounts, NewContact,
-    StoredContactInbox, SEARCH_COUNT_CEILING,
+    ContactPage, ContactQuery, ContactStore, CredentialsAndContact, DeletedCounts, NewContact, StoredContactInbox,
+    SEARCH_COUNT_CEILING,
 };
 use application::StoreError;
 use chrono::{DateTime, Utc};
@@ -33,7 +33,7 @@ impl ContactStore for PgSession {
         token_digest: &[u8],
         account: AccountId,
         id: ContactId,
-    ) -> Result<(Credentials, Option<ContactWithAddresses>), StoreError> {
+    ) -> Result<CredentialsAndContact, StoreError> {
         super::signed_in::credentials_and_contact(self.conn(), token_digest, account, id)
     }
 

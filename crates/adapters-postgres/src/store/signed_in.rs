@@ -2,22 +2,25 @@
 //! round trip (GET contact: the token's owner, account status and role, the contact and its channel
 //! addresses). The use case decides from the credentials whether to show what was read (`application::contacts`).
 
-use application::ports::{ContactWithAddresses, Credentials};
+use application::ports::{ContactRead, CredentialsAndContact};
 use application::StoreError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Bytea, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Bytea, Jsonb, Nullable, Text, Timestamptz};
 use domain::{AccountId, Contact, ContactId, ContactInbox};
 
-use super::auth::{credentials, credentials_columns, credentials_from};
+use super::auth::{credentials, credentials_columns, credentials_joins};
 use crate::errors::StoreResult;
 use crate::models::{contact_inbox, ContactRow, InboxRow};
 use crate::prepared::Prepared;
 
-/// One row per channel address of the contact (one row when it has none, or is not there): the credentials,
-/// the contact's columns and one address, all nullable since every join is outer.
+/// One row per channel address of a read's contact (one row when it has none, or is not there): the read's
+/// number, the credentials, the contact's columns and one address, all nullable since every join is outer.
 #[derive(QueryableByName)]
 struct Row {
+    /// Which read the row answers (1 for the first).
+    #[diesel(sql_type = BigInt)]
+    n: i64,
     #[diesel(sql_type = Nullable<BigInt>)]
     user_id: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
@@ -110,35 +113,68 @@ pub(super) fn credentials_and_contact(
     digest: &[u8],
     account: AccountId,
     id: ContactId,
-) -> Result<(Credentials, Option<ContactWithAddresses>), StoreError> {
+) -> Result<CredentialsAndContact, StoreError> {
+    let read = ContactRead { token_digest: digest.to_vec(), account, id };
+    let mut found = credentials_and_contacts(conn, std::slice::from_ref(&read))?;
+    found.pop().ok_or_else(|| StoreError::Other("the credentials query returned no row".into()))
+}
+
+/// What [`credentials_and_contact`] reads, for every read of `reads` (in their order) in one statement: how
+/// `crate::batched_reads` answers the GET contact requests that arrive together.
+pub(crate) fn credentials_and_contacts(
+    conn: &mut PgConnection,
+    reads: &[ContactRead],
+) -> Result<Vec<CredentialsAndContact>, StoreError> {
+    let digests: Vec<&[u8]> = reads.iter().map(|r| r.token_digest.as_slice()).collect();
+    let accounts: Vec<i64> = reads.iter().map(|r| r.account.get()).collect();
+    let ids: Vec<i64> = reads.iter().map(|r| r.id.get()).collect();
+    // The same text for any number of reads, so that it stays one prepared statement; every join is a lookup
+    // by key, done once per read.
     let rows: Vec<Row> = Prepared(
         diesel::sql_query(concat!(
-            "SELECT ",
+            "SELECT r.n, ",
             credentials_columns!(),
             ", c.id, c.account_id, c.name, c.email, c.phone_number, c.identifier, c.blocked, c.thumbnail, \
                     c.additional_attributes, c.custom_attributes, c.last_activity_at, c.created_at, c.updated_at, \
-                    x.source_id, x.inbox_id, x.inbox_name, x.channel_type, x.avatar_url, x.provider ",
-            credentials_from!(),
-            " LEFT JOIN contacts c ON c.account_id = $2 AND c.id = $3 AND au.role IS NOT NULL \
+                    x.source_id, x.inbox_id, x.inbox_name, x.channel_type, x.avatar_url, x.provider \
+             FROM unnest($1::bytea[], $2::int8[], $3::int8[]) WITH ORDINALITY AS r(token_digest, account_id, id, n) ",
+            credentials_joins!("r.token_digest", "r.account_id"),
+            " LEFT JOIN contacts c ON c.account_id = r.account_id AND c.id = r.id AND au.role IS NOT NULL \
              LEFT JOIN LATERAL ( \
                  SELECT ci.id AS contact_inbox_id, ci.source_id, i.id AS inbox_id, i.name AS inbox_name, \
                         i.channel_type, i.avatar_url, i.provider \
                  FROM contact_inboxes ci JOIN inboxes i ON i.id = ci.inbox_id AND i.account_id = ci.account_id \
                  WHERE ci.account_id = c.account_id AND ci.contact_id = c.id) AS x ON TRUE \
-             ORDER BY x.contact_inbox_id",
+             ORDER BY r.n, x.contact_inbox_id",
         ))
-        .bind::<Bytea, _>(digest)
-        .bind::<BigInt, _>(account.get())
-        .bind::<BigInt, _>(id.get()),
+        .bind::<Array<Bytea>, _>(digests)
+        .bind::<Array<BigInt>, _>(accounts)
+        .bind::<Array<BigInt>, _>(ids),
     )
     .load(conn)
     .store()?;
-    let Some(first) = rows.first() else {
-        return Err(StoreError::Other("the credentials query returned no row".into()));
-    };
-    let found =
-        credentials(first.user_id, first.platform_app_id, first.account_status.as_deref(), first.role.as_deref());
-    let contact = first.contact();
-    let contact = contact.map(|c| (c, rows.into_iter().filter_map(Row::contact_inbox).collect()));
-    Ok((found, contact))
+    let found = by_read(rows);
+    if found.len() != reads.len() {
+        return Err(StoreError::Other(format!("{} reads answered with {} rows", reads.len(), found.len())));
+    }
+    Ok(found)
+}
+
+/// The rows of each read (consecutive, in the reads' order: the statement orders by `n`), as what it found.
+fn by_read(rows: Vec<Row>) -> Vec<CredentialsAndContact> {
+    let mut found: Vec<(i64, CredentialsAndContact)> = Vec::new();
+    for row in rows {
+        match found.last_mut() {
+            Some((n, (_, Some((_, addresses))))) if *n == row.n => addresses.extend(row.contact_inbox()),
+            Some((n, _)) if *n == row.n => {}
+            _ => {
+                let credentials =
+                    credentials(row.user_id, row.platform_app_id, row.account_status.as_deref(), row.role.as_deref());
+                let n = row.n;
+                let contact = row.contact().map(|c| (c, row.contact_inbox().into_iter().collect()));
+                found.push((n, (credentials, contact)));
+            }
+        }
+    }
+    found.into_iter().map(|(_, f)| f).collect()
 }

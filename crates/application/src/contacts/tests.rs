@@ -317,3 +317,33 @@ fn a_contact_is_shown_only_to_a_member_of_its_account_in_one_read() {
     set_account_status(&db, account, AccountStatus::Suspended).unwrap();
     assert_eq!(show(Some(&agent), contact), Err(AuthError::AccountSuspended));
 }
+
+/// The read handed to the store answers as `show_contact_to` does: the contact for a member, `None` for a
+/// contact not in the account (the caller then asks `show_contact_to`), the authentication error otherwise.
+#[test]
+fn a_contact_read_handed_to_the_store_decides_as_show_contact_to_does() {
+    use crate::admin::{create_account, create_platform_app, create_user};
+
+    let db = MemoryDb::default();
+    let account = create_account(&db, "Acme").unwrap().id;
+    let other = create_account(&db, "Other").unwrap().id;
+    let agent = create_user(&db, "Ada", "ada@example.com", Some((account, Role::Agent))).unwrap().access_token;
+    let outsider = create_user(&db, "Out", "out@example.com", Some((other, Role::Agent))).unwrap().access_token;
+    let app = create_platform_app(&db, "Provisioner").unwrap().1;
+    let contact = db.lock().add_contact(account, named("Jo", Some("jo@example.com")));
+    let read = |token: Option<&str>, account: AccountId, id: ContactId| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        read_contact_for(&db, token, account, id, move |outcome| tx.send(outcome).unwrap());
+        rx.recv().unwrap()
+    };
+
+    let shown = read(Some(&agent), account, contact).unwrap().unwrap();
+    assert_eq!(shown.contact.id, contact);
+    assert_eq!(shown.contact.attributes.email.as_deref(), Some("jo@example.com"));
+    assert_eq!(read(Some(&agent), account, ContactId::new(999)), Ok(None));
+    assert_eq!(read(None, account, contact), Err(AuthError::MissingToken));
+    assert_eq!(read(Some("not-a-token"), account, contact), Err(AuthError::InvalidToken));
+    assert_eq!(read(Some(&outsider), account, contact), Err(AuthError::NotAccountMember));
+    assert_eq!(read(Some(&app), account, contact), Err(AuthError::PlatformTokenNotAllowed));
+    assert_eq!(read(Some(&agent), AccountId::new(99), contact), Err(AuthError::AccountNotFound));
+}

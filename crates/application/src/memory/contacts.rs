@@ -8,7 +8,7 @@ use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, Con
 
 use super::{count, MemorySession};
 use crate::ports::{
-    AuthStore, ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, ContactWithAddresses, Credentials,
+    AuthStore, ContactPage, ContactQuery, ContactSort, ContactSortKey, ContactStore, CredentialsAndContact,
     DeletedCounts, NewContact, Sender, StoreError, StoredContactInbox, SEARCH_COUNT_CEILING,
 };
 
@@ -53,7 +53,7 @@ impl ContactStore for MemorySession {
         token_digest: &[u8],
         account: AccountId,
         id: ContactId,
-    ) -> Result<(Credentials, Option<ContactWithAddresses>), StoreError> {
+    ) -> Result<CredentialsAndContact, StoreError> {
         let credentials = self.credentials(token_digest, Some(account))?;
         let found = match self.find_contact(account, id)? {
             Some(contact) => Some((contact, self.contact_inboxes(account, id)?)),

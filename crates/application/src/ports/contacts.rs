@@ -11,6 +11,22 @@ use super::error::StoreError;
 /// A contact with its channel addresses, oldest first.
 pub type ContactWithAddresses = (Contact, Vec<ContactInbox>);
 
+/// One request's read of a contact with the request's credentials ([`crate::Database::read_contact`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRead {
+    /// The digest of the token the request sent.
+    pub token_digest: Vec<u8>,
+    pub account: AccountId,
+    pub id: ContactId,
+}
+
+/// What such a read finds: the credentials, and the contact when it is in the account and the token makes a
+/// member of it (as [`ContactStore::credentials_and_contact`] reads them).
+pub type CredentialsAndContact = (Credentials, Option<ContactWithAddresses>);
+
+/// Where the outcome of a [`ContactRead`] goes; called once, possibly on another thread.
+pub type ContactReadDone = Box<dyn FnOnce(Result<CredentialsAndContact, StoreError>) + Send>;
+
 /// Reads and writes contacts.
 pub trait ContactStore {
     /// The contact, `None` when it is not in that account.
@@ -30,7 +46,7 @@ pub trait ContactStore {
         token_digest: &[u8],
         account: AccountId,
         id: ContactId,
-    ) -> Result<(Credentials, Option<ContactWithAddresses>), StoreError>;
+    ) -> Result<CredentialsAndContact, StoreError>;
 
     /// Locks the contacts among `ids` that exist in the account, **in ascending id order** (so that two merges
     /// of overlapping pairs can never deadlock), and returns them. A missing contact is simply absent from the

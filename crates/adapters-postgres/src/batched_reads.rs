@@ -1,0 +1,176 @@
+//! [`ReadBatcher`]: GET contact's reads, several requests in one round trip.
+//!
+//! A GET contact needs one statement (the token's credentials, the contact, its channel addresses:
+//! `store::signed_in`). Sent one request at a time, each costs a thread that waits while PostgreSQL answers,
+//! two thread switches to hand the request to that thread and back, and PostgreSQL's per-statement work. Here
+//! the reads queue up and a few reader threads of this pool take whatever has queued each time they are free,
+//! and read it all in one statement (one row of `unnest` per request, each joined by key): one round trip
+//! and one wake-up for all of them. Under little load a read is alone in its statement and costs what it did;
+//! under load the reads that arrive during one round trip share the next one, so the batches grow with the
+//! load by themselves, without a timer that would delay a lone request.
+//!
+//! The outcome of each read goes to its own callback, on the reader's thread; the HTTP adapter's callback wakes
+//! its request. A failed statement fails every read of its batch alike (a connection lost under it is tried
+//! once more on a new one first, as `application::on_connection` does for single reads).
+//!
+//! Readers are started when reads wait and none is free, at most [`READERS`], and end after [`IDLE_FOR`]
+//! without reads, so that a pool nobody reads from holds no thread (and a test's pool goes away with it).
+
+use std::mem;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use application::ports::{ContactRead, ContactReadDone, CredentialsAndContact};
+use application::StoreError;
+
+use crate::pool::PgDatabase;
+use crate::store::credentials_and_contacts;
+
+/// Most reader threads per pool: statements in flight at once. Two keep PostgreSQL busy on a small machine
+/// while the next batch gathers; more would only split the same requests into smaller batches.
+const READERS: usize = 2;
+
+/// Most reads in one statement, so that one statement's rows and the requests waiting on it stay bounded.
+const MOST_PER_STATEMENT: usize = 64;
+
+/// How long a reader waits for reads before it ends.
+const IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// A read waiting for its statement.
+struct Waiting {
+    read: ContactRead,
+    done: ContactReadDone,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Waiting>,
+    /// Reader threads running, and how many of them wait for reads.
+    readers: usize,
+    idle: usize,
+}
+
+/// The reads waiting for a statement, and the readers that send them (see the module's documentation).
+#[derive(Default)]
+pub(crate) struct ReadBatcher {
+    queue: Mutex<Queue>,
+    arrived: Condvar,
+}
+
+impl ReadBatcher {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // nothing panics while holding the lock with the queue half changed, so a poisoned lock is taken as is
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `read` for `db`'s readers; `done` is called with its outcome on a reader's thread (at once, on
+    /// this one, when no reader can be started).
+    pub(crate) fn submit(self: &Arc<Self>, db: &PgDatabase, read: ContactRead, done: ContactReadDone) {
+        let mut queue = self.lock();
+        queue.waiting.push(Waiting { read, done });
+        if queue.idle > 0 {
+            drop(queue);
+            self.arrived.notify_one();
+            return;
+        }
+        if queue.readers >= READERS {
+            // a busy reader takes it with the next batch
+            return;
+        }
+        queue.readers += 1;
+        drop(queue);
+        let (batcher, db) = (Arc::clone(self), db.clone());
+        let started = thread::Builder::new().name("contact-reads".into()).spawn(move || batcher.read(&db));
+        if let Err(e) = started {
+            // no reader at all: answer what waits, rather than leave it waiting
+            let mut queue = self.lock();
+            queue.readers -= 1;
+            let stranded = if queue.readers == 0 { mem::take(&mut queue.waiting) } else { Vec::new() };
+            drop(queue);
+            let error = StoreError::Unavailable(format!("no thread to read on: {e}"));
+            for w in stranded {
+                (w.done)(Err(error.clone()));
+            }
+        }
+    }
+
+    /// A reader: takes what waits (up to [`MOST_PER_STATEMENT`]), reads it in one statement, answers each, and
+    /// again, until no read came for [`IDLE_FOR`].
+    fn read(&self, db: &PgDatabase) {
+        // counted out should this thread panic, so that the next read starts another
+        let _counted = Counted(self);
+        while let Some(batch) = self.next_batch() {
+            let reads: Vec<ContactRead> = batch.iter().map(|w| w.read.clone()).collect();
+            match read_all(db, &reads) {
+                Ok(found) => {
+                    for (w, found) in batch.into_iter().zip(found) {
+                        (w.done)(Ok(found));
+                    }
+                }
+                Err(e) => {
+                    for w in batch {
+                        (w.done)(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next reads to send, waiting for some; `None`, and this reader counted out, after [`IDLE_FOR`]
+    /// without any (under the lock that `submit` counts readers under, so that no read is left to a reader
+    /// on its way out).
+    fn next_batch(&self) -> Option<Vec<Waiting>> {
+        let mut queue = self.lock();
+        loop {
+            if !queue.waiting.is_empty() {
+                let rest = queue.waiting.len().saturating_sub(MOST_PER_STATEMENT);
+                let batch = if rest == 0 {
+                    mem::take(&mut queue.waiting)
+                } else {
+                    queue.waiting.drain(..MOST_PER_STATEMENT).collect()
+                };
+                let wake_another = rest > 0 && queue.idle > 0;
+                drop(queue);
+                if wake_another {
+                    self.arrived.notify_one();
+                }
+                return Some(batch);
+            }
+            queue.idle += 1;
+            let (next, waited) = self.arrived.wait_timeout(queue, IDLE_FOR).unwrap_or_else(PoisonError::into_inner);
+            queue = next;
+            queue.idle -= 1;
+            if waited.timed_out() && queue.waiting.is_empty() {
+                queue.readers -= 1;
+                return None;
+            }
+        }
+    }
+}
+
+/// A running reader, counted out of [`Queue::readers`] if it panics (it counts itself out when it ends).
+struct Counted<'a>(&'a ReadBatcher);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.lock().readers -= 1;
+        }
+    }
+}
+
+/// Every read of `reads` in one statement, once more on a new connection when the first was lost.
+fn read_all(db: &PgDatabase, reads: &[ContactRead]) -> Result<Vec<CredentialsAndContact>, StoreError> {
+    let mut conn = db.get()?;
+    match credentials_and_contacts(&mut conn, reads) {
+        Err(_) if conn.lost() => {
+            drop(conn);
+            credentials_and_contacts(&mut *db.get()?, reads)
+        }
+        outcome => outcome,
+    }
+}
+
+#[cfg(all(test, feature = "test-support"))]
+mod tests;
