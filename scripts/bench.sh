@@ -238,6 +238,9 @@ start_server "$bin/coalesce" "$out/server.log"
 } > "$results/meta.env"
 
 # --- the service over HTTP (crates/loadgen) and the floor (pgbench), operation by operation --------------------
+# The requests' statements, when PostgreSQL counts them: not the bench's own queries, and not the fold of the
+# contact counts that the server's counts worker sends once a second whatever the load.
+own="dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%' AND query NOT ILIKE '%DELETE FROM contact_count_changes%'"
 http() {
   local op="$1"; shift
   q "CHECKPOINT" >/dev/null
@@ -316,7 +319,13 @@ echo "floor_undos_recorded=$recorded" >> "$results/meta.env"
 # Then the reads, on a vacuumed database: the merges leave the trigram (GIN) indexes' pending lists full, which
 # every search scans until VACUUM folds them in; both sides of each read comparison see the same database.
 psql_db -d "$dbname" -c "VACUUM ANALYZE"
+# GET contact's reads arriving together share a statement (adapters-postgres batched_reads.rs): the statements
+# PostgreSQL counts over the whole run (warm-up included), per request answered.
+q "SELECT pg_stat_statements_reset()" >/dev/null
 http get --ids "1:$contacts"
+get_answered="$(sed -n 's/.*"ok_including_warmup": *\([0-9]*\).*/\1/p' "$results/http_get.json")"
+echo "service_get_statements_under_load=$(q "SELECT round(coalesce(sum(calls), 0) / greatest(${get_answered:-0}, 1)::numeric, 3) FROM pg_stat_statements WHERE $own AND query <> 'CHECKPOINT'")" \
+  >> "$results/meta.env"
 floor get scripts/bench/floor-get.sql -D "contacts=$contacts"
 floor get_fixed scripts/bench/floor-get-fixed.sql -D "contacts=$contacts"
 http search --terms "0:$((contacts / 10 - 1))"
@@ -328,7 +337,6 @@ floor search-identity scripts/bench/floor-search-identity.sql -D "terms=$((conta
 # --- scaling: one merge at a time, nothing else running, statements counted by PostgreSQL ----------------------
 # The requests' statements only: not the bench's own queries, and not the fold of the contact counts that the
 # server's counts worker sends once a second whatever the load (a 5 s merge would be charged five of them).
-own="dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%' AND query NOT ILIKE '%DELETE FROM contact_count_changes%'"
 # One request first, so that the pool's connection has just been used: a connection idle for more than a
 # second gets a `SELECT 1` check at checkout, which is the pool's, not the merge's. Then the counters from zero.
 fresh_counts() {

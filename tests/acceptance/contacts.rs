@@ -475,6 +475,47 @@ fn contact_changes_are_recorded_for_webhooks() {
     assert_eq!((events("contact.created"), events("contact.updated"), events("contact.deleted")), (1, 1, 1));
 }
 
+/// GETs sent at once by many clients share statements (`batched_reads`): each still gets its own answer, its
+/// own contact for a member, the authentication error otherwise, never another request's contact.
+#[test]
+fn contacts_read_at_once_by_many_callers_each_get_their_own_answer() {
+    let app = TestApp::spawn();
+    let (account, token) = app.account_with_admin();
+    let (other, other_token) = app.account_with_admin();
+    let ids: Vec<i64> = (0..8)
+        .map(|i| app.insert_contact(account, &format!("Jo {i}"), Some(&format!("jo{i}@example.com")), None, None))
+        .collect();
+    let theirs = app.insert_contact(other, "Lee", Some("lee@example.com"), None, None);
+
+    std::thread::scope(|s| {
+        for client in 0..8_usize {
+            let (app, token, other_token, ids) = (&app, &token, &other_token, &ids);
+            s.spawn(move || {
+                for round in 0..40_usize {
+                    let id = ids[(client + round) % ids.len()];
+                    let (expected_status, caller) = match round % 4 {
+                        0 | 1 => (200, token.as_str()),
+                        2 => (401, "no-such-token"),
+                        _ => (401, other_token.as_str()),
+                    };
+                    let r = app.get(&contact(account, id), caller);
+                    assert_eq!(r.status, expected_status, "client {client} round {round}: {}", r.body);
+                    if expected_status == 200 {
+                        assert_eq!(r.body["payload"]["id"], json!(id), "{}", r.body);
+                        let n = ids.iter().position(|i| *i == id).unwrap();
+                        assert_eq!(r.body["payload"]["email"], json!(format!("jo{n}@example.com")));
+                    } else {
+                        assert!(r.body["payload"].is_null(), "nothing shown to a stranger: {}", r.body);
+                    }
+                }
+                // the other account's admin reads its own contact, not ours
+                let r = app.get(&contact(other, theirs), other_token);
+                assert_eq!((r.status, &r.body["payload"]["name"]), (200, &json!("Lee")), "{}", r.body);
+            });
+        }
+    });
+}
+
 #[test]
 fn showing_a_contact_is_one_statement_with_its_authentication() {
     let app = TestApp::spawn();

@@ -27,8 +27,11 @@ use application::StoreError;
 use crate::pool::PgDatabase;
 use crate::store::credentials_and_contacts;
 
-/// Most reader threads per pool: statements in flight at once. Two keep PostgreSQL busy on a small machine
-/// while the next batch gathers; more would only split the same requests into smaller batches.
+/// Most reader threads per pool: statements in flight at once. One reads while the next batch gathers; a
+/// second is started (or woken) only while a whole statement's worth of reads waits
+/// ([`MOST_PER_STATEMENT`]). Two readers taking turns would each send half-size batches, and twice the
+/// statements and wake-ups: measured on 2 cores with 16 clients, that was no faster than no batching at all,
+/// where one reader at a time did 1.7 times as many GETs per second (README, "Benchmark").
 const READERS: usize = 2;
 
 /// Most reads in one statement, so that one statement's rows and the requests waiting on it stay bounded.
@@ -69,13 +72,17 @@ impl ReadBatcher {
     pub(crate) fn submit(self: &Arc<Self>, db: &PgDatabase, read: ContactRead, done: ContactReadDone) {
         let mut queue = self.lock();
         queue.waiting.push(Waiting { read, done });
+        let busy = queue.readers - queue.idle;
+        if busy > 0 && queue.waiting.len() < MOST_PER_STATEMENT {
+            // a busy reader takes it with everything else that arrives meanwhile, when its statement is answered
+            return;
+        }
         if queue.idle > 0 {
             drop(queue);
             self.arrived.notify_one();
             return;
         }
         if queue.readers >= READERS {
-            // a busy reader takes it with the next batch
             return;
         }
         queue.readers += 1;

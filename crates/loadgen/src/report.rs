@@ -409,7 +409,11 @@ pub fn run(args: &Args) -> Result<(), String> {
             ),
             _ => "– | – | –".into(),
         };
-        let statements = statements_of(op).map_or_else(|| "–".to_owned(), |s| format!("{s}"));
+        let mut statements = statements_of(op).map_or_else(|| "–".to_owned(), |s| format!("{s}"));
+        // reads arriving together share a statement: what that makes per request under this load
+        if let Some(shared) = num(&meta, &format!("service_{op}_statements_under_load")) {
+            let _ = write!(statements, " ({shared} under load)");
+        }
         let floor_cells = match floor {
             Some(f) => format!(
                 "{:.0} | {} | {} | {}",
