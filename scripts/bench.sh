@@ -246,7 +246,7 @@ http() {
   q "CHECKPOINT" >/dev/null
   "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op "$op" \
     --concurrency "$concurrency" --threads 2 --duration "$duration" --warmup "$warmup" --server-pid "$server_pid" \
-    --out "$results/http_$op.json" "$@"
+    --out "$results/http_${run_name:-$op}.json" "$@"
 }
 # pgbench runs warm-up plus run time; its log reader drops the transactions of the warm-up.
 floor_seconds=$((duration + ${warmup%.*} + 1))
@@ -255,14 +255,14 @@ floor() {
   local op="$1" script="$2"; shift 2
   q "CHECKPOINT" >/dev/null
   if ! "$pgbin/pgbench" -n -h 127.0.0.1 -p "$pgport" -U postgres -M prepared -c "$concurrency" -j 2 \
-       "${floor_limit[@]}" -l --log-prefix="$out/pgbench/$op" -D "account=$account" -D "digest=$digest" "$@" \
-       -f "$script" "$dbname" > "$out/pgbench/$op.out" 2>&1; then
-    cat "$out/pgbench/$op.out" >&2
+       "${floor_limit[@]}" -l --log-prefix="$out/pgbench/${run_name:-$op}" -D "account=$account" -D "digest=$digest" "$@" \
+       -f "$script" "$dbname" > "$out/pgbench/${run_name:-$op}.out" 2>&1; then
+    cat "$out/pgbench/${run_name:-$op}.out" >&2
     log "pgbench failed for $op"
     exit 1
   fi
   "$loadgen" pgbench-log --op "$op" --concurrency "$concurrency" --warmup "$((floor_seconds - duration))" \
-    --out "$results/floor_$op.json" "${floor_args[@]}" "$out"/pgbench/"$op".[0-9]*
+    --out "$results/floor_${run_name:-$op}.json" "${floor_args[@]}" "$out"/pgbench/"${run_name:-$op}".[0-9]*
 }
 # What one merge writes into the audit row and the outbox, with the same shape and size as the service's.
 snapshot='{"id": 100002, "name": "Pair Mergee 100002", "email": "pm100002@bench.invalid", "blocked": false, "thumbnail": "", "account_id": 1, "created_at": "2026-11-29T09:48:20.428802+00:00", "identifier": "pm-100002", "updated_at": "2026-11-29T09:48:20.428802+00:00", "phone_number": "+166600100002", "last_activity_at": null, "custom_attributes": {"plan": "free", "source": "whatsapp"}, "additional_attributes": {"city": "Lyon", "company": "Acme"}}'
@@ -275,24 +275,52 @@ none_moved='{"notes": 0, "labels": 0, "messages": 0, "conversations": 0, "contac
 undo_counts="{\"conflicts\": [], \"moved_back\": $moved_back, \"kept_on_base\": $none_moved, \"deleted_since\": $none_moved}"
 undo_payload="{\"base\": $base_snapshot, \"event\": \"contact_unmerged\", \"mergee\": $snapshot, \"merge_id\": 1, \"conflicts\": [], \"merged_at\": \"2026-11-29T09:48:44.124033+00:00\", \"account_id\": 1, \"moved_back\": $moved_back, \"unmerged_at\": \"2026-11-29T09:49:44.124033+00:00\", \"kept_on_base\": $none_moved, \"actor_user_id\": 1, \"deleted_since\": $none_moved, \"base_contact_id\": 100001, \"mergee_contact_id\": 100002}"
 payload="{\"event\": \"contact_merged\", \"moved\": {\"notes\": 1, \"labels\": 2, \"messages\": 2, \"conversations\": 2, \"contact_inboxes\": 1}, \"mergee\": $snapshot, \"merge_id\": 1, \"merged_at\": \"2026-11-29T09:48:44.124033+00:00\", \"account_id\": 1, \"actor_user_id\": 1, \"base_contact_id\": 100001, \"mergee_contact_id\": 100002}"
-per_client=$(( pairs / concurrency ))
-floor_args=(--per-client "$per_client")
-# Merges first: the service, then the floor on its own pairs.
-http merge --pairs "$http_first:$pairs"
-recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $http_first AND $((floor_first - 1))")"
-echo "http_merges_recorded=$recorded" >> "$results/meta.env"
-floor merge scripts/bench/floor-merge.sql -D n=0 -D "clients=$concurrency" -D "first=$floor_first" \
-  -D "user_id=$user_id" -D "snapshot=$snapshot" -D "payload=$payload" \
-  -D 'merged_additional={"city": "Paris", "company": "Acme"}' -D 'merged_custom={"plan": "pro", "source": "whatsapp"}' \
-  -D "base_snapshot=$base_snapshot" -D "written=$written" -D with_ledger=true
-recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $floor_first AND $((floor_first + 2 * pairs - 1))")"
-echo "floor_merges_recorded=$recorded" >> "$results/meta.env"
-floor merge_fixed scripts/bench/floor-merge-fixed.sql -D n=0 -D "clients=$concurrency" -D "first=$fixed_first" \
-  -D "snapshot=$snapshot" -D "payload=$payload" \
-  -D 'merged_additional={"city": "Paris", "company": "Acme"}' -D 'merged_custom={"plan": "pro", "source": "whatsapp"}' \
-  -D "base_snapshot=$base_snapshot" -D "written=$written"
-recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $fixed_first AND $((fixed_first + 2 * pairs - 1))")"
-echo "fixed_floor_merges_recorded=$recorded" >> "$results/meta.env"
+# Merges first, in two rounds of half the run time each, the service first in one and last in the other: the
+# first heavy writes after the seed run slower than the same writes a minute later (a second service run after
+# the floors once did 1.35 x the first), so whichever side went first alone would carry that. Each round takes
+# fresh pairs of its side's range, past those the first round used. `combine` makes one result of the two.
+round_seconds=$(( (duration + 1) / 2 ))
+merges_of() { q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $1 AND $(($1 + 2 * pairs - 1))"; }
+merge_round() {
+  local round="$1" side="$2" first="$3" count="$4"
+  case $side in
+    service) run_name="merge_$round" http merge --duration "$round_seconds" --pairs "$first:$count" ;;
+    floor)
+      floor_args=(--per-client "$((count / concurrency))")
+      floor_limit=(-T "$((round_seconds + ${warmup%.*} + 1))")
+      run_name="merge_$round" floor merge scripts/bench/floor-merge.sql -D n=0 -D "clients=$concurrency" \
+        -D "first=$first" -D "user_id=$user_id" -D "snapshot=$snapshot" -D "payload=$payload" \
+        -D 'merged_additional={"city": "Paris", "company": "Acme"}' -D 'merged_custom={"plan": "pro", "source": "whatsapp"}' \
+        -D "base_snapshot=$base_snapshot" -D "written=$written" -D with_ledger=true ;;
+    fixed)
+      floor_args=(--per-client "$((count / concurrency))")
+      floor_limit=(-T "$((round_seconds + ${warmup%.*} + 1))")
+      run_name="merge_fixed_$round" floor merge_fixed scripts/bench/floor-merge-fixed.sql -D n=0 \
+        -D "clients=$concurrency" -D "first=$first" -D "snapshot=$snapshot" -D "payload=$payload" \
+        -D 'merged_additional={"city": "Paris", "company": "Acme"}' -D 'merged_custom={"plan": "pro", "source": "whatsapp"}' \
+        -D "base_snapshot=$base_snapshot" -D "written=$written" ;;
+  esac
+}
+merge_round 1 service "$http_first" "$pairs"
+merge_round 1 floor "$floor_first" "$pairs"
+merge_round 1 fixed "$fixed_first" "$pairs"
+# The pairs the first round may have touched: clients take pairs c, c + clients, …, each at its own pace, so
+# the fastest pgbench client's count bounds them (a quarter more than the mean for the service's clients).
+most() { sed -n 's/.*"most_transactions_per_client": *\([0-9]*\).*/\1/p' "$1"; }
+http_used=$(( $(merges_of "$http_first") * 5 / 4 + 4 * concurrency ))
+floor_used=$(( ($(most "$results/floor_merge_1.json") + 2) * concurrency ))
+fixed_used=$(( ($(most "$results/floor_merge_fixed_1.json") + 2) * concurrency ))
+merge_round 2 fixed "$((fixed_first + 2 * fixed_used))" "$((pairs - fixed_used))"
+merge_round 2 floor "$((floor_first + 2 * floor_used))" "$((pairs - floor_used))"
+merge_round 2 service "$((http_first + 2 * http_used))" "$((pairs - http_used))"
+floor_limit=(-T "$floor_seconds")
+"$loadgen" combine --out "$results/http_merge.json" "$results/http_merge_1.json" "$results/http_merge_2.json"
+"$loadgen" combine --out "$results/floor_merge.json" "$results/floor_merge_1.json" "$results/floor_merge_2.json"
+"$loadgen" combine --out "$results/floor_merge_fixed.json" "$results/floor_merge_fixed_1.json" \
+  "$results/floor_merge_fixed_2.json"
+echo "http_merges_recorded=$(merges_of "$http_first")" >> "$results/meta.env"
+echo "floor_merges_recorded=$(merges_of "$floor_first")" >> "$results/meta.env"
+echo "fixed_floor_merges_recorded=$(merges_of "$fixed_first")" >> "$results/meta.env"
 floor_args=()
 # Five contacts at once: group i is the 5 contacts from many_first + 5i (seeded as pairs, so every contact has
 # children and the mergees bring attributes), merged into the first. No floor yet.
@@ -302,12 +330,13 @@ echo "http_merge5_records=$recorded" >> "$results/meta.env"
 # Undos next: the service undoes the merges it recorded, the floor those the floor recorded, each merge once.
 # The ids of a run's records are consecutive (a failed merge would leave a gap, which the undo answers 404).
 merge_ids() { q "SELECT coalesce(min(id), 0) || ':' || count(*) || ':' || coalesce(max(id) - min(id) + 1, 0) FROM contact_merges WHERE mergee_contact_id BETWEEN $1 AND $2"; }
-IFS=: read -r undo_first undo_count undo_span <<< "$(merge_ids "$http_first" "$((floor_first - 1))")"
+# The first round's records of each side are consecutive (the second round's come after the floors'): undo those.
+IFS=: read -r undo_first undo_count undo_span <<< "$(merge_ids "$http_first" "$((http_first + 2 * http_used - 1))")"
 [ "$undo_count" = "$undo_span" ] || log "the service's merge records are not consecutive ($undo_count in a span of $undo_span)"
 http undo --merges "$undo_first:$undo_span"
 recorded="$(q "SELECT count(*) FROM contact_merges WHERE mergee_contact_id BETWEEN $http_first AND $((floor_first - 1)) AND undone_at IS NOT NULL")"
 echo "http_undos_recorded=$recorded" >> "$results/meta.env"
-IFS=: read -r undo_first undo_count undo_span <<< "$(merge_ids "$floor_first" "$((floor_first + 2 * pairs - 1))")"
+IFS=: read -r undo_first undo_count undo_span <<< "$(merge_ids "$floor_first" "$((floor_first + 2 * floor_used - 1))")"
 [ "$undo_count" = "$undo_span" ] || { log "the floor's merge records are not consecutive ($undo_count in a span of $undo_span)"; exit 1; }
 # One transaction per record: pgbench runs a fixed count per client (-t) instead of a fixed time.
 floor_limit=(-t "$(( undo_count / concurrency ))")

@@ -18,6 +18,7 @@
 //!                                                        of its own (the tag keeps runs apart)
 //! coalesce-loadgen pgbench-log --op NAME --out FILE [--concurrency N] [--per-client N] LOG...
 //! coalesce-loadgen report --dir DIR
+//! coalesce-loadgen combine --out FILE RESULT...             one result from several runs (`combine.rs`)
 //! ```
 //!
 //! `http` runs one operation at fixed concurrency: one keep-alive connection per client, the clients multiplexed
@@ -29,6 +30,7 @@
 
 mod args;
 mod client;
+mod combine;
 mod http;
 mod pgbench;
 mod report;
@@ -42,7 +44,9 @@ fn main() {
         "http" => http::run(&args),
         "pgbench-log" => pgbench::run(&args),
         "report" => report::run(&args),
-        _ => Err("usage: coalesce-loadgen http|pgbench-log|report [--option value]... (see the source header)".into()),
+        "combine" => combine::run(&args),
+        _ => Err("usage: coalesce-loadgen http|pgbench-log|report|combine [--option value]... (see the source header)"
+            .into()),
     });
     if let Err(message) = outcome {
         eprintln!("coalesce-loadgen: {message}");

@@ -441,6 +441,22 @@ pub fn run(args: &Args) -> Result<(), String> {
             writeln!(table, "| {label} | {service_cells} | {statements} | {fixed_cells} | {floor_cells} | {ratio} |");
     }
     let _ = writeln!(md, "## Service vs floor\n\n{table}");
+    // the merges' rounds (scripts/bench.sh: service first in one, last in the other), each run's throughput
+    if let Some((_, _, service, floor, _)) = operations.iter().find(|o| o.0 == "merge") {
+        let fixed = fixed_of("merge").and_then(|f| f.1.clone());
+        let rounds = |v: &Option<Value>| -> Option<String> {
+            let runs = v.as_ref()?["throughputs"].as_array()?;
+            Some(runs.iter().filter_map(Value::as_f64).map(|t| format!("{t:.0}")).collect::<Vec<_>>().join(" and "))
+        };
+        if let (Some(s), Some(f), Some(x)) = (rounds(service), rounds(floor), rounds(&fixed)) {
+            let _ = writeln!(
+                md,
+                "Merges were measured in two rounds of half the run time, the service first in one and last in \
+                 the other (fixed floor, same-statements floor, service), each figure above over both: the service \
+                 {s}/s, the same-statements floor {f} tx/s, the fixed floor {x} tx/s.\n"
+            );
+        }
+    }
     let cpu: Vec<String> = operations
         .iter()
         .filter_map(|(op, _, service, _, _)| {
