@@ -11,7 +11,8 @@
 //!
 //! The outcome of each read goes to its own callback, on the reader's thread; the HTTP adapter's callback wakes
 //! its request. A failed statement fails every read of its batch alike (a connection lost under it is tried
-//! once more on a new one first, as `application::on_connection` does for single reads).
+//! once more on a new one first, as `application::on_connection` does for single reads: `store::signed_in`).
+//! This file only queues and hands out; how a batch is read is given to it by the pool's `Database`.
 //!
 //! Readers are started when reads wait and none is free, at most [`READERS`], and end after [`IDLE_FOR`]
 //! without reads, so that a pool nobody reads from holds no thread (and a test's pool goes away with it).
@@ -24,8 +25,8 @@ use std::time::Duration;
 use application::ports::{ContactRead, ContactReadDone, CredentialsAndContact};
 use application::StoreError;
 
-use crate::pool::PgDatabase;
-use crate::store::credentials_and_contacts;
+/// How a reader reads a batch: every read in one statement, in the reads' order (`store::signed_in`).
+pub(crate) type ReadAll = Box<dyn Fn(&[ContactRead]) -> Result<Vec<CredentialsAndContact>, StoreError> + Send>;
 
 /// Most reader threads per pool: statements in flight at once. One reads while the next batch gathers; a
 /// second is started (or woken) only while a whole statement's worth of reads waits
@@ -67,9 +68,9 @@ impl ReadBatcher {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues `read` for `db`'s readers; `done` is called with its outcome on a reader's thread (at once, on
-    /// this one, when no reader can be started).
-    pub(crate) fn submit(self: &Arc<Self>, db: &PgDatabase, read: ContactRead, done: ContactReadDone) {
+    /// Queues `read`; `done` is called with its outcome on a reader's thread (at once, on this one, when no
+    /// reader can be started). `reader` gives a new reader its way to read, when one is started.
+    pub(crate) fn submit(self: &Arc<Self>, read: ContactRead, done: ContactReadDone, reader: impl FnOnce() -> ReadAll) {
         let mut queue = self.lock();
         queue.waiting.push(Waiting { read, done });
         let busy = queue.readers - queue.idle;
@@ -87,8 +88,8 @@ impl ReadBatcher {
         }
         queue.readers += 1;
         drop(queue);
-        let (batcher, db) = (Arc::clone(self), db.clone());
-        let started = thread::Builder::new().name("contact-reads".into()).spawn(move || batcher.read(&db));
+        let (batcher, read_all) = (Arc::clone(self), reader());
+        let started = thread::Builder::new().name("contact-reads".into()).spawn(move || batcher.read(&read_all));
         if let Err(e) = started {
             // no reader at all: answer what waits, rather than leave it waiting
             let mut queue = self.lock();
@@ -104,12 +105,12 @@ impl ReadBatcher {
 
     /// A reader: takes what waits (up to [`MOST_PER_STATEMENT`]), reads it in one statement, answers each, and
     /// again, until no read came for [`IDLE_FOR`].
-    fn read(&self, db: &PgDatabase) {
+    fn read(&self, read_all: &ReadAll) {
         // counted out should this thread panic, so that the next read starts another
         let _counted = Counted(self);
         while let Some(batch) = self.next_batch() {
             let reads: Vec<ContactRead> = batch.iter().map(|w| w.read.clone()).collect();
-            match read_all(db, &reads) {
+            match read_all(&reads) {
                 Ok(found) => {
                     for (w, found) in batch.into_iter().zip(found) {
                         (w.done)(Ok(found));
@@ -164,18 +165,6 @@ impl Drop for Counted<'_> {
         if thread::panicking() {
             self.0.lock().readers -= 1;
         }
-    }
-}
-
-/// Every read of `reads` in one statement, once more on a new connection when the first was lost.
-fn read_all(db: &PgDatabase, reads: &[ContactRead]) -> Result<Vec<CredentialsAndContact>, StoreError> {
-    let mut conn = db.get()?;
-    match credentials_and_contacts(&mut conn, reads) {
-        Err(_) if conn.lost() => {
-            drop(conn);
-            credentials_and_contacts(&mut *db.get()?, reads)
-        }
-        outcome => outcome,
     }
 }
 

@@ -23,8 +23,6 @@ mod signed_in;
 mod undo;
 mod webhooks;
 
-pub(crate) use signed_in::credentials_and_contacts;
-
 use application::ports::User;
 use application::ports::{CommitError, ContactRead, ContactReadDone};
 use application::{Database, Session, StoreError};
@@ -205,6 +203,9 @@ impl Database for PgDatabase {
 
     /// Queued for the pool's readers, which read what arrives together in one statement (`batched_reads`).
     fn read_contact(&self, read: ContactRead, done: ContactReadDone) {
-        self.read_batcher().submit(self, read, done);
+        self.read_batcher().submit(read, done, || {
+            let db = self.clone();
+            Box::new(move |reads| signed_in::read_together(&db, reads))
+        });
     }
 }

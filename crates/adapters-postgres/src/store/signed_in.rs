@@ -1,6 +1,8 @@
 //! Reads that authenticate in their own statement: the request's credentials and what it reads come back in one
 //! round trip (GET contact: the token's owner, account status and role, the contact and its channel
 //! addresses). The use case decides from the credentials whether to show what was read (`application::contacts`).
+//! The statement reads for one request or for several at once: the reads of GET contact that arrive together
+//! (`crate::batched_reads`) share it.
 
 use application::ports::{ContactRead, CredentialsAndContact};
 use application::StoreError;
@@ -12,6 +14,7 @@ use domain::{AccountId, Contact, ContactId, ContactInbox};
 use super::auth::{credentials, credentials_columns, credentials_joins};
 use crate::errors::StoreResult;
 use crate::models::{contact_inbox, ContactRow, InboxRow};
+use crate::pool::PgDatabase;
 use crate::prepared::Prepared;
 
 /// One row per channel address of a read's contact (one row when it has none, or is not there): the read's
@@ -119,9 +122,22 @@ pub(super) fn credentials_and_contact(
     found.pop().ok_or_else(|| StoreError::Other("the credentials query returned no row".into()))
 }
 
+/// Every read of `reads` in one statement on a connection of `db`, once more on a new connection when the
+/// first was lost: how a reader of `crate::batched_reads` reads a batch.
+pub(crate) fn read_together(db: &PgDatabase, reads: &[ContactRead]) -> Result<Vec<CredentialsAndContact>, StoreError> {
+    let mut conn = db.get()?;
+    match credentials_and_contacts(&mut conn, reads) {
+        Err(_) if conn.lost() => {
+            drop(conn);
+            credentials_and_contacts(&mut *db.get()?, reads)
+        }
+        outcome => outcome,
+    }
+}
+
 /// What [`credentials_and_contact`] reads, for every read of `reads` (in their order) in one statement: how
 /// `crate::batched_reads` answers the GET contact requests that arrive together.
-pub(crate) fn credentials_and_contacts(
+fn credentials_and_contacts(
     conn: &mut PgConnection,
     reads: &[ContactRead],
 ) -> Result<Vec<CredentialsAndContact>, StoreError> {
