@@ -286,11 +286,19 @@ fn creates_and_updates_are_recorded_for_webhooks_with_the_contact() {
     assert_eq!(events[1].2["contact"]["id"], json!(id.get()));
 }
 
-/// A contact is shown to a member of its account; every other token gets the authentication error.
-#[test]
-fn a_contact_is_shown_only_to_a_member_of_its_account_in_one_read() {
-    use crate::admin::{create_account, create_platform_app, create_user, set_account_status};
-    use crate::ports::AccountStatus;
+/// An account with contact Jo, and the tokens that ask for it: a member's (an agent), a member's of another
+/// account, a platform app's.
+struct Askers {
+    db: MemoryDb,
+    account: AccountId,
+    contact: ContactId,
+    agent: String,
+    outsider: String,
+    app: String,
+}
+
+fn askers() -> Askers {
+    use crate::admin::{create_account, create_platform_app, create_user};
 
     let db = MemoryDb::default();
     let account = create_account(&db, "Acme").unwrap().id;
@@ -299,6 +307,16 @@ fn a_contact_is_shown_only_to_a_member_of_its_account_in_one_read() {
     let outsider = create_user(&db, "Out", "out@example.com", Some((other, Role::Agent))).unwrap().access_token;
     let app = create_platform_app(&db, "Provisioner").unwrap().1;
     let contact = db.lock().add_contact(account, named("Jo", Some("jo@example.com")));
+    Askers { db, account, contact, agent, outsider, app }
+}
+
+/// A contact is shown to a member of its account; every other token gets the authentication error.
+#[test]
+fn a_contact_is_shown_only_to_a_member_of_its_account_in_one_read() {
+    use crate::admin::set_account_status;
+    use crate::ports::AccountStatus;
+
+    let Askers { db, account, contact, agent, outsider, app } = askers();
     let show = |token: Option<&str>, id: ContactId| show_contact_to(&db, token, account, id);
 
     let shown = show(Some(&agent), contact).unwrap().unwrap();
@@ -322,15 +340,7 @@ fn a_contact_is_shown_only_to_a_member_of_its_account_in_one_read() {
 /// contact not in the account (the caller then asks `show_contact_to`), the authentication error otherwise.
 #[test]
 fn a_contact_read_handed_to_the_store_decides_as_show_contact_to_does() {
-    use crate::admin::{create_account, create_platform_app, create_user};
-
-    let db = MemoryDb::default();
-    let account = create_account(&db, "Acme").unwrap().id;
-    let other = create_account(&db, "Other").unwrap().id;
-    let agent = create_user(&db, "Ada", "ada@example.com", Some((account, Role::Agent))).unwrap().access_token;
-    let outsider = create_user(&db, "Out", "out@example.com", Some((other, Role::Agent))).unwrap().access_token;
-    let app = create_platform_app(&db, "Provisioner").unwrap().1;
-    let contact = db.lock().add_contact(account, named("Jo", Some("jo@example.com")));
+    let Askers { db, account, contact, agent, outsider, app } = askers();
     let read = |token: Option<&str>, account: AccountId, id: ContactId| {
         let (tx, rx) = std::sync::mpsc::channel();
         read_contact_for(&db, token, account, id, move |outcome| tx.send(outcome).unwrap());
