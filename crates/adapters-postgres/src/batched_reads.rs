@@ -109,16 +109,17 @@ impl ReadBatcher {
         // counted out should this thread panic, so that the next read starts another
         let _counted = Counted(self);
         while let Some(batch) = self.next_batch() {
-            let reads: Vec<ContactRead> = batch.iter().map(|w| w.read.clone()).collect();
+            let (reads, answers): (Vec<ContactRead>, Vec<ContactReadDone>) =
+                batch.into_iter().map(|w| (w.read, w.done)).unzip();
             match read_all(&reads) {
                 Ok(found) => {
-                    for (w, found) in batch.into_iter().zip(found) {
-                        (w.done)(Ok(found));
+                    for (done, found) in answers.into_iter().zip(found) {
+                        done(Ok(found));
                     }
                 }
                 Err(e) => {
-                    for w in batch {
-                        (w.done)(Err(e.clone()));
+                    for done in answers {
+                        done(Err(e.clone()));
                     }
                 }
             }

@@ -20,6 +20,7 @@ mod create_cost;
 mod inputs;
 mod large;
 mod notes;
+mod scaling;
 
 use inputs::{
     get, measured, mib, missing, ms, num, read, read_env, read_json, read_statements, Check, LedgerCost, ScalingRow,
@@ -492,37 +493,8 @@ pub fn run(args: &Args) -> Result<(), String> {
         );
     }
     let _ = writeln!(md, "{FIXED_FLOOR_NOTE}\n\n{FLOOR_NOTE}\n");
-    let mut scale = String::new();
-    let _ = writeln!(
-        scale,
-        "| conversations owned by the mergee | rows moved per merge | merges | latency p50 ms | max ms | statements per \
-         merge | undos | undo p50 ms | undo max ms | statements per undo |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    );
-    for r in &scaling {
-        let f = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |x| format!("{x:.2}"));
-        let _ = writeln!(
-            scale,
-            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.size,
-            r.rows_moved,
-            r.merges,
-            f(r.p50),
-            f(r.max),
-            r.statements.map_or_else(|| "–".to_owned(), |s| format!("{s}")),
-            r.undos,
-            f(r.undo_p50),
-            f(r.undo_max),
-            r.undo_statements.map_or_else(|| "–".to_owned(), |s| format!("{s}"))
-        );
-    }
-    let _ = writeln!(
-        md,
-        "## Scaling: one merge at a time, nothing else running\n\nEach mergee owns N conversations with one message \
-         each; rows moved counts conversations and messages. Statements are counted by PostgreSQL \
-         (pg_stat_statements, reset before each size): everything the service sent for the merges, including \
-         authentication, the pool's checkout checks and transaction control. Then the same merges are undone, \
-         one at a time, counted the same way.\n\n{scale}"
-    );
+    let scale = scaling::table(&scaling);
+    let _ = writeln!(md, "{}", scaling::section(&scale));
     let ledger_md = ledger.as_ref().map(LedgerCost::table).unwrap_or_default();
     if !ledger_md.is_empty() {
         let _ = writeln!(
@@ -543,32 +515,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     }
     let _ = writeln!(md, "## Targets\n\n{targets}");
     if let Some(first) = scaling.first() {
-        let _ = writeln!(
-            md,
-            "## The statements of {} merge(s), as PostgreSQL counted them (size {})\n\n| calls | statement \
-             |\n|---:|---|",
-            first.merges, first.size
-        );
-        for (calls, query) in &first.statement_lines {
-            let mut q: String = query.chars().take(140).collect();
-            if q.len() < query.len() {
-                q.push('…');
-            }
-            let _ = writeln!(md, "| {calls} | `{}` |", q.replace('|', "\\|").replace('`', "'"));
-        }
-        let _ = writeln!(
-            md,
-            "\n## The statements of {} undo(s), as PostgreSQL counted them (size {})\n\n| calls | statement \
-             |\n|---:|---|",
-            first.undos, first.size
-        );
-        for (calls, query) in &first.undo_statement_lines {
-            let mut q: String = query.chars().take(140).collect();
-            if q.len() < query.len() {
-                q.push('…');
-            }
-            let _ = writeln!(md, "| {calls} | `{}` |", q.replace('|', "\\|").replace('`', "'"));
-        }
+        let _ = write!(md, "{}", scaling::statements(first));
     }
 
     // --- json -------------------------------------------------------------------------------------------------
