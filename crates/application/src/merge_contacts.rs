@@ -3,11 +3,13 @@
 //! The whole merge runs in one transaction:
 //! 1. lock both contacts, lower id first, before anything is read for the decision;
 //! 2. merge the six attributes with the domain rule and validate the result (nothing moved yet);
-//! 3. move the mergee's conversations, sent messages, contact inboxes, notes and labels to the base, one
-//!    set-based statement per table;
+//! 3. move the mergee's conversations, sent messages, contact inboxes, notes, labels and identities to the base,
+//!    set-based (the number of statements does not grow with the rows);
 //! 4. delete the mergee, then update the base, so the mergee's unique email or identifier can move over;
 //! 5. write the audit record, with the ledger that makes the merge undoable (`crate::undo`): the ids the move
-//!    returned, the base as it was and the values written on it; and the `contact.merged` outbox event;
+//!    returned, the base as it was and the values written on it; and the `contact.merged` outbox event.
+//!    Steps 3 to 5 are one call of the store ([`crate::ports::MergeStore::write_merge`]): everything they write
+//!    is decided by step 2, so PostgreSQL does them in one statement, one round trip;
 //!    the mergee's duplicate suggestions leave with its row (cascade); the base is queued for the duplicates
 //!    worker by the database's triggers when its compared values or channel addresses change;
 //! 6. commit. Any error before the commit drops the session, which rolls every step back.
@@ -15,14 +17,14 @@
 //! [`merge_in`] is the same merge inside a caller's transaction (used to commit it with an idempotency key).
 
 use domain::{
-    attribute_changes, merge_attributes_choosing, AccountId, Contact, ContactId, ContactInbox, FieldChoices,
-    IdentityKind, UserId, Violations,
+    attribute_changes, merge_attributes_choosing, AccountId, Contact, ContactAttributes, ContactId, ContactInbox,
+    FieldChoices, IdentityKind, UserId, Violations,
 };
 use serde_json::json;
 
 use crate::idempotency::KeyReused;
-use crate::ports::{in_transaction, Database, MergeLedger, MovedCounts, Session, StoreError};
-use crate::snapshot::{contact_snapshot, moved_snapshot};
+use crate::ports::{in_transaction, Database, MergeWrite, MovedCounts, Session, StoreError};
+use crate::snapshot::contact_snapshot;
 
 /// What to merge, and who asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,15 +131,37 @@ pub(crate) fn merge_locked(
     base: &Contact,
     mergee: &Contact,
 ) -> Result<Merged, MergeContactsError> {
-    let account = cmd.account_id;
     let merged = plan_merge(base, mergee, &cmd.choices).map_err(MergeContactsError::Invalid)?;
     let primaries = IdentityKind::taken_by_merge(&base.attributes, &merged);
-    let absorbed = tx.absorb_contact(account, mergee.id, base.id, &primaries)?;
-    let contact = tx.update_contact_attributes(account, base.id, &merged)?;
-    let ledger =
-        MergeLedger { rows: absorbed.rows, base_snapshot: contact_snapshot(base), written: written(base, &contact) };
-    let merge_id = record(tx, cmd, mergee, absorbed.moved, ledger)?;
-    Ok(Merged { contact, contact_inboxes: absorbed.base_inboxes, merge_id, moved: absorbed.moved })
+    let mergee_snapshot = contact_snapshot(mergee);
+    let event = json!({
+        "event": "contact_merged",
+        "account_id": cmd.account_id.get(),
+        "actor_user_id": cmd.actor.get(),
+        "base_contact_id": cmd.base_contact_id.get(),
+        "mergee_contact_id": cmd.mergee_contact_id.get(),
+        "mergee": mergee_snapshot,
+    });
+    // steps 3 to 5 in one call: what the merge writes is decided here, so the store can write it all at once
+    let done = tx.write_merge(&MergeWrite {
+        account_id: cmd.account_id,
+        actor: Some(cmd.actor),
+        base_contact_id: base.id,
+        mergee_contact_id: mergee.id,
+        attributes: &merged,
+        primaries: &primaries,
+        mergee_snapshot,
+        base_snapshot: contact_snapshot(base),
+        written: written(&base.attributes, &merged),
+        event_type: "contact.merged",
+        event,
+    })?;
+    Ok(Merged {
+        contact: done.contact,
+        contact_inboxes: done.absorbed.base_inboxes,
+        merge_id: done.stored.id,
+        moved: done.absorbed.moved,
+    })
 }
 
 /// The base's attributes after the merge, validated: the one rule both the merge and its preview apply.
@@ -179,46 +203,13 @@ pub(crate) fn pick_pair(
     }
 }
 
-/// The attributes the merge changed on the base, as stored: `{"field": {"before": …, "after": …}}`.
-fn written(before: &Contact, after: &Contact) -> serde_json::Value {
-    attribute_changes(&before.attributes, &after.attributes)
+/// The attributes the merge changes on the base: `{"field": {"before": …, "after": …}}`.
+fn written(before: &ContactAttributes, after: &ContactAttributes) -> serde_json::Value {
+    attribute_changes(before, after)
         .into_iter()
         .map(|c| (c.field.to_owned(), json!({"before": c.from, "after": c.to})))
         .collect::<serde_json::Map<_, _>>()
         .into()
-}
-
-/// Writes the audit row (with its ledger) and the outbox event, with the same facts.
-fn record(
-    tx: &mut dyn Session,
-    cmd: &MergeContacts,
-    mergee: &Contact,
-    moved: MovedCounts,
-    ledger: MergeLedger,
-) -> Result<i64, StoreError> {
-    let snapshot = contact_snapshot(mergee);
-    let stored = tx.insert_merge_record(&crate::ports::MergeRecord {
-        account_id: cmd.account_id,
-        actor: Some(cmd.actor),
-        base_contact_id: cmd.base_contact_id,
-        mergee_contact_id: cmd.mergee_contact_id,
-        mergee_snapshot: snapshot.clone(),
-        moved,
-        ledger: Some(ledger),
-    })?;
-    let event = json!({
-        "event": "contact_merged",
-        "merge_id": stored.id,
-        "account_id": cmd.account_id.get(),
-        "actor_user_id": cmd.actor.get(),
-        "base_contact_id": cmd.base_contact_id.get(),
-        "mergee_contact_id": cmd.mergee_contact_id.get(),
-        "mergee": snapshot,
-        "moved": moved_snapshot(&moved),
-        "merged_at": stored.created_at.to_rfc3339(),
-    });
-    tx.enqueue_event(cmd.account_id, "contact.merged", &event)?;
-    Ok(stored.id)
 }
 
 #[cfg(test)]

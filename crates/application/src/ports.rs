@@ -43,7 +43,8 @@ pub use identities::IdentityStore;
 pub use inboxes::InboxStore;
 pub use labels::LabelStore;
 pub use merges::{
-    Absorbed, MergeEntry, MergeLedger, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, StoredMerge,
+    Absorbed, MergeEntry, MergeLedger, MergeRecord, MergeStore, MergeWrite, MergeWritten, MovedCounts, MovedRows, Page,
+    StoredMerge,
 };
 pub use notes::{Note, NoteStore};
 pub use undo::{LedgerFacts, UndoCounts, UndoStore, UndoableMerge};

@@ -37,6 +37,19 @@ pub fn moved_snapshot(moved: &MovedCounts) -> Value {
     })
 }
 
+/// A `contact.merged` event with the facts only the merge's write knows added to what the use case built: the
+/// record's id (`merge_id`) and time (`merged_at`, RFC 3339) and what moved (`moved`, [`moved_snapshot`]). A store
+/// that writes the event in the merge's own statement adds the same three members in SQL.
+pub fn completed_merge_event(event: &Value, merge_id: i64, merged_at: DateTime<Utc>, moved: &MovedCounts) -> Value {
+    let mut event = event.clone();
+    if let Value::Object(members) = &mut event {
+        members.insert("merge_id".to_owned(), json!(merge_id));
+        members.insert("merged_at".to_owned(), json!(merged_at.to_rfc3339()));
+        members.insert("moved".to_owned(), moved_snapshot(moved));
+    }
+    event
+}
+
 /// The contact a [`contact_snapshot`] describes (to re-create a merged-away contact); `None` when the snapshot
 /// lacks a field or holds one of the wrong type.
 pub fn contact_from_snapshot(snapshot: &Value) -> Option<Contact> {
@@ -103,5 +116,22 @@ mod tests {
         };
         assert_eq!(contact_from_snapshot(&contact_snapshot(&contact)), Some(contact));
         assert_eq!(contact_from_snapshot(&json!({"id": 1})), None);
+    }
+
+    #[test]
+    fn a_completed_merge_event_keeps_what_it_had_and_adds_the_record_and_the_moves() {
+        let at = Utc.timestamp_opt(1_700_000_000, 120_000_000).single().unwrap();
+        let moved = MovedCounts { conversations: 2, messages: 3, contact_inboxes: 1, notes: 0, labels: 4 };
+        let event = completed_merge_event(&json!({"event": "contact_merged", "account_id": 9}), 41, at, &moved);
+        assert_eq!(
+            event,
+            json!({
+                "event": "contact_merged",
+                "account_id": 9,
+                "merge_id": 41,
+                "merged_at": "2023-11-14T22:13:20.120+00:00",
+                "moved": {"conversations": 2, "messages": 3, "contact_inboxes": 1, "notes": 0, "labels": 4},
+            })
+        );
     }
 }

@@ -7,84 +7,33 @@ use domain::{AccountId, Contact, ContactAttributes, ContactId, IdentityKind, Ide
 use super::MergeMeta;
 use super::{count, MemorySession, UniqueField};
 use crate::ports::{
-    Absorbed, ContactStore, MergeEntry, MergeRecord, MergeStore, MovedCounts, MovedRows, Page, Sender, StoreError,
-    StoredMerge,
+    Absorbed, ContactStore, MergeEntry, MergeLedger, MergeRecord, MergeStore, MergeWrite, MergeWritten, MovedCounts,
+    MovedRows, OutboxStore, Page, Sender, StoreError, StoredMerge,
 };
+use crate::snapshot::completed_merge_event;
 
 impl MergeStore for MemorySession {
-    fn absorb_contact(
-        &mut self,
-        account: AccountId,
-        from: ContactId,
-        to: ContactId,
-        primaries: &[IdentityKind],
-    ) -> Result<Absorbed, StoreError> {
-        let w = &mut self.work;
-        let mut rows = MovedRows::default();
-        for c in w.conversations.iter_mut().filter(|c| c.account_id == account && c.contact_id == from) {
-            c.contact_id = to;
-            rows.conversation_ids.push(c.id.get());
-        }
-        for m in w.messages.iter_mut().filter(|m| m.account_id == account && m.sender == Sender::Contact(from)) {
-            m.sender = Sender::Contact(to);
-            rows.message_ids.push(m.id);
-        }
-        for (_, ci) in w.contact_inboxes.iter_mut().filter(|(a, ci)| *a == account && ci.contact_id == from) {
-            ci.contact_id = to;
-            rows.contact_inbox_ids.push(ci.id);
-        }
-        if !rows.contact_inbox_ids.is_empty() {
-            w.queue_refresh(account, to);
-            w.queue_refresh(account, from);
-        }
-        for n in w.notes.iter_mut().filter(|n| n.account_id == account && n.contact_id == from) {
-            n.contact_id = to;
-            rows.note_ids.push(n.id.get());
-        }
-        rows.mergee_labels =
-            w.labels.iter().filter(|(a, c, _)| *a == account && *c == from).map(|l| l.2.clone()).collect();
-        w.labels.retain(|(a, c, _)| !(*a == account && *c == from));
-        for label in &rows.mergee_labels {
-            if !w.labels.iter().any(|(a, c, l)| *a == account && *c == to && l == label) {
-                w.labels.push((account, to, label.clone()));
-                rows.labels_added.push(label.clone());
-            }
-        }
-        // the mergee's identities become the base's: its primaries of the kinds the base takes as primaries,
-        // every other one as a secondary
-        for (_, i) in w.identities.iter_mut().filter(|(a, i)| *a == account && i.contact_id == from) {
-            rows.identity_ids.push(i.id);
-            rows.identity_sources.push(i.source.as_str().to_owned());
-            i.contact_id = to;
-            i.primary = i.primary && primaries.contains(&i.kind);
-            i.source = IdentitySource::Merge;
-        }
-        self.delete_contact_row(account, from)?;
-        let moved = MovedCounts {
-            conversations: count(rows.conversation_ids.len()),
-            messages: count(rows.message_ids.len()),
-            contact_inboxes: count(rows.contact_inbox_ids.len()),
-            notes: count(rows.note_ids.len()),
-            labels: count(rows.mergee_labels.len()),
-        };
-        Ok(Absorbed { moved, rows, base_inboxes: self.contact_inboxes(account, to)? })
-    }
-
-    fn insert_merge_record(&mut self, record: &MergeRecord) -> Result<StoredMerge, StoreError> {
-        let created_at = Utc::now();
-        // what PostgreSQL tells apart by `created_at`, the memory store tells apart by id: rows with a higher id
-        // than this, and labels the base did not carry at this point, came after the merge
-        let base_labels = self
-            .work
-            .labels
-            .iter()
-            .filter(|(a, c, _)| *a == record.account_id && *c == record.base_contact_id)
-            .map(|l| l.2.clone())
-            .collect();
-        let watermark = self.work.next_id;
-        self.work.merges.push(record.clone());
-        self.work.merge_meta.push(MergeMeta { created_at, watermark, base_labels, ..MergeMeta::default() });
-        Ok(StoredMerge { id: self.work.merges.len() as i64, created_at })
+    fn write_merge(&mut self, merge: &MergeWrite<'_>) -> Result<MergeWritten, StoreError> {
+        // the steps PostgreSQL does in one statement, one after the other
+        let account = merge.account_id;
+        let absorbed = self.absorb_contact(account, merge.mergee_contact_id, merge.base_contact_id, merge.primaries)?;
+        let contact = self.update_contact_attributes(account, merge.base_contact_id, merge.attributes)?;
+        let stored = self.insert_merge_record(&MergeRecord {
+            account_id: account,
+            actor: merge.actor,
+            base_contact_id: merge.base_contact_id,
+            mergee_contact_id: merge.mergee_contact_id,
+            mergee_snapshot: merge.mergee_snapshot.clone(),
+            moved: absorbed.moved,
+            ledger: Some(MergeLedger {
+                rows: absorbed.rows.clone(),
+                base_snapshot: merge.base_snapshot.clone(),
+                written: merge.written.clone(),
+            }),
+        });
+        let event = completed_merge_event(&merge.event, stored.id, stored.created_at, &absorbed.moved);
+        self.enqueue_event(account, merge.event_type, &event)?;
+        Ok(MergeWritten { contact, absorbed, stored })
     }
 
     fn count_children(&mut self, account: AccountId, contact: ContactId) -> Result<MovedCounts, StoreError> {
@@ -179,5 +128,84 @@ impl MemorySession {
             undone_at: meta.undone_at,
             undone_by: meta.undone_by,
         })
+    }
+}
+
+impl MemorySession {
+    /// The moves of a merge and the mergee's delete.
+    fn absorb_contact(
+        &mut self,
+        account: AccountId,
+        from: ContactId,
+        to: ContactId,
+        primaries: &[IdentityKind],
+    ) -> Result<Absorbed, StoreError> {
+        let w = &mut self.work;
+        let mut rows = MovedRows::default();
+        for c in w.conversations.iter_mut().filter(|c| c.account_id == account && c.contact_id == from) {
+            c.contact_id = to;
+            rows.conversation_ids.push(c.id.get());
+        }
+        for m in w.messages.iter_mut().filter(|m| m.account_id == account && m.sender == Sender::Contact(from)) {
+            m.sender = Sender::Contact(to);
+            rows.message_ids.push(m.id);
+        }
+        for (_, ci) in w.contact_inboxes.iter_mut().filter(|(a, ci)| *a == account && ci.contact_id == from) {
+            ci.contact_id = to;
+            rows.contact_inbox_ids.push(ci.id);
+        }
+        if !rows.contact_inbox_ids.is_empty() {
+            w.queue_refresh(account, to);
+            w.queue_refresh(account, from);
+        }
+        for n in w.notes.iter_mut().filter(|n| n.account_id == account && n.contact_id == from) {
+            n.contact_id = to;
+            rows.note_ids.push(n.id.get());
+        }
+        rows.mergee_labels =
+            w.labels.iter().filter(|(a, c, _)| *a == account && *c == from).map(|l| l.2.clone()).collect();
+        w.labels.retain(|(a, c, _)| !(*a == account && *c == from));
+        for label in &rows.mergee_labels {
+            if !w.labels.iter().any(|(a, c, l)| *a == account && *c == to && l == label) {
+                w.labels.push((account, to, label.clone()));
+                rows.labels_added.push(label.clone());
+            }
+        }
+        // the mergee's identities become the base's: its primaries of the kinds the base takes as primaries,
+        // every other one as a secondary
+        for (_, i) in w.identities.iter_mut().filter(|(a, i)| *a == account && i.contact_id == from) {
+            rows.identity_ids.push(i.id);
+            rows.identity_sources.push(i.source.as_str().to_owned());
+            i.contact_id = to;
+            i.primary = i.primary && primaries.contains(&i.kind);
+            i.source = IdentitySource::Merge;
+        }
+        self.delete_contact_row(account, from)?;
+        let moved = MovedCounts {
+            conversations: count(rows.conversation_ids.len()),
+            messages: count(rows.message_ids.len()),
+            contact_inboxes: count(rows.contact_inbox_ids.len()),
+            notes: count(rows.note_ids.len()),
+            labels: count(rows.mergee_labels.len()),
+        };
+        Ok(Absorbed { moved, rows, base_inboxes: self.contact_inboxes(account, to)? })
+    }
+
+    /// The merge record, with what the memory store keeps beside it.
+    fn insert_merge_record(&mut self, record: &MergeRecord) -> StoredMerge {
+        let created_at = Utc::now();
+        // what PostgreSQL tells apart by `created_at`, the memory store tells apart by id: rows with a higher id
+        // than this, and labels the base did not carry at this point, came after the merge
+        let base_labels = self
+            .work
+            .labels
+            .iter()
+            .filter(|(a, c, _)| *a == record.account_id && *c == record.base_contact_id)
+            .map(|l| l.2.clone())
+            .collect();
+        let watermark = self.work.next_id;
+        self.work.merges.push(record.clone());
+        self.work.merge_meta.push(MergeMeta { created_at, watermark, base_labels, ..MergeMeta::default() });
+        StoredMerge { id: self.work.merges.len() as i64, created_at }
     }
 }

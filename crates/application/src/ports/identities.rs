@@ -1,7 +1,7 @@
 //! The identities port ([`IdentityStore`]): a contact's email addresses, phone numbers and identifiers, primary
 //! and secondary, and who holds a given one (used by `crate::identities`, and by `crate::contacts` to name the
 //! holder of a taken value). The primaries follow the contact's own fields in the store itself; merges move
-//! identities through [`super::MergeStore::absorb_contact`].
+//! identities through [`super::MergeStore::write_merge`].
 
 use domain::{AccountId, ContactId, Identity, IdentityKind};
 

@@ -2,7 +2,7 @@
 //! by `crate::merge_contacts`, `crate::merge_preview` and `crate::merge_history`; `crate::undo` reverses them).
 
 use chrono::{DateTime, Utc};
-use domain::{AccountId, ContactAttributes, ContactId, ContactInbox, IdentityKind, UserId};
+use domain::{AccountId, Contact, ContactAttributes, ContactId, ContactInbox, IdentityKind, UserId};
 
 use super::error::StoreError;
 
@@ -16,7 +16,7 @@ pub struct MovedCounts {
     pub labels: u64,
 }
 
-/// Exactly which rows a merge moved, as [`MergeStore::absorb_contact`] returns them: the ledger an undo reverses.
+/// Exactly which rows a merge moved, as [`MergeStore::write_merge`] returns them: the ledger an undo reverses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MovedRows {
     pub conversation_ids: Vec<i64>,
@@ -33,7 +33,7 @@ pub struct MovedRows {
     pub identity_sources: Vec<String>,
 }
 
-/// What [`MergeStore::absorb_contact`] did: the counts, the rows it moved, and the base's channel addresses
+/// What a merge moved ([`MergeStore::write_merge`]): the counts, the rows it moved, and the base's channel addresses
 /// after it (the merge's answer lists them, so the statement that moves them reads them too).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Absorbed {
@@ -67,6 +67,38 @@ pub struct MergeRecord {
     pub ledger: Option<MergeLedger>,
 }
 
+/// Everything one merge writes, decided before it is written (`crate::merge_contacts`, steps 3 to 5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeWrite<'a> {
+    pub account_id: AccountId,
+    pub actor: Option<UserId>,
+    pub base_contact_id: ContactId,
+    pub mergee_contact_id: ContactId,
+    /// The base's attributes after the merge, validated.
+    pub attributes: &'a ContactAttributes,
+    /// The kinds whose mergee primary becomes the base's primary.
+    pub primaries: &'a [IdentityKind],
+    /// The mergee as it was just before the merge.
+    pub mergee_snapshot: serde_json::Value,
+    /// The base as it was just before the merge.
+    pub base_snapshot: serde_json::Value,
+    /// Each attribute the merge changes on the base: `{"field": {"before": …, "after": …}}`.
+    pub written: serde_json::Value,
+    /// The outbox event's type and payload, without the facts only the write knows: the store adds them as
+    /// [`crate::snapshot::completed_merge_event`] does (the record's id and time, and what moved).
+    pub event_type: &'static str,
+    pub event: serde_json::Value,
+}
+
+/// What [`MergeStore::write_merge`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeWritten {
+    /// The base after the merge, as stored.
+    pub contact: Contact,
+    pub absorbed: Absorbed,
+    pub stored: StoredMerge,
+}
+
 /// A stored merge record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMerge {
@@ -76,30 +108,21 @@ pub struct StoredMerge {
 
 /// The set-based moves of a merge and its audit trail.
 pub trait MergeStore {
-    /// Absorbs `from` into `to`: moves every conversation, contact-sent message, contact inbox, note and label
-    /// of `from` to `to` and deletes the row of `from`, with a number of statements that does not grow with the
-    /// rows. Labels are a union: a label both contacts carry is kept once. The identities of `from` become
-    /// identities of `to`: its primaries of the kinds in `primaries` as `to`'s primaries (it has none of them:
-    /// [`domain::IdentityKind::taken_by_merge`]), every other one as a secondary. Returns the counts and exactly
-    /// which rows moved (the undo's ledger) and the contact inboxes `to` has then, in the same statements.
+    /// Writes one merge whole, in as few statements as the store can: absorbs the mergee into the base (every
+    /// conversation, contact-sent message, contact inbox, note and label of the mergee moves to the base with a
+    /// number of statements that does not grow with the rows; labels are a union, a label both carry kept once;
+    /// the mergee's identities become the base's, its primaries of the kinds in `primaries` as the base's
+    /// primaries (the base has none of them: [`domain::IdentityKind::taken_by_merge`]), every other one as a
+    /// secondary), deletes the mergee's row, writes the merged attributes on the base, the audit record with its
+    /// ledger, and the outbox event. Answers the base as stored, what moved (counts and exactly which rows: the
+    /// undo's ledger), the base's contact inboxes after the move, and the record.
     ///
     /// # Errors
-    /// Storage failures, including a row of `from` left behind (a foreign key).
-    fn absorb_contact(
-        &mut self,
-        account: AccountId,
-        from: ContactId,
-        to: ContactId,
-        primaries: &[IdentityKind],
-    ) -> Result<Absorbed, StoreError>;
+    /// Storage failures, including a row of the mergee left behind (a foreign key) and a merged value another
+    /// contact holds ([`StoreError::Taken`]).
+    fn write_merge(&mut self, merge: &MergeWrite<'_>) -> Result<MergeWritten, StoreError>;
 
-    /// Writes the audit row.
-    ///
-    /// # Errors
-    /// Storage failures.
-    fn insert_merge_record(&mut self, record: &MergeRecord) -> Result<StoredMerge, StoreError>;
-
-    /// How many rows [`MergeStore::absorb_contact`] would move from `contact` right now (for previews).
+    /// How many rows [`MergeStore::write_merge`] would move from `contact` right now (for previews).
     ///
     /// # Errors
     /// Storage failures.

@@ -1,9 +1,12 @@
-//! The merge store against PostgreSQL: what the moving statement and the identities trigger write.
+//! The merge store against PostgreSQL: what the merge's statement and the identities trigger write.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use application::ports::ContactStore;
-use diesel::sql_types::Text;
+use application::snapshot::completed_merge_event;
+use diesel::sql_types::{Jsonb, Text, Timestamptz};
+use domain::IdentityKind;
+use serde_json::json;
 
 use super::*;
 use crate::testing::TestDatabase;
@@ -51,6 +54,29 @@ fn held_by_base(tx: &mut PgSession) -> Vec<(String, String, bool, String)> {
     held.into_iter().map(|h| (h.kind, h.value, h.is_primary, h.source)).collect()
 }
 
+/// Merges contact 2 into contact 1 with [`MergeStore::write_merge`], the base's attributes becoming `after`.
+fn merge(
+    tx: &mut PgSession,
+    account: AccountId,
+    after: &ContactAttributes,
+    primaries: &[IdentityKind],
+) -> MergeWritten {
+    tx.write_merge(&MergeWrite {
+        account_id: account,
+        actor: None,
+        base_contact_id: ContactId::new(1),
+        mergee_contact_id: ContactId::new(2),
+        attributes: after,
+        primaries,
+        mergee_snapshot: json!({"id": 2}),
+        base_snapshot: json!({"id": 1}),
+        written: json!({"name": {"before": "Base", "after": after.name}}),
+        event_type: "contact.merged",
+        event: json!({"event": "contact_merged", "base_contact_id": 1}),
+    })
+    .unwrap()
+}
+
 /// The expected form of [`held_by_base`].
 fn rows(expected: &[(&str, &str, bool, &str)]) -> Vec<(String, String, bool, String)> {
     expected.iter().map(|&(k, v, p, s)| (k.to_owned(), v.to_owned(), p, s.to_owned())).collect()
@@ -67,7 +93,7 @@ fn a_merge_writes_each_moved_identity_once() {
          SELECT 1, id, 'Base', 'base@example.com', NULL, NULL FROM a UNION ALL \
          SELECT 2, id, 'Mergee', 'mergee@example.com', '+4915112345678', 'ext-2' FROM a",
     );
-    let (base, mergee) = (ContactId::new(1), ContactId::new(2));
+    let mergee = ContactId::new(2);
 
     let pg = db.pool(2);
     let mut tx = PgSession::begin(pg.get().unwrap()).unwrap();
@@ -79,9 +105,11 @@ fn a_merge_writes_each_moved_identity_once() {
         ..base_attributes.clone()
     };
     let primaries = IdentityKind::taken_by_merge(&base_attributes, &merged);
-    let absorbed = tx.absorb_contact(account, mergee, base, &primaries).unwrap();
-    assert_eq!(absorbed.rows.identity_ids.len(), 3, "the mergee's three identities moved");
-    tx.update_contact_attributes(account, base, &merged).unwrap();
+    let written = merge(&mut tx, account, &merged, &primaries);
+    assert_eq!(written.absorbed.rows.identity_ids.len(), 3, "the mergee's three identities moved");
+    // the mergee's unique phone number and identifier moved over within the statement that deleted the mergee
+    assert_eq!(written.contact.attributes, merged);
+    assert!(tx.find_contacts(account, &[mergee]).unwrap().is_empty());
 
     // this transaction's own row counts (pg_stat_xact_*: not yet committed, not yet reported)
     let written: Written = diesel::sql_query(
@@ -111,8 +139,6 @@ fn a_base_that_had_the_kind_keeps_its_primary() {
          SELECT 1, id, 'Base', 'base@example.com', '+4930111' FROM a UNION ALL \
          SELECT 2, id, 'Mergee', 'mergee@example.com', '+4930222' FROM a",
     );
-    let (base, mergee) = (ContactId::new(1), ContactId::new(2));
-
     let pg = db.pool(2);
     let mut tx = PgSession::begin(pg.get().unwrap()).unwrap();
     let base_attributes = ContactAttributes {
@@ -125,8 +151,7 @@ fn a_base_that_had_the_kind_keeps_its_primary() {
     let merged = ContactAttributes { email: Some("mergee@example.com".into()), ..base_attributes.clone() };
     let primaries = IdentityKind::taken_by_merge(&base_attributes, &merged);
     assert!(primaries.is_empty());
-    tx.absorb_contact(account, mergee, base, &primaries).unwrap();
-    tx.update_contact_attributes(account, base, &merged).unwrap();
+    merge(&mut tx, account, &merged, &primaries);
     assert_eq!(
         held_by_base(&mut tx),
         rows(&[
@@ -138,7 +163,7 @@ fn a_base_that_had_the_kind_keeps_its_primary() {
     );
 }
 
-/// The moving statement answers the base's channel addresses after the move, its own and the mergee's, oldest
+/// The merge's statement answers the base's channel addresses after the move, its own and the mergee's, oldest
 /// first, with their inboxes: the merge's answer needs no statement of its own for them.
 #[test]
 fn absorbing_answers_the_base_inboxes_after_the_move() {
@@ -153,7 +178,8 @@ fn absorbing_answers_the_base_inboxes_after_the_move() {
     );
     let pg = db.pool(2);
     let mut tx = PgSession::begin(pg.get().unwrap()).unwrap();
-    let absorbed = tx.absorb_contact(account, ContactId::new(2), ContactId::new(1), &[]).unwrap();
+    let absorbed =
+        merge(&mut tx, account, &ContactAttributes { name: "Base".into(), ..Default::default() }, &[]).absorbed;
     assert_eq!(absorbed.moved.contact_inboxes, 2);
     // inserted newest contact first, so the base's own address (src-1-1) is the youngest
     let sources: Vec<&str> = absorbed.base_inboxes.iter().map(|ci| ci.source_id.as_str()).collect();
@@ -163,4 +189,79 @@ fn absorbing_answers_the_base_inboxes_after_the_move() {
         && ci.inbox.provider.as_deref() == Some("twilio")));
     // the store's own read agrees
     assert_eq!(tx.contact_inboxes(account, ContactId::new(1)).unwrap(), absorbed.base_inboxes);
+}
+
+#[derive(QueryableByName)]
+struct Recorded {
+    #[diesel(sql_type = Jsonb)]
+    payload: serde_json::Value,
+    #[diesel(sql_type = Jsonb)]
+    written: serde_json::Value,
+    #[diesel(sql_type = Array<BigInt>)]
+    moved_note_ids: Vec<i64>,
+    #[diesel(sql_type = BigInt)]
+    moved_notes: i64,
+}
+
+/// The record, its ledger and the outbox event are written by the merge's one statement: the event is the one the
+/// service would complete itself ([`completed_merge_event`]: the record's id and time, what moved), the ledger
+/// holds the ids the statement moved and what the caller gave it.
+#[test]
+fn the_merge_statement_writes_the_record_its_ledger_and_the_completed_event() {
+    let (db, account) = pair(
+        ", c AS (INSERT INTO contacts (id, account_id, name) SELECT 1, id, 'Base' FROM a UNION ALL \
+                 SELECT 2, id, 'Mergee' FROM a RETURNING id, account_id), \
+           u AS (INSERT INTO users (name, email) VALUES ('Agent', 'agent@example.com') RETURNING id) \
+         INSERT INTO notes (account_id, contact_id, user_id, content) \
+         SELECT c.account_id, c.id, u.id, 'note ' || g FROM c, u, generate_series(1, 2) g",
+    );
+    let pg = db.pool(2);
+    let mut tx = PgSession::begin(pg.get().unwrap()).unwrap();
+    let written =
+        merge(&mut tx, account, &ContactAttributes { name: "Base and Mergee".into(), ..Default::default() }, &[]);
+    assert_eq!(written.absorbed.moved.notes, 2);
+    assert_eq!(written.contact.attributes.name, "Base and Mergee");
+
+    let recorded: Recorded = diesel::sql_query(
+        "SELECT e.payload, l.written, l.moved_note_ids, m.moved_notes \
+         FROM contact_merges m JOIN contact_merge_ledgers l ON l.merge_id = m.id, outbox_events e \
+         WHERE m.id = $1 AND e.event_type = 'contact.merged'",
+    )
+    .bind::<BigInt, _>(written.stored.id)
+    .get_result(tx.conn())
+    .unwrap();
+    let expected = completed_merge_event(
+        &json!({"event": "contact_merged", "base_contact_id": 1}),
+        written.stored.id,
+        written.stored.created_at,
+        &written.absorbed.moved,
+    );
+    assert_eq!(recorded.payload, expected);
+    assert_eq!(recorded.written, json!({"name": {"before": "Base", "after": "Base and Mergee"}}));
+    assert_eq!(recorded.moved_note_ids, written.absorbed.rows.note_ids);
+    assert_eq!(recorded.moved_notes, 2);
+}
+
+#[derive(QueryableByName)]
+struct Formatted {
+    #[diesel(sql_type = Text)]
+    text: String,
+}
+
+/// The event's `merged_at` is written in SQL the way chrono's `to_rfc3339` writes the record's time elsewhere:
+/// no fraction, three digits or six, whichever is exact.
+#[test]
+fn the_event_time_reads_as_chrono_writes_it() {
+    use chrono::TimeZone;
+    let db = TestDatabase::new();
+    let mut conn = db.connection();
+    for nanos in [0, 120_000_000, 123_456_000, 100_000, 999_999_000] {
+        let at = Utc.timestamp_opt(1_764_000_000, nanos).single().unwrap();
+        let formatted: Formatted =
+            diesel::sql_query(concat!("SELECT ", write::rfc3339!("t"), " AS text FROM (SELECT $1 AS t) AS v"))
+                .bind::<Timestamptz, _>(at)
+                .get_result(&mut conn)
+                .unwrap();
+        assert_eq!(formatted.text, at.to_rfc3339(), "{nanos} ns");
+    }
 }
