@@ -18,10 +18,10 @@ pub(super) const FLOOR_NOTE: &str =
     "The floor is pgbench (`-M prepared`, same concurrency, same run time after the same \
 warm-up) sending the service's own SQL straight to PostgreSQL, one round trip per statement, on the same \
 database in the same run: per merge the authentication lookup (autocommit), `BEGIN`, the `SELECT … FOR UPDATE` \
-of both contacts, the one statement that moves every child (a data-modifying CTE), the `DELETE` of the mergee, the \
-`UPDATE … RETURNING` of the base, the audit record and its ledger in one `INSERT` (the moved ids the moving \
-statement returned travel to the client and back, as in the service), the outbox `INSERT`, the contact-inbox \
-`SELECT` and `COMMIT`, each pgbench client on its own fresh pairs (`scripts/bench/floor-merge.sql`); per undo the \
+of both contacts, the one statement that writes the whole merge (a data-modifying CTE: the moves of every child \
+and identity, the mergee's `DELETE`, the base's `UPDATE`, the audit record with its ledger, the outbox event, the \
+base's contact inboxes) and `COMMIT`, each pgbench client on its own fresh pairs (`scripts/bench/floor-merge.sql`); \
+per undo the \
 authentication lookup, `BEGIN`, the record, the base `FOR UPDATE`, the record `FOR UPDATE` and its ledger, the \
 check that the mergee's email, phone and identifier are free, the base's `UPDATE` back, the mergee's `INSERT` \
 under its own id, the one statement that moves everything back, both contacts' inboxes, the record marked undone, \
