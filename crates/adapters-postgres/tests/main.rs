@@ -79,7 +79,7 @@ fn migrations_run_up_down_and_up_again() {
 }
 
 /// The migrations from the identities one on, newest last.
-const SINCE_IDENTITIES: [&str; 8] = [
+const SINCE_IDENTITIES: [&str; 9] = [
     "20261203000020",
     "20261203000030",
     "20261203000031",
@@ -88,6 +88,7 @@ const SINCE_IDENTITIES: [&str; 8] = [
     "20261203000040",
     "20261203000041",
     "20261203000050",
+    "20261204000010",
 ];
 
 /// Reverts the migrations from the identities one on, newest first.

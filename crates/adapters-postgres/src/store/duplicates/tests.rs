@@ -276,3 +276,65 @@ fn the_pair_list_pages_from_the_best_first_index() {
     assert!(plan.contains("Index Only Scan using contact_duplicate_pairs_best_idx"), "{plan}");
     assert!(!plan.contains("Sort"), "{plan}");
 }
+
+#[derive(QueryableByName)]
+struct Queued {
+    #[diesel(sql_type = BigInt)]
+    contact_id: i64,
+}
+
+/// A transaction queues a contact once however many of its rows it changes, and not at all a contact it has
+/// deleted (a merge: the base's fields, a channel address and a secondary email move in one statement that also
+/// deletes the mergee); a second transaction queues the contact again, since a worker may be refreshing it from
+/// a snapshot taken before that change.
+#[test]
+fn a_transaction_queues_a_contact_once_and_never_one_it_deleted() {
+    let db = TestDatabase::new();
+    let mut conn = db.connection();
+    diesel::sql_query(
+        "WITH a AS (INSERT INTO accounts (name) VALUES ('a') RETURNING id), \
+              c AS (INSERT INTO contacts (id, account_id, name, email) \
+                    SELECT 1, id, 'Base', 'base@example.com' FROM a UNION ALL \
+                    SELECT 2, id, 'Mergee', 'mergee@example.com' FROM a RETURNING account_id, id), \
+              i AS (INSERT INTO inboxes (account_id, name) SELECT id, 'Web' FROM a RETURNING id, account_id) \
+         INSERT INTO contact_inboxes (account_id, contact_id, inbox_id, source_id) \
+         SELECT c.account_id, c.id, i.id, 'src-' || c.id FROM c, i",
+    )
+    .execute(&mut conn)
+    .expect("setup");
+    diesel::sql_query("DELETE FROM contact_duplicate_refreshes").execute(&mut conn).expect("empty the queue");
+    let queued = |conn: &mut PgConnection| -> Vec<i64> {
+        let rows: Vec<Queued> = diesel::sql_query("SELECT contact_id FROM contact_duplicate_refreshes ORDER BY id")
+            .load(conn)
+            .expect("queue");
+        rows.into_iter().map(|r| r.contact_id).collect()
+    };
+
+    // the merge's moves in one statement, as the service writes them
+    diesel::sql_query(
+        "WITH inboxes_moved AS (UPDATE contact_inboxes SET contact_id = 1 WHERE contact_id = 2), \
+              identities_moved AS (UPDATE contact_identities SET contact_id = 1, is_primary = false \
+                                   WHERE contact_id = 2), \
+              mergee_deleted AS (DELETE FROM contacts WHERE id = 2 RETURNING id) \
+         UPDATE contacts SET name = 'Base Mergee' WHERE id = 1 AND EXISTS (SELECT FROM mergee_deleted)",
+    )
+    .execute(&mut conn)
+    .expect("merge");
+    assert_eq!(queued(&mut conn), [1], "the base once, the deleted mergee never");
+
+    // another transaction: queued again
+    diesel::sql_query("UPDATE contacts SET name = 'Base' WHERE id = 1").execute(&mut conn).expect("rename");
+    assert_eq!(queued(&mut conn), [1, 1]);
+
+    // within one transaction, a second change of the same contact adds nothing; an address that leaves a contact
+    // that is still there queues that contact too
+    conn.transaction(|tx| {
+        diesel::sql_query("INSERT INTO contacts (id, account_id, name) SELECT 3, account_id, 'Other' FROM contacts")
+            .execute(tx)?;
+        diesel::sql_query("UPDATE contacts SET name = 'Other Name' WHERE id = 3").execute(tx)?;
+        diesel::sql_query("UPDATE contact_inboxes SET contact_id = 3 WHERE contact_id = 1").execute(tx)?;
+        diesel::sql_query("UPDATE contacts SET email = 'new@example.com' WHERE id = 1").execute(tx)
+    })
+    .expect("changes");
+    assert_eq!(queued(&mut conn), [1, 1, 3, 1]);
+}

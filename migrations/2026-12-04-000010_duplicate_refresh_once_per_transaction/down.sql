@@ -1,0 +1,29 @@
+CREATE OR REPLACE FUNCTION queue_contact_identity_duplicate_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO contact_duplicate_refreshes (account_id, contact_id) VALUES (NEW.account_id, NEW.contact_id);
+    END IF;
+    IF TG_OP = 'DELETE' OR OLD.contact_id <> NEW.contact_id THEN
+        INSERT INTO contact_duplicate_refreshes (account_id, contact_id) VALUES (OLD.account_id, OLD.contact_id);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION queue_contact_inbox_duplicate_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO contact_duplicate_refreshes (account_id, contact_id) VALUES (NEW.account_id, NEW.contact_id);
+    END IF;
+    IF TG_OP = 'DELETE' OR OLD.contact_id <> NEW.contact_id OR OLD.source_id <> NEW.source_id THEN
+        INSERT INTO contact_duplicate_refreshes (account_id, contact_id) VALUES (OLD.account_id, OLD.contact_id);
+    END IF;
+    RETURN NULL;
+END $$;
+
+DROP FUNCTION queue_duplicate_refresh_of_owners(BIGINT, BIGINT, BIGINT);
+
+CREATE OR REPLACE FUNCTION queue_contact_duplicate_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO contact_duplicate_refreshes (account_id, contact_id) VALUES (NEW.account_id, NEW.id);
+    RETURN NULL;
+END $$;
