@@ -18,7 +18,9 @@
 #   4. with COALESCE_BENCH_BASELINE_BIN (another build's `coalesce`, e.g. the one before the merge ledger), what
 #      the ledger costs: the same HTTP merge load against this build and that one, interleaved, on fresh pairs;
 #   5. what duplicate suggestions cost a create: HTTP creates as shipped (worker on), with the worker off, and on
-#      a copy of the database without the suggestions' triggers and indexes, interleaved.
+#      a copy of the database without the suggestions' triggers and indexes, interleaved;
+#   6. what identities cost a merge: HTTP merges as shipped and on a copy without identities (the table empty,
+#      its triggers off), interleaved, each run on a fresh copy and the same never-merged pairs.
 # Results land in target/bench/ (smoke: target/bench-smoke/): report.md, report.json, the raw results, logs.
 #
 # Settings (environment): COALESCE_BENCH_CONTACTS, COALESCE_BENCH_DURATION (s, whole), COALESCE_BENCH_WARMUP (s),
@@ -26,7 +28,8 @@
 # COALESCE_BENCH_SCALING_REPS, COALESCE_BENCH_PGPORT, COALESCE_BENCH_PGDATA, COALESCE_BENCH_KEEP_DB=1 (leave the
 # cluster running), COALESCE_BENCH_BASELINE_BIN, COALESCE_BENCH_BASELINE_LABEL (what to call it in the report),
 # COALESCE_BENCH_BASELINE_ROUNDS (runs of each build, default 3), COALESCE_BENCH_LEDGER_PAIRS (pairs per run),
-# COALESCE_BENCH_CREATE_ROUNDS (rounds of the three create setups, default 2). The server reads its usual COALESCE_* settings (pool size, workers, …) and RUST_LOG.
+# COALESCE_BENCH_CREATE_ROUNDS (rounds of the three create setups, default 2), COALESCE_BENCH_IDENTITY_ROUNDS
+# (rounds of the two merge setups, default 2). The server reads its usual COALESCE_* settings (pool size, workers, …) and RUST_LOG.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -468,7 +471,48 @@ for round in $(seq 1 "$create_rounds"); do
     create_run=$((create_run + 1))
   done
 done
-psql_db -d postgres -c "DROP DATABASE $run_db WITH (FORCE)" -c "DROP DATABASE $shipped" -c "DROP DATABASE $plain"
+
+# --- what identities cost a merge: the same HTTP merge load with and without identities, interleaved -----------
+# with: the shipped template (as above); without: a copy whose contact_identities is empty and whose identity
+# triggers (the primaries kept in step with the contacts' columns, the secondaries queued for suggestions) are
+# off: the merge as it would be without identities, everything else (suggestions, counts, the ledger) the same.
+# Every run merges the same window of pairs, never merged before, on a fresh copy of its setup's template.
+noid="${dbname}_without_identities"
+psql_db -d postgres -c "DROP DATABASE IF EXISTS $noid WITH (FORCE)" -c "CREATE DATABASE $noid TEMPLATE $shipped STRATEGY FILE_COPY"
+psql_db -d "$noid" \
+  -c "ALTER TABLE contacts DISABLE TRIGGER contact_identities_sync_insert, DISABLE TRIGGER contact_identities_sync_update" \
+  -c "ALTER TABLE contact_identities DISABLE TRIGGER contact_identities_duplicates_insert,
+        DISABLE TRIGGER contact_identities_duplicates_update, DISABLE TRIGGER contact_identities_duplicates_delete" \
+  -c "TRUNCATE contact_identities" -c "VACUUM ANALYZE"
+# the service's range past the last pair any run merged (a pair is base, base + 1, from http_first on)
+identity_first=$(( $(q "SELECT coalesce(max(mergee_contact_id), $http_first - 1) FROM contact_merges
+  WHERE mergee_contact_id BETWEEN $http_first AND $((floor_first - 1))") + 1 ))
+identity_pairs=$(( (floor_first - identity_first) / 2 ))
+identity_rounds=0
+if [ "$identity_pairs" -ge $((2 * concurrency)) ]; then
+  identity_rounds="${COALESCE_BENCH_IDENTITY_ROUNDS:-2}"
+fi
+echo "identity_rounds=$identity_rounds" >> "$results/meta.env"
+echo "identity_pairs=$identity_pairs" >> "$results/meta.env"
+for round in $(seq 1 "$identity_rounds"); do
+  order="with without"
+  [ $((round % 2)) = 0 ] && order="without with"
+  for setup in $order; do
+    template="$shipped"
+    [ "$setup" = without ] && template="$noid"
+    psql_db -d postgres -c "DROP DATABASE IF EXISTS $run_db WITH (FORCE)" \
+      -c "CREATE DATABASE $run_db TEMPLATE $template STRATEGY FILE_COPY" -c "CHECKPOINT"
+    sync
+    DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/$run_db" start_server "$bin/coalesce" \
+      "$out/server_identities_${setup}_$round.log"
+    "$loadgen" http --base-url "$base_url" --token "$token" --account "$account" --op merge \
+      --pairs "$identity_first:$identity_pairs" --concurrency "$concurrency" --threads 2 --duration "$duration" \
+      --warmup "$warmup" --server-pid "$server_pid" --out "$results/identities_${setup}_$round.json"
+    stop_server
+  done
+done
+psql_db -d postgres -c "DROP DATABASE IF EXISTS $run_db WITH (FORCE)" -c "DROP DATABASE $shipped" \
+  -c "DROP DATABASE $plain" -c "DROP DATABASE $noid"
 
 # the main server again, for what follows (its peak memory is the larger of the two servers')
 start_server "$bin/coalesce" "$out/server_reads.log"

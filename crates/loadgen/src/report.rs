@@ -7,7 +7,8 @@
 //! and rows moved, from PostgreSQL) and `statements_<n>.tsv` (pg_stat_statements' lines), and the same for the
 //! undo of those merges (`scaling_undo_<n>.*`, `statements_undo_<n>.tsv`); when the ledger's cost was measured,
 //! `ledger_current_<round>.json` and `ledger_baseline_<round>.json` (HTTP merge runs against this build and the
-//! baseline build).
+//! baseline build); what suggestions cost a create and identities a merge (`create_<setup>_<round>.json`,
+//! `identities_<setup>_<round>.json`, `report/setup_cost.rs`).
 
 use std::fmt::Write as _;
 
@@ -16,16 +17,17 @@ use serde_json::{json, Value};
 use crate::args::Args;
 use crate::stats::write_json;
 
-mod create_cost;
 mod inputs;
 mod large;
 mod notes;
 mod scaling;
+mod setup_cost;
 
 use inputs::{
     get, measured, mib, missing, ms, num, read, read_env, read_json, read_statements, Check, LedgerCost, ScalingRow,
 };
 use notes::{FIXED_FLOOR_NOTE, FLOOR_NOTE};
+use setup_cost::SetupCost;
 
 const OPERATIONS: [(&str, &str); 6] = [
     ("merge", "merge (POST …/actions/contact_merge, fresh pair each)"),
@@ -295,8 +297,10 @@ pub fn run(args: &Args) -> Result<(), String> {
             "not measured (set COALESCE_BENCH_BASELINE_BIN)".into(),
         ),
     });
-    let creates = create_cost::CreateCost::read(&results, &meta);
-    checks.push(create_cost::CreateCost::check(creates.as_ref()));
+    let creates = SetupCost::read(&setup_cost::CREATES, &results, &meta);
+    checks.push(SetupCost::check(&setup_cost::CREATES, creates.as_ref()));
+    let identities = SetupCost::read(&setup_cost::IDENTITIES, &results, &meta);
+    checks.push(SetupCost::check(&setup_cost::IDENTITIES, identities.as_ref()));
     // Growth exponent between consecutive sizes: log(latency ratio) / log(rows-moved ratio); 1 is linear.
     let mut exponents = Vec::new();
     for w in scaling.windows(2) {
@@ -504,8 +508,9 @@ pub fn run(args: &Args) -> Result<(), String> {
              a freshly started server per run, the runs interleaved.\n\n{ledger_md}"
         );
     }
-    let creates_md = creates.as_ref().map(create_cost::CreateCost::section).unwrap_or_default();
-    let _ = write!(md, "{creates_md}");
+    let creates_md = creates.as_ref().map(SetupCost::section).unwrap_or_default();
+    let identities_md = identities.as_ref().map(SetupCost::section).unwrap_or_default();
+    let _ = write!(md, "{creates_md}{identities_md}");
     if let Some(section) = &large_md {
         let _ = writeln!(md, "{section}");
     }
@@ -552,14 +557,18 @@ pub fn run(args: &Args) -> Result<(), String> {
             "errors_with_ledger": l.current_errors, "errors_without_ledger": l.baseline_errors,
             "with_over_without": l.ratio(),
         })),
-        "create_cost": creates.as_ref().map(create_cost::CreateCost::json),
+        "create_cost": creates.as_ref().map(SetupCost::json),
+        "identity_cost": identities.as_ref().map(SetupCost::json),
         "checks": checks.iter().map(|c| json!({"check": c.name, "status": c.status, "detail": c.detail}))
             .collect::<Vec<_>>(),
     });
     std::fs::write(format!("{dir}/report.md"), &md).map_err(|e| format!("cannot write {dir}/report.md: {e}"))?;
     write_json(&format!("{dir}/report.json"), &report)?;
 
-    println!("\n{table}\n{scale}\n{ledger_md}\n{creates_md}\n{}\n{targets}", large_md.unwrap_or_default());
+    println!(
+        "\n{table}\n{scale}\n{ledger_md}\n{creates_md}\n{identities_md}\n{}\n{targets}",
+        large_md.unwrap_or_default()
+    );
     println!("Report: {dir}/report.md and {dir}/report.json");
     Ok(())
 }
