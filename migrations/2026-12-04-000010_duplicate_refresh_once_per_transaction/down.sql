@@ -27,3 +27,7 @@ BEGIN
     INSERT INTO contact_duplicate_refreshes (account_id, contact_id) VALUES (NEW.account_id, NEW.id);
     RETURN NULL;
 END $$;
+
+DROP INDEX contact_duplicate_refreshes_account_idx;
+CREATE INDEX contact_duplicate_refreshes_account_idx ON contact_duplicate_refreshes (account_id, contact_id);
+ALTER TABLE contact_duplicate_refreshes DROP COLUMN queued_by;

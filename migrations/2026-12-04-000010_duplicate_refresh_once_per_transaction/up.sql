@@ -4,39 +4,38 @@
 -- rows, each a heap tuple and two index entries, where one says the same to the worker (it refreshes a contact
 -- once per claim, and drops the rows of a contact that is gone).
 --
--- "Queued by this transaction" is a row whose xmin is the transaction's own id: the row commits or rolls back
--- with the change that queued it, so skipping a second row never leaves a change unqueued. A row queued by
--- another transaction does not count: a worker may be refreshing from a snapshot taken before this change.
+-- Each row records the transaction that queued it (queued_by, its id), and (account, contact, queued_by) is
+-- unique: a second row of the same transaction is skipped by ON CONFLICT, which the unique index decides
+-- without a plan. (A lookup of the queue would be planned once per connection, and planned on an empty queue it
+-- is a sequential scan that every later change pays as the queue grows: measured, merges at a seventh of their
+-- speed once 100,000 rows were queued.) A row queued by another transaction never collides: a worker may be
+-- refreshing from a snapshot taken before this change. Rows queued before this migration have no queued_by.
+ALTER TABLE contact_duplicate_refreshes ADD COLUMN queued_by BIGINT;
+ALTER TABLE contact_duplicate_refreshes ALTER COLUMN queued_by SET DEFAULT (pg_current_xact_id()::text::bigint);
+DROP INDEX contact_duplicate_refreshes_account_idx;
+CREATE UNIQUE INDEX contact_duplicate_refreshes_account_idx
+    ON contact_duplicate_refreshes (account_id, contact_id, queued_by);
 
 CREATE OR REPLACE FUNCTION queue_contact_duplicate_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO contact_duplicate_refreshes (account_id, contact_id)
-    SELECT NEW.account_id, NEW.id
-    WHERE NOT EXISTS (SELECT FROM contact_duplicate_refreshes q
-                      WHERE q.account_id = NEW.account_id AND q.contact_id = NEW.id
-                        AND q.xmin = pg_current_xact_id()::xid);
+    INSERT INTO contact_duplicate_refreshes (account_id, contact_id) VALUES (NEW.account_id, NEW.id)
+    ON CONFLICT (account_id, contact_id, queued_by) DO NOTHING;
     RETURN NULL;
 END $$;
 
--- The contact a row belongs to after the change (queued once), and the one it belonged to before when that
--- contact is still there (a merge deletes it in the same statement, before the statement's triggers run).
+-- The contact a row belongs to after the change, and the one it belonged to before when that contact is still
+-- there (a merge deletes it in the same statement, before the statement's triggers run).
 CREATE FUNCTION queue_duplicate_refresh_of_owners(account BIGINT, owner BIGINT, previous BIGINT)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF owner IS NOT NULL THEN
-        INSERT INTO contact_duplicate_refreshes (account_id, contact_id)
-        SELECT account, owner
-        WHERE NOT EXISTS (SELECT FROM contact_duplicate_refreshes q
-                          WHERE q.account_id = account AND q.contact_id = owner
-                            AND q.xmin = pg_current_xact_id()::xid);
+        INSERT INTO contact_duplicate_refreshes (account_id, contact_id) VALUES (account, owner)
+        ON CONFLICT (account_id, contact_id, queued_by) DO NOTHING;
     END IF;
     IF previous IS NOT NULL THEN
         INSERT INTO contact_duplicate_refreshes (account_id, contact_id)
-        SELECT account, previous
-        WHERE EXISTS (SELECT FROM contacts c WHERE c.account_id = account AND c.id = previous)
-          AND NOT EXISTS (SELECT FROM contact_duplicate_refreshes q
-                          WHERE q.account_id = account AND q.contact_id = previous
-                            AND q.xmin = pg_current_xact_id()::xid);
+        SELECT account, previous WHERE EXISTS (SELECT FROM contacts c WHERE c.account_id = account AND c.id = previous)
+        ON CONFLICT (account_id, contact_id, queued_by) DO NOTHING;
     END IF;
 END $$;
 

@@ -82,6 +82,7 @@ diesel::table! {
         account_id -> Int8,
         contact_id -> Int8,
         queued_at -> Timestamptz,
+        queued_by -> Nullable<Int8>,
     }
 }
 

@@ -343,7 +343,8 @@ impl DuplicateStore for PgSession {
     fn queue_duplicate_refreshes(&mut self, account: AccountId, contacts: &[ContactId]) -> Result<(), StoreError> {
         let ids: Vec<i64> = contacts.iter().map(|c| c.get()).collect();
         diesel::sql_query(
-            "INSERT INTO contact_duplicate_refreshes (account_id, contact_id) SELECT $1, unnest($2::bigint[])",
+            "INSERT INTO contact_duplicate_refreshes (account_id, contact_id) SELECT DISTINCT $1, unnest($2::bigint[]) \
+             ON CONFLICT (account_id, contact_id, queued_by) DO NOTHING",
         )
         .bind::<BigInt, _>(account.get())
         .bind::<Array<BigInt>, _>(ids)
