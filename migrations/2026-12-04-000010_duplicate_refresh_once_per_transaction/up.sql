@@ -39,28 +39,18 @@ BEGIN
     END IF;
 END $$;
 
+-- A channel address or a secondary identity: its owner after the change, and before it when that changed or
+-- the row went (NEW is null for a DELETE, OLD for an INSERT).
 CREATE OR REPLACE FUNCTION queue_contact_inbox_duplicate_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM queue_duplicate_refresh_of_owners(NEW.account_id, NEW.contact_id, NULL);
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM queue_duplicate_refresh_of_owners(OLD.account_id, NULL, OLD.contact_id);
-    ELSE
-        PERFORM queue_duplicate_refresh_of_owners(NEW.account_id, NEW.contact_id,
-            CASE WHEN OLD.contact_id <> NEW.contact_id OR OLD.source_id <> NEW.source_id THEN OLD.contact_id END);
-    END IF;
+    PERFORM queue_duplicate_refresh_of_owners(coalesce(NEW.account_id, OLD.account_id), NEW.contact_id,
+        CASE WHEN TG_OP = 'DELETE' OR OLD.contact_id <> NEW.contact_id THEN OLD.contact_id END);
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION queue_contact_identity_duplicate_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM queue_duplicate_refresh_of_owners(NEW.account_id, NEW.contact_id, NULL);
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM queue_duplicate_refresh_of_owners(OLD.account_id, NULL, OLD.contact_id);
-    ELSE
-        PERFORM queue_duplicate_refresh_of_owners(NEW.account_id, NEW.contact_id,
-            CASE WHEN OLD.contact_id <> NEW.contact_id THEN OLD.contact_id END);
-    END IF;
+    PERFORM queue_duplicate_refresh_of_owners(coalesce(NEW.account_id, OLD.account_id), NEW.contact_id,
+        CASE WHEN TG_OP = 'DELETE' OR OLD.contact_id <> NEW.contact_id THEN OLD.contact_id END);
     RETURN NULL;
 END $$;
