@@ -40,17 +40,30 @@ BEGIN
 END $$;
 
 -- A channel address or a secondary identity: its owner after the change, and before it when that changed or
--- the row went (NEW is null for a DELETE, OLD for an INSERT).
-CREATE OR REPLACE FUNCTION queue_contact_inbox_duplicate_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
+-- the row went (NEW is null for a DELETE, OLD for an INSERT). One function for both tables' triggers, which keep
+-- their conditions.
+CREATE FUNCTION queue_row_owners_duplicate_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM queue_duplicate_refresh_of_owners(coalesce(NEW.account_id, OLD.account_id), NEW.contact_id,
         CASE WHEN TG_OP = 'DELETE' OR OLD.contact_id <> NEW.contact_id THEN OLD.contact_id END);
     RETURN NULL;
 END $$;
 
-CREATE OR REPLACE FUNCTION queue_contact_identity_duplicate_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM queue_duplicate_refresh_of_owners(coalesce(NEW.account_id, OLD.account_id), NEW.contact_id,
-        CASE WHEN TG_OP = 'DELETE' OR OLD.contact_id <> NEW.contact_id THEN OLD.contact_id END);
-    RETURN NULL;
-END $$;
+CREATE OR REPLACE TRIGGER contact_inboxes_duplicates_insert AFTER INSERT ON contact_inboxes
+    FOR EACH ROW EXECUTE FUNCTION queue_row_owners_duplicate_refresh();
+CREATE OR REPLACE TRIGGER contact_inboxes_duplicates_update AFTER UPDATE OF contact_id, source_id ON contact_inboxes
+    FOR EACH ROW
+    WHEN (OLD.contact_id IS DISTINCT FROM NEW.contact_id OR OLD.source_id IS DISTINCT FROM NEW.source_id)
+    EXECUTE FUNCTION queue_row_owners_duplicate_refresh();
+CREATE OR REPLACE TRIGGER contact_inboxes_duplicates_delete AFTER DELETE ON contact_inboxes
+    FOR EACH ROW EXECUTE FUNCTION queue_row_owners_duplicate_refresh();
+CREATE OR REPLACE TRIGGER contact_identities_duplicates_insert AFTER INSERT ON contact_identities
+    FOR EACH ROW WHEN (NOT NEW.is_primary) EXECUTE FUNCTION queue_row_owners_duplicate_refresh();
+CREATE OR REPLACE TRIGGER contact_identities_duplicates_update AFTER UPDATE OF contact_id ON contact_identities
+    FOR EACH ROW WHEN (OLD.contact_id <> NEW.contact_id AND NOT NEW.is_primary)
+    EXECUTE FUNCTION queue_row_owners_duplicate_refresh();
+CREATE OR REPLACE TRIGGER contact_identities_duplicates_delete AFTER DELETE ON contact_identities
+    FOR EACH ROW WHEN (NOT OLD.is_primary) EXECUTE FUNCTION queue_row_owners_duplicate_refresh();
+
+DROP FUNCTION queue_contact_inbox_duplicate_refresh();
+DROP FUNCTION queue_contact_identity_duplicate_refresh();
