@@ -181,13 +181,7 @@ impl MemorySession {
             i.source = IdentitySource::Merge;
         }
         self.delete_contact_row(account, from)?;
-        let moved = MovedCounts {
-            conversations: count(rows.conversation_ids.len()),
-            messages: count(rows.message_ids.len()),
-            contact_inboxes: count(rows.contact_inbox_ids.len()),
-            notes: count(rows.note_ids.len()),
-            labels: count(rows.mergee_labels.len()),
-        };
+        let moved = rows.counts();
         Ok(Absorbed { moved, rows, base_inboxes: self.contact_inboxes(account, to)? })
     }
 

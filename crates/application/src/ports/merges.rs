@@ -33,6 +33,21 @@ pub struct MovedRows {
     pub identity_sources: Vec<String>,
 }
 
+impl MovedRows {
+    /// How many rows of each kind these are (labels: every label the mergee carried).
+    #[must_use]
+    pub fn counts(&self) -> MovedCounts {
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        MovedCounts {
+            conversations: count(self.conversation_ids.len()),
+            messages: count(self.message_ids.len()),
+            contact_inboxes: count(self.contact_inbox_ids.len()),
+            notes: count(self.note_ids.len()),
+            labels: count(self.mergee_labels.len()),
+        }
+    }
+}
+
 /// What a merge moved ([`MergeStore::write_merge`]): the counts, the rows it moved, and the base's channel addresses
 /// after it (the merge's answer lists them, so the statement that moves them reads them too).
 #[derive(Debug, Clone, PartialEq, Default)]

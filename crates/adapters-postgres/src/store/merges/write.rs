@@ -1,7 +1,7 @@
 //! A merge's whole write in one statement ([`MergeStore::write_merge`](application::ports::MergeStore)): the
 //! moves, the mergee's delete, the base's update, the audit record with its ledger and the outbox event.
 
-use application::ports::{Absorbed, MergeWrite, MergeWritten, MovedCounts, MovedRows, StoredMerge};
+use application::ports::{Absorbed, MergeWrite, MergeWritten, MovedRows, StoredMerge};
 use application::StoreError;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -191,14 +191,6 @@ struct Written {
 
 impl From<Written> for MergeWritten {
     fn from(w: Written) -> Self {
-        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-        let moved = MovedCounts {
-            conversations: count(w.conversation_ids.len()),
-            messages: count(w.message_ids.len()),
-            contact_inboxes: count(w.contact_inbox_ids.len()),
-            notes: count(w.note_ids.len()),
-            labels: count(w.mergee_labels.len()),
-        };
         let base_inboxes = w
             .inbox_source_ids
             .into_iter()
@@ -223,7 +215,7 @@ impl From<Written> for MergeWritten {
         };
         Self {
             contact: w.base.into(),
-            absorbed: Absorbed { moved, rows, base_inboxes },
+            absorbed: Absorbed { moved: rows.counts(), rows, base_inboxes },
             stored: StoredMerge { id: w.merge_id, created_at: w.merged_at },
         }
     }
