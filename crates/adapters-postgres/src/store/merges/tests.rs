@@ -130,6 +130,44 @@ fn a_merge_writes_each_moved_identity_once() {
     );
 }
 
+/// The identities trigger answers in one lookup only when every kind that changed was empty and is now already
+/// the contact's primary (a merge's update of the base). One such kind beside one that is not in place yet (an
+/// email written where there was none) still gets its primary written, and the kind in place is left alone.
+#[test]
+fn the_trigger_writes_a_kind_not_in_place_beside_one_that_is() {
+    let (db, _) = pair(
+        ", c AS (INSERT INTO contacts (id, account_id, name) SELECT 1, id, 'Base' FROM a RETURNING account_id) \
+         INSERT INTO contact_identities (account_id, contact_id, kind, value, is_primary, source) \
+         SELECT account_id, 1, 'phone_number', '+4930111', TRUE, 'merge' FROM c",
+    );
+    let pg = db.pool(2);
+    let mut tx = PgSession::begin(pg.get().unwrap()).unwrap();
+    diesel::sql_query("UPDATE contacts SET phone_number = '+4930111', email = 'Base@Example.com' WHERE id = 1")
+        .execute(tx.conn())
+        .unwrap();
+    let written: Written = diesel::sql_query(
+        "SELECT n_tup_upd AS updated, n_tup_ins AS inserted FROM pg_stat_xact_user_tables \
+         WHERE relname = 'contact_identities'",
+    )
+    .get_result(tx.conn())
+    .unwrap();
+    assert_eq!((written.updated, written.inserted), (0, 1), "the email inserted, the phone number left alone");
+    assert_eq!(
+        held_by_base(&mut tx),
+        rows(&[("email", "Base@Example.com", true, "api"), ("phone_number", "+4930111", true, "merge")])
+    );
+    // and a value replaced is still demoted to a secondary
+    diesel::sql_query("UPDATE contacts SET phone_number = '+4930222' WHERE id = 1").execute(tx.conn()).unwrap();
+    assert_eq!(
+        held_by_base(&mut tx),
+        rows(&[
+            ("email", "Base@Example.com", true, "api"),
+            ("phone_number", "+4930111", false, "merge"),
+            ("phone_number", "+4930222", true, "api"),
+        ])
+    );
+}
+
 /// When the caller keeps the base's own value of a kind the base already had, the mergee's identity of that kind
 /// moves as a secondary, and a value the merge takes over from a secondary is promoted by the trigger as before.
 #[test]
