@@ -106,7 +106,9 @@ fn profile_sql() -> String {
 /// - a phone or email equal to one of this contact's channel addresses: the unique indexes on email and phone;
 /// - a channel address equal to this contact's phone or email: contact_inboxes_dedupe_source_key_idx;
 /// - a similar name at the same company domain: the `domain` keys (of primary and secondary emails), the first
-///   400 contacts compared.
+///   200 contacts compared. (Not 400, the sum of the two searches of primary and secondary emails before they
+///   were one: at a crowded domain the bound is always reached, and each colleague is a row read and a name
+///   compared, in every refresh of every contact created there.)
 ///
 /// The keys are those the refresher wrote ([`KEYS_WRITTEN`]); a candidate is then read from its current row, so
 /// a key left from a value it has since changed only makes it a candidate that scores low.
@@ -144,7 +146,7 @@ fn candidates_sql() -> String {
             (SELECT colleague.contact_id
              FROM (SELECT k.contact_id FROM contact_dedupe_keys k
                    WHERE k.account_id = $1 AND k.kind = 'domain' AND k.key = ANY ($8) AND k.contact_id <> $2
-                   LIMIT 400) colleague
+                   LIMIT 200) colleague
              JOIN contacts c ON c.account_id = $1 AND c.id = colleague.contact_id
              WHERE $3 <> '' AND similarity(lower(c.name), $3) >= 0.5
              LIMIT 20)
