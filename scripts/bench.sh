@@ -438,7 +438,8 @@ psql_db -d postgres -c "DROP DATABASE IF EXISTS $shipped WITH (FORCE)" -c "DROP 
 psql_db -d "$shipped" -c "TRUNCATE contact_duplicate_refreshes" -c "VACUUM ANALYZE"
 psql_db -d postgres -c "CREATE DATABASE $plain TEMPLATE $shipped STRATEGY FILE_COPY"
 psql_db -d "$plain" -c "DROP TABLE contact_dedupe_keys" \
-  -c "DROP INDEX contact_inboxes_dedupe_source_key_idx" \
+  -c "DROP INDEX contact_inboxes_dedupe_source_key_idx, contact_identities_secondary_domain_idx,
+        contact_identities_secondary_local_key_idx" \
   -c "ALTER TABLE contacts DISABLE TRIGGER contacts_duplicates_insert, DISABLE TRIGGER contacts_duplicates_update" \
   -c "ALTER TABLE contact_inboxes DISABLE TRIGGER contact_inboxes_duplicates_insert,
         DISABLE TRIGGER contact_inboxes_duplicates_update, DISABLE TRIGGER contact_inboxes_duplicates_delete" \

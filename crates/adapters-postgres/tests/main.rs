@@ -79,7 +79,7 @@ fn migrations_run_up_down_and_up_again() {
 }
 
 /// The migrations from the identities one on, newest last.
-const SINCE_IDENTITIES: [&str; 11] = [
+const SINCE_IDENTITIES: [&str; 10] = [
     "20261203000020",
     "20261203000030",
     "20261203000031",
@@ -90,7 +90,6 @@ const SINCE_IDENTITIES: [&str; 11] = [
     "20261203000050",
     "20261204000010",
     "20261204000020",
-    "20261204000030",
 ];
 
 /// Reverts the migrations from the identities one on, newest first.

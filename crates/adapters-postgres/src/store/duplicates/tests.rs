@@ -233,7 +233,9 @@ fn the_candidate_search_is_served_by_indexes() {
     for index in [
         "contact_dedupe_keys_pkey",
         "contact_inboxes_dedupe_source_key_idx",
-        // secondary emails and phone numbers (their email keys are contact_dedupe_keys')
+        // secondary emails and phone numbers
+        "contact_identities_secondary_local_key_idx",
+        "contact_identities_secondary_domain_idx",
         "contact_identities_email_key",
         "contact_identities_phone_number_key",
     ] {
