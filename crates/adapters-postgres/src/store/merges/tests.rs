@@ -130,9 +130,9 @@ fn a_merge_writes_each_moved_identity_once() {
     );
 }
 
-/// The identities trigger answers in one lookup only when every kind that changed was empty and is now already
-/// the contact's primary (a merge's update of the base). One such kind beside one that is not in place yet (an
-/// email written where there was none) still gets its primary written, and the kind in place is left alone.
+/// A base update bringing one kind whose primary is already in place (as after a merge moved the mergee's
+/// primary in) beside one that is not (an email written where there was none): the trigger writes the email's
+/// primary and leaves the kind in place alone; a value replaced later is still demoted to a secondary.
 #[test]
 fn the_trigger_writes_a_kind_not_in_place_beside_one_that_is() {
     let (db, _) = pair(
