@@ -90,13 +90,22 @@ diesel::table! {
     contact_identities (id) {
         id -> Int8,
         account_id -> Int8,
-        contact_id -> Int8,
+        holder_id -> Int8,
         kind -> Text,
         value -> Text,
         normalized -> Text,
         is_primary -> Bool,
         source -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contact_identity_holders (account_id, id) {
+        account_id -> Int8,
+        id -> Int8,
+        contact_id -> Int8,
+        search_text -> Nullable<Text>,
     }
 }
 
@@ -135,6 +144,7 @@ diesel::table! {
         written -> Jsonb,
         moved_identity_ids -> Array<Nullable<Int8>>,
         moved_identity_sources -> Array<Nullable<Text>>,
+        moved_holder_ids -> Array<Nullable<Int8>>,
     }
 }
 
@@ -357,6 +367,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_duplicate_pairs,
     contact_duplicate_refreshes,
     contact_identities,
+    contact_identity_holders,
     contact_inboxes,
     contact_labels,
     contact_merge_ledgers,
