@@ -72,3 +72,11 @@ CREATE TRIGGER contact_identities_duplicates_update AFTER UPDATE OF contact_id O
 CREATE OR REPLACE TRIGGER contact_identities_duplicates_delete AFTER DELETE ON contact_identities
     FOR EACH ROW WHEN (NOT OLD.is_primary) EXECUTE FUNCTION queue_row_owners_duplicate_refresh();
 DROP FUNCTION queue_identity_holder_duplicate_refresh();
+
+-- (the secondaries' keys written into contact_dedupe_keys stay: the refresher of that version rewrites a
+-- contact's keys from its own columns when it next refreshes it, and until then a key left over only makes a
+-- candidate that scores low)
+CREATE INDEX contact_identities_secondary_local_key_idx
+    ON contact_identities (account_id, dedupe_local_key(normalized)) WHERE kind = 'email' AND NOT is_primary;
+CREATE INDEX contact_identities_secondary_domain_idx
+    ON contact_identities (account_id, split_part(normalized, '@', 2)) WHERE kind = 'email' AND NOT is_primary;

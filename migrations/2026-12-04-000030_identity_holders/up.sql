@@ -119,14 +119,36 @@ CREATE OR REPLACE TRIGGER contact_identities_duplicates_delete AFTER DELETE ON c
     FOR EACH ROW WHEN (NOT OLD.is_primary) EXECUTE FUNCTION queue_identity_holder_duplicate_refresh();
 
 -- A row of a merged-away holder that goes (a secondary of its contact deleted through the API) leaves its
--- holder's search text.
+-- holder's search text, and changes its contact's suggestions (the trigger above skips rows flagged primary).
 CREATE FUNCTION contact_identity_holder_search_text() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE contact_identity_holders h
-    SET search_text = coalesce((SELECT string_agg(lower(i.value), E'\x1f' ORDER BY i.id) FROM contact_identities i
-                                WHERE i.account_id = h.account_id AND i.holder_id = h.id AND i.is_primary), '')
-    WHERE h.account_id = OLD.account_id AND h.id = OLD.holder_id AND h.contact_id <> h.id;
+    WITH merged_away AS (
+        UPDATE contact_identity_holders h
+        SET search_text = coalesce((SELECT string_agg(lower(i.value), E'\x1f' ORDER BY i.id)
+                                    FROM contact_identities i
+                                    WHERE i.account_id = h.account_id AND i.holder_id = h.id AND i.is_primary), '')
+        WHERE h.account_id = OLD.account_id AND h.id = OLD.holder_id AND h.contact_id <> h.id
+        RETURNING h.account_id, h.contact_id)
+    INSERT INTO contact_duplicate_refreshes (account_id, contact_id) SELECT account_id, contact_id FROM merged_away
+    ON CONFLICT (account_id, contact_id, queued_by) DO NOTHING;
     RETURN NULL;
 END $$;
 CREATE TRIGGER contact_identities_holder_search_text AFTER DELETE ON contact_identities
     FOR EACH ROW WHEN (OLD.is_primary) EXECUTE FUNCTION contact_identity_holder_search_text();
+
+-- The secondary emails' duplicate keys (local part, domain) leave the identities' partial indexes, which cannot
+-- see the rows of a holder merged away (they keep their primary flags): the refresher writes them into
+-- contact_dedupe_keys with the contact's own (store/duplicates.rs, KEYS_WRITTEN), and the candidates are found
+-- there. The keys of today's secondaries are written here; every later change queues its contact.
+INSERT INTO contact_dedupe_keys (account_id, contact_id, kind, key)
+SELECT DISTINCT h.account_id, h.contact_id, k.kind, k.key
+FROM contact_identities i
+JOIN contact_identity_holders h ON h.account_id = i.account_id AND h.id = i.holder_id
+CROSS JOIN LATERAL (
+    SELECT 'local', dedupe_local_key(i.normalized)
+    UNION ALL SELECT 'domain', NULLIF(split_part(i.normalized, '@', 2), '')
+) AS k (kind, key)
+WHERE i.kind = 'email' AND NOT i.is_primary AND k.key IS NOT NULL
+ON CONFLICT DO NOTHING;
+DROP INDEX contact_identities_secondary_local_key_idx;
+DROP INDEX contact_identities_secondary_domain_idx;

@@ -33,24 +33,37 @@ const IDENTITIES: &str = "identities AS NOT MATERIALIZED (
     UNION ALL
     SELECT account_id, contact_id, 'source_id'::text, source_id FROM contact_inboxes
     UNION ALL
-    SELECT account_id, contact_id, 'email'::text, normalized FROM contact_identities
-    WHERE kind = 'email' AND NOT is_primary
+    SELECT h.account_id, h.contact_id, 'email'::text, i.normalized FROM contact_identity_holders h
+    JOIN contact_identities i ON i.account_id = h.account_id AND i.holder_id = h.id
+    WHERE i.kind = 'email' AND (NOT i.is_primary OR h.id <> h.contact_id) AND i.normalized IS DISTINCT FROM
+        (SELECT lower(c.email) FROM contacts c WHERE c.account_id = h.account_id AND c.id = h.contact_id)
     UNION ALL
-    SELECT account_id, contact_id, 'phone_number'::text, normalized FROM contact_identities
-    WHERE kind = 'phone_number' AND NOT is_primary
+    SELECT h.account_id, h.contact_id, 'phone_number'::text, i.normalized FROM contact_identity_holders h
+    JOIN contact_identities i ON i.account_id = h.account_id AND i.holder_id = h.id
+    WHERE i.kind = 'phone_number' AND (NOT i.is_primary OR h.id <> h.contact_id) AND i.normalized IS DISTINCT FROM
+        (SELECT c.phone_number FROM contacts c WHERE c.account_id = h.account_id AND c.id = h.contact_id)
 )";
 
-/// The keys the candidates of the contact (`$2`) of the account (`$1`) are found by, from its name and primary
-/// email (migration `2026-12-03-000040`): written here, by the refresher, rather than by the requests that
-/// change a contact. Unchanged keys are left alone, so a refresh of a contact whose keys did not change writes
-/// nothing; the keys it no longer has go. (Its secondary emails are searched through the identities' own
-/// indexes.)
+/// The keys the candidates of the contact (`$2`) of the account (`$1`) are found by, from its name and its
+/// emails, primary and secondary (migrations `2026-12-03-000040` and `2026-12-04-000030`): written here, by the
+/// refresher, rather than by the requests that change a contact or its identities (each of which queues the
+/// contact for a refresh). Unchanged keys are left alone, so a refresh of a contact whose keys did not change
+/// writes nothing; the keys it no longer has go. Its secondary emails are those of the holders it holds: the rows
+/// of a holder merged away keep their first contact's primary flags, so they are read whatever their flag.
 const KEYS_WRITTEN: &str = "wanted AS (
         SELECT DISTINCT k.kind, k.key FROM contacts c
         CROSS JOIN LATERAL (
             SELECT 'name', unnest(dedupe_name_keys(c.name))
             UNION ALL SELECT 'local', dedupe_local_key(c.email)
             UNION ALL SELECT 'domain', NULLIF(split_part(c.email, '@', 2), '')
+            UNION ALL SELECT s.kind, s.key FROM contact_identity_holders h
+                JOIN contact_identities i ON i.account_id = h.account_id AND i.holder_id = h.id
+                CROSS JOIN LATERAL (
+                    SELECT 'local', dedupe_local_key(i.normalized)
+                    UNION ALL SELECT 'domain', NULLIF(split_part(i.normalized, '@', 2), '')
+                ) AS s (kind, key)
+                WHERE h.account_id = c.account_id AND h.contact_id = c.id AND i.kind = 'email'
+                  AND (NOT i.is_primary OR h.id <> h.contact_id)
         ) AS k (kind, key)
         WHERE c.account_id = $1 AND c.id = $2 AND k.key IS NOT NULL
     ),
@@ -95,12 +108,12 @@ fn profile_sql() -> String {
 /// but not sub-selects). Each search is an index lookup of a key, bounded by a LIMIT:
 /// - the same name (its words joined, in either order; 10 of them tell a common name) and, apart, a name
 ///   spelling this email: the `name` keys of contact_dedupe_keys (its primary key);
-/// - the same email local part, or an email spelling this name: the `local` keys, and
-///   contact_identities_secondary_local_key_idx for secondary emails;
+/// - the same email local part, or an email spelling this name: the `local` keys (of primary and secondary
+///   emails; 40 of them, as many as the two searches of primary and secondary ones found before they were one);
 /// - a phone or email equal to one of this contact's channel addresses: the unique indexes on email and phone;
 /// - a channel address equal to this contact's phone or email: contact_inboxes_dedupe_source_key_idx;
-/// - a similar name at the same company domain: the `domain` keys and contact_identities_secondary_domain_idx,
-///   the first 200 contacts of each compared.
+/// - a similar name at the same company domain: the `domain` keys (of primary and secondary emails), the first
+///   200 contacts compared.
 ///
 /// The keys are those the refresher wrote ([`KEYS_WRITTEN`]); a candidate is then read from its current row, so
 /// a key left from a value it has since changed only makes it a candidate that scores low.
@@ -123,12 +136,7 @@ fn candidates_sql() -> String {
             UNION
             (SELECT k.contact_id FROM contact_dedupe_keys k
              WHERE k.account_id = $1 AND k.kind = 'local' AND k.key = ANY ($5 || $4) AND k.contact_id <> $2
-             LIMIT 20)
-            UNION
-            (SELECT i.contact_id FROM contact_identities i
-             WHERE i.account_id = $1 AND i.kind = 'email' AND NOT i.is_primary AND i.contact_id <> $2
-               AND dedupe_local_key(i.normalized) = ANY ($5 || $4)
-             LIMIT 20)
+             LIMIT 40)
             UNION
             (SELECT i.contact_id FROM identities i
              WHERE i.account_id = $1 AND i.kind IN ('email', 'phone_number') AND i.contact_id <> $2
@@ -141,14 +149,9 @@ fn candidates_sql() -> String {
              LIMIT 20)
             UNION
             (SELECT colleague.contact_id
-             FROM ((SELECT k.contact_id FROM contact_dedupe_keys k
-                    WHERE k.account_id = $1 AND k.kind = 'domain' AND k.key = ANY ($8) AND k.contact_id <> $2
-                    LIMIT 200)
-                   UNION ALL
-                   (SELECT i.contact_id FROM contact_identities i
-                    WHERE i.account_id = $1 AND i.kind = 'email' AND NOT i.is_primary AND i.contact_id <> $2
-                      AND split_part(i.normalized, '@', 2) = ANY ($8)
-                    LIMIT 200)) colleague
+             FROM (SELECT k.contact_id FROM contact_dedupe_keys k
+                   WHERE k.account_id = $1 AND k.kind = 'domain' AND k.key = ANY ($8) AND k.contact_id <> $2
+                   LIMIT 200) colleague
              JOIN contacts c ON c.account_id = $1 AND c.id = colleague.contact_id
              WHERE $3 <> '' AND similarity(lower(c.name), $3) >= 0.5
              LIMIT 20)

@@ -53,13 +53,17 @@ impl MergeStore for PgSession {
             diesel::sql_query(
                 // identities hold every contact's primaries and secondaries: a value another contact merely
                 // keeps as a secondary is taken as well
+                // (the contact holding an identity is its holder's)
                 "SELECT \
-               EXISTS (SELECT 1 FROM contact_identities WHERE account_id = $1 AND kind = 'email' \
-                       AND normalized = lower($2) AND contact_id <> ALL($5)) AS email, \
-               EXISTS (SELECT 1 FROM contact_identities WHERE account_id = $1 AND kind = 'identifier' \
-                       AND normalized = $3 AND contact_id <> ALL($5)) AS identifier, \
-               EXISTS (SELECT 1 FROM contact_identities WHERE account_id = $1 AND kind = 'phone_number' \
-                       AND normalized = $4 AND contact_id <> ALL($5)) AS phone_number",
+               EXISTS (SELECT 1 FROM contact_identities i JOIN contact_identity_holders h \
+                       ON h.account_id = i.account_id AND h.id = i.holder_id WHERE i.account_id = $1 \
+                       AND i.kind = 'email' AND i.normalized = lower($2) AND h.contact_id <> ALL($5)) AS email, \
+               EXISTS (SELECT 1 FROM contact_identities i JOIN contact_identity_holders h \
+                       ON h.account_id = i.account_id AND h.id = i.holder_id WHERE i.account_id = $1 \
+                       AND i.kind = 'identifier' AND i.normalized = $3 AND h.contact_id <> ALL($5)) AS identifier, \
+               EXISTS (SELECT 1 FROM contact_identities i JOIN contact_identity_holders h \
+                       ON h.account_id = i.account_id AND h.id = i.holder_id WHERE i.account_id = $1 \
+                       AND i.kind = 'phone_number' AND i.normalized = $4 AND h.contact_id <> ALL($5)) AS phone_number",
             )
             .bind::<BigInt, _>(account.get())
             .bind::<Nullable<Text>, _>(attributes.email.as_deref())

@@ -54,12 +54,15 @@ impl UndoStore for PgSession {
     fn restore_contact(&mut self, c: &Contact, merge_id: i64, base: ContactId) -> Result<Contact, StoreError> {
         let a = &c.attributes;
         // An explicit id: the contact comes back under the id every reference to it used. The same statement
-        // gives it back the identities the merge moved to the base (those the base still holds as secondaries,
-        // each with its source before the merge), and any secondary of the base that is one of its own email,
-        // phone number and identifier (a merge recorded before identities were moved left them there as the
-        // base's; without them the contact could not take its own values back). The identities trigger fires after the whole statement, so
-        // it finds them back on the contact and promotes its email, phone number and identifier to primaries
-        // instead of creating them anew; the foreign key is checked then too, when the contact exists.
+        // gives it back its identities: the holders the merge re-pointed to the base and that the base still
+        // holds point back to it (its own loses its search text; migration `2026-12-04-000030`); a merge recorded
+        // before holders moved rows, which go back by id, each with its source before the merge (into the
+        // contact's own holder, created when missing); and any secondary of the base's own holder that is one of
+        // its own email, phone number and identifier (a merge recorded before identities were moved left them
+        // there as the base's; without them the contact could not take its own values back). The identities
+        // trigger fires after the whole statement, so it finds them back on the contact and promotes its email,
+        // phone number and identifier to primaries instead of creating them anew; the foreign keys are checked
+        // then too, when the contact exists.
         let row: ContactRow = Prepared(
             diesel::sql_query(
                 "WITH restored AS ( \
@@ -75,13 +78,21 @@ impl UndoStore for PgSession {
                          FROM ledger, unnest(ledger.moved_identity_ids, ledger.moved_identity_sources) AS moved (id, source) \
                          UNION ALL \
                          SELECT i.id, i.source, 1 FROM contact_identities i \
-                         WHERE i.account_id = $2 AND i.contact_id = $14 AND NOT i.is_primary AND ( \
+                         WHERE i.account_id = $2 AND i.holder_id = $14 AND NOT i.is_primary AND ( \
                              (i.kind = 'email' AND i.normalized = lower($4)) OR (i.kind = 'phone_number' AND i.normalized = $5) \
                              OR (i.kind = 'identifier' AND i.normalized = $6))) AS w \
                      ORDER BY id, rank), \
+                 own_holder AS ( \
+                     INSERT INTO contact_identity_holders (account_id, id, contact_id) VALUES ($2, $1, $1) \
+                     ON CONFLICT DO NOTHING), \
+                 holders_back AS ( \
+                     UPDATE contact_identity_holders h SET contact_id = $1, \
+                         search_text = CASE WHEN h.id = $1 THEN NULL ELSE h.search_text END \
+                     FROM ledger, unnest(ledger.moved_holder_ids) AS moved (id) \
+                     WHERE h.account_id = $2 AND h.id = moved.id AND h.contact_id = $14), \
                  identities_back AS ( \
-                     UPDATE contact_identities t SET contact_id = $1, source = wanted.source FROM wanted \
-                     WHERE t.id = wanted.id AND t.account_id = $2 AND t.contact_id = $14 AND NOT t.is_primary) \
+                     UPDATE contact_identities t SET holder_id = $1, source = wanted.source FROM wanted \
+                     WHERE t.id = wanted.id AND t.account_id = $2 AND t.holder_id = $14 AND NOT t.is_primary) \
                  SELECT * FROM restored",
             )
             .bind::<BigInt, _>(c.id.get())

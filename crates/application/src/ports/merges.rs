@@ -28,9 +28,13 @@ pub struct MovedRows {
     pub labels_added: Vec<String>,
     /// Every label the mergee carried.
     pub mergee_labels: Vec<String>,
-    /// The identities the merge moved to the base, and the source each had before.
+    /// The identities the merge moved to the base, and the source each had before (a store that moves them
+    /// row by row, as the in-memory one does).
     pub identity_ids: Vec<i64>,
     pub identity_sources: Vec<String>,
+    /// The holders of identities the merge gave the base (a store that keeps identities in holders, as the
+    /// PostgreSQL one does: it re-points the mergee's holders instead of moving their rows).
+    pub identity_holder_ids: Vec<i64>,
 }
 
 impl MovedRows {

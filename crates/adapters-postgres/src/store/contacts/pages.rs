@@ -49,11 +49,19 @@ macro_rules! within_one_column {
 /// partial trigram index of the identities migration answers the subquery once (an init plan), and its few
 /// contact ids join the bitmap OR through the primary key. It says `account_id + 0` so that only that index can
 /// answer it: with statistics taken before a large import the planner once read the account's 2,500,000
-/// identities through the account index instead (1.2 s for a one-hit search, measured in the bench).
+/// identities through the account index instead (1.2 s for a one-hit search, measured in the bench). An
+/// identity's contact is its holder's; the rows of a holder merged away keep their first contact's primary
+/// flags, and are found by their holder's search text (its own partial trigram index; the text joins them by
+/// U+001F, so a term without it matches within one of them).
 macro_rules! by_secondary_identity {
     () => {
-        "id = ANY (ARRAY(SELECT contact_id FROM contact_identities \
-                        WHERE account_id + 0 = $1 AND NOT is_primary AND lower(value) LIKE lower($2)))"
+        "id = ANY (ARRAY(SELECT h.contact_id FROM contact_identities i \
+                        JOIN contact_identity_holders h ON h.account_id = i.account_id AND h.id = i.holder_id \
+                        WHERE i.account_id + 0 = $1 AND NOT i.is_primary AND lower(i.value) LIKE lower($2) \
+                        UNION ALL \
+                        SELECT contact_id FROM contact_identity_holders \
+                        WHERE account_id + 0 = $1 AND search_text IS NOT NULL AND strpos($2, E'\\x1f') = 0 \
+                          AND search_text LIKE lower($2)))"
     };
 }
 
@@ -82,8 +90,10 @@ pub(super) fn probed_search_condition(probes: usize) -> String {
 /// looked up per contact through its owner's index instead of collected for the whole account.
 const SEARCH_FILTER: &str = "((lower(name) || '') LIKE lower($2) OR (email || '') LIKE lower($2) \
      OR (phone_number || '') LIKE lower($2) OR (lower(identifier) || '') LIKE lower($2) \
-     OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.account_id = $1 AND i.contact_id = contacts.id \
-                AND NOT i.is_primary AND lower(i.value) LIKE lower($2)))";
+     OR EXISTS (SELECT 1 FROM contact_identity_holders h \
+                JOIN contact_identities i ON i.account_id = h.account_id AND i.holder_id = h.id \
+                WHERE h.account_id = $1 AND h.contact_id = contacts.id \
+                  AND (NOT i.is_primary OR h.id <> h.contact_id) AND lower(i.value) LIKE lower($2)))";
 
 /// The account's contact count as the database keeps it (see the contact counts migration): the folded total
 /// plus the changes not folded yet, read in one snapshot. `$1` is the account.

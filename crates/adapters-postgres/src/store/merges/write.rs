@@ -45,9 +45,10 @@ pub(super) use rfc3339;
 /// identities' cascade finds none left), or the statement fails.
 /// - The children change owner: conversations, the messages the mergee sent, contact inboxes, notes; labels are a
 ///   union (the mergee's rows taken, the base given each label it does not carry yet). The mergee's identities
-///   become the base's (the self-join reads the source each had, for the undo): its primaries of the kinds the
-///   base lacks and takes ($4) as the base's primaries, which the identities trigger then finds in place when
-///   the base's fields are written; every other one as a secondary.
+///   become the base's without a row of them written: the holders the mergee holds (its own, and those it took
+///   in earlier merges) are re-pointed to the base, its own given the text of its primaries for the search
+///   (migration `2026-12-04-000030`). The identities trigger then finds the values the base takes among them
+///   when the base's fields are written.
 /// - The base's update waits for the mergee's delete (its condition reads the delete's row), so that the
 ///   mergee's unique email, phone number or identifier can move over within the statement.
 /// - The record, its ledger and the outbox event take what moved from `moved`, read once.
@@ -67,15 +68,15 @@ const WRITE_MERGE: &str = concat!(
      labels_added AS ( \
          INSERT INTO contact_labels (account_id, contact_id, label) SELECT $1, $3, label FROM labels_taken \
          ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING label), \
-     identities_moved AS ( \
-         UPDATE contact_identities t SET contact_id = $3, is_primary = t.is_primary AND t.kind = ANY($4), \
-             source = 'merge' \
-         FROM contact_identities was WHERE was.id = t.id AND t.account_id = $1 AND t.contact_id = $2 \
-         RETURNING t.id, was.source), \
+     holders_moved AS ( \
+         UPDATE contact_identity_holders h SET contact_id = $3, search_text = coalesce(h.search_text, ( \
+             SELECT coalesce(string_agg(lower(i.value), E'\\x1f' ORDER BY i.id), '') FROM contact_identities i \
+             WHERE i.account_id = $1 AND i.holder_id = h.id AND i.is_primary)) \
+         WHERE h.account_id = $1 AND h.contact_id = $2 RETURNING h.id), \
      mergee_deleted AS (DELETE FROM contacts WHERE account_id = $1 AND id = $2 RETURNING id), \
      base AS ( \
-         UPDATE contacts SET name = $5, email = $6, phone_number = $7, identifier = $8, \
-             additional_attributes = $9, custom_attributes = $10, updated_at = $11 \
+         UPDATE contacts SET name = $4, email = $5, phone_number = $6, identifier = $7, \
+             additional_attributes = $8, custom_attributes = $9, updated_at = $10 \
          WHERE account_id = $1 AND id = $3 AND EXISTS (SELECT FROM mergee_deleted) \
          RETURNING id, account_id, name, email, phone_number, identifier, blocked, thumbnail, \
              additional_attributes, custom_attributes, last_activity_at, created_at, updated_at), \
@@ -86,24 +87,23 @@ const WRITE_MERGE: &str = concat!(
                 (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM notes_moved) AS note_ids, \
                 (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_added) AS labels_added, \
                 (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_taken) AS mergee_labels, \
-                (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM identities_moved) AS identity_ids, \
-                (SELECT coalesce(array_agg(source ORDER BY id), '{}') FROM identities_moved) AS identity_sources), \
+                (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM holders_moved) AS holder_ids), \
      record AS ( \
          INSERT INTO contact_merges (account_id, actor_user_id, base_contact_id, mergee_contact_id, \
              mergee_snapshot, moved_conversations, moved_messages, moved_contact_inboxes, moved_notes, moved_labels) \
-         SELECT $1, $12, $3, $2, $13, cardinality(conversation_ids), cardinality(message_ids), \
+         SELECT $1, $11, $3, $2, $12, cardinality(conversation_ids), cardinality(message_ids), \
              cardinality(contact_inbox_ids), cardinality(note_ids), cardinality(mergee_labels) FROM moved \
          RETURNING id, created_at, moved_conversations, moved_messages, moved_contact_inboxes, moved_notes, \
              moved_labels), \
      ledger AS ( \
          INSERT INTO contact_merge_ledgers (merge_id, moved_conversation_ids, moved_message_ids, \
              moved_contact_inbox_ids, moved_note_ids, labels_added, mergee_labels, base_snapshot, written, \
-             moved_identity_ids, moved_identity_sources) \
+             moved_holder_ids) \
          SELECT record.id, conversation_ids, message_ids, contact_inbox_ids, note_ids, labels_added, mergee_labels, \
-             $14, $15, identity_ids, identity_sources FROM record, moved), \
+             $13, $14, holder_ids FROM record, moved), \
      event AS ( \
          INSERT INTO outbox_events (account_id, event_type, payload) \
-         SELECT $1, $16, $17 || jsonb_build_object('merge_id', id, 'merged_at', ",
+         SELECT $1, $15, $16 || jsonb_build_object('merge_id', id, 'merged_at', ",
     rfc3339!("created_at"),
     ", 'moved', jsonb_build_object('conversations', moved_conversations, 'messages', moved_messages, \
                  'contact_inboxes', moved_contact_inboxes, 'notes', moved_notes, 'labels', moved_labels)) \
@@ -122,14 +122,12 @@ const WRITE_MERGE: &str = concat!(
 
 /// Writes the merge; see [`WRITE_MERGE`].
 pub(super) fn write_merge(session: &mut PgSession, m: &MergeWrite<'_>) -> Result<MergeWritten, StoreError> {
-    let primaries: Vec<&str> = m.primaries.iter().map(|k| k.as_str()).collect();
     let attributes = ContactAttributesChangeset::new(m.attributes);
     let row: Written = Prepared(
         diesel::sql_query(WRITE_MERGE)
             .bind::<BigInt, _>(m.account_id.get())
             .bind::<BigInt, _>(m.mergee_contact_id.get())
             .bind::<BigInt, _>(m.base_contact_id.get())
-            .bind::<Array<Text>, _>(primaries)
             .bind::<Text, _>(attributes.name)
             .bind::<Nullable<Text>, _>(attributes.email)
             .bind::<Nullable<Text>, _>(attributes.phone_number)
@@ -172,9 +170,7 @@ struct Written {
     #[diesel(sql_type = Array<Text>)]
     mergee_labels: Vec<String>,
     #[diesel(sql_type = Array<BigInt>)]
-    identity_ids: Vec<i64>,
-    #[diesel(sql_type = Array<Text>)]
-    identity_sources: Vec<String>,
+    holder_ids: Vec<i64>,
     #[diesel(sql_type = Array<Text>)]
     inbox_source_ids: Vec<String>,
     #[diesel(sql_type = Array<BigInt>)]
@@ -210,8 +206,9 @@ impl From<Written> for MergeWritten {
             note_ids: w.note_ids,
             labels_added: w.labels_added,
             mergee_labels: w.mergee_labels,
-            identity_ids: w.identity_ids,
-            identity_sources: w.identity_sources,
+            identity_ids: Vec::new(),
+            identity_sources: Vec::new(),
+            identity_holder_ids: w.holder_ids,
         };
         Self {
             contact: w.base.into(),
