@@ -253,7 +253,10 @@ fn email_taken_by_a_third_contact_is_422_and_every_move_is_rolled_back() {
     // it): the base cannot take the email over, the identities' unique index says so.
     let mergee = p.app.insert_contact(p.account, "Lost", Some("dup@example.com"), None, None);
     p.app.execute(&format!(
-        "UPDATE contact_identities SET contact_id = {third}, is_primary = FALSE WHERE contact_id = {mergee}"
+        "WITH third AS (INSERT INTO contact_identity_holders (account_id, id, contact_id) \
+         VALUES ({account}, {third}, {third})) \
+         UPDATE contact_identities SET holder_id = {third}, is_primary = FALSE WHERE holder_id = {mergee}",
+        account = p.account
     ));
     p.app.give_rows(p.account, mergee, p.inbox, 5, 2, &["x", "y"]);
     let base = p.app.insert_contact(p.account, "No email", None, None, None);

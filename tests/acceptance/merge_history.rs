@@ -52,7 +52,9 @@ fn preview_refuses_what_the_merge_refuses() {
     let third = app.insert_contact(account, "Third", None, None, None);
     let upper = app.insert_contact(account, "Lost", Some("dup@x.com"), None, None);
     app.execute(&format!(
-        "UPDATE contact_identities SET contact_id = {third}, is_primary = FALSE WHERE contact_id = {upper}"
+        "WITH third AS (INSERT INTO contact_identity_holders (account_id, id, contact_id) \
+         VALUES ({account}, {third}, {third})) \
+         UPDATE contact_identities SET holder_id = {third}, is_primary = FALSE WHERE holder_id = {upper}"
     ));
     let r = app.post(&path, &token, &json!({"base_contact_id": base, "mergee_contact_id": upper}));
     assert_eq!(r.status, 422, "{}", r.body);

@@ -75,8 +75,13 @@ fn dump_of(conn: &mut PgConnection, contacts: &[i64]) -> Value {
         ),
         rows("contact_inboxes", &format!("contact_id = ANY({ids})")),
         rows("notes", &format!("contact_id = ANY({ids})")),
-        // every identity with its id, owner, primary flag, source and date: an undo gives each back as it was
-        rows("contact_identities", &format!("contact_id = ANY({ids})")),
+        // every identity with its id, holder, primary flag, source and date, and every holder with its contact
+        // and search text: an undo gives each back as it was
+        rows(
+            "contact_identities",
+            &format!("holder_id IN (SELECT id FROM contact_identity_holders WHERE contact_id = ANY({ids}))")
+        ),
+        rows("contact_identity_holders", &format!("contact_id = ANY({ids})")),
     );
     let text = sql_query(query).get_result::<Dump>(conn).expect("dump").dump;
     serde_json::from_str(&text).expect("dump is JSON")
@@ -145,7 +150,9 @@ fn random_contact(conn: &mut PgConnection, rng: &mut StdRng, account: AccountId,
             scalar(
                 conn,
                 &format!(
-                    "INSERT INTO contact_identities (account_id, contact_id, kind, value, source) \
+                    "WITH own AS (INSERT INTO contact_identity_holders (account_id, id, contact_id) \
+                         VALUES ({account}, {contact}, {contact}) ON CONFLICT DO NOTHING) \
+                     INSERT INTO contact_identities (account_id, holder_id, kind, value, source) \
                      VALUES ({account}, {contact}, '{kind}', '{value}', '{source}') RETURNING id AS n"
                 ),
             );
@@ -454,7 +461,11 @@ fn every_refusal_changes_nothing() {
     // a third contact took the mergee's email (which the base had inherited, then changed, then deleted from its
     // secondary identities)
     t.app.execute(&format!("UPDATE contacts SET email = 'ann@example.com' WHERE id = {}", t.a));
-    t.app.execute(&format!("DELETE FROM contact_identities WHERE contact_id = {} AND value = 'bea@example.com'", t.a));
+    t.app.execute(&format!(
+        "DELETE FROM contact_identities WHERE value = 'bea@example.com' \
+         AND holder_id IN (SELECT id FROM contact_identity_holders WHERE contact_id = {})",
+        t.a
+    ));
     let third = t.app.insert_contact(t.account, "Third", Some("bea@example.com"), None, None);
     refused(id, t.account, &t.token, 409, "conflict", "email");
     t.app.execute(&format!("DELETE FROM contacts WHERE id = {third}"));

@@ -343,6 +343,7 @@ impl TestApp {
         let tables = [
             "contacts",
             "contact_identities",
+            "contact_identity_holders",
             "contact_inboxes",
             "conversations",
             "messages",

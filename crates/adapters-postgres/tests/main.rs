@@ -43,6 +43,7 @@ const ALL_TABLES: [&str; 27] = [
     "contact_duplicate_pairs",
     "contact_duplicate_refreshes",
     "contact_identities",
+    "contact_identity_holders",
     "contact_inboxes",
     "contact_labels",
     "contact_merge_ledgers",
@@ -79,7 +80,7 @@ fn migrations_run_up_down_and_up_again() {
 }
 
 /// The migrations from the identities one on, newest last.
-const SINCE_IDENTITIES: [&str; 10] = [
+const SINCE_IDENTITIES: [&str; 11] = [
     "20261203000020",
     "20261203000030",
     "20261203000031",
@@ -90,6 +91,7 @@ const SINCE_IDENTITIES: [&str; 10] = [
     "20261203000050",
     "20261204000010",
     "20261204000020",
+    "20261204000030",
 ];
 
 /// Reverts the migrations from the identities one on, newest first.
@@ -120,8 +122,9 @@ fn identities_and_counts_migrations_backfill_up_down_and_up() {
     .unwrap();
     let identities = |conn: &mut PgConnection| {
         sql_query(
-            "SELECT format('%s %s %s %s %s', contact_id, kind, value, is_primary, source) AS name \
-             FROM contact_identities ORDER BY contact_id, kind",
+            "SELECT format('%s %s %s %s %s', h.contact_id, kind, value, is_primary, source) AS name \
+             FROM contact_identities i JOIN contact_identity_holders h ON h.account_id = i.account_id \
+             AND h.id = i.holder_id ORDER BY h.contact_id, kind",
         )
         .load::<Name>(conn)
         .unwrap()
@@ -225,6 +228,7 @@ fn every_trigram_index_keeps_its_pending_list_short() {
         gin,
         [
             "contact_identities_secondary_trgm_idx gin_pending_list_limit=512",
+            "contact_identity_holders_search_trgm_idx gin_pending_list_limit=512",
             "contacts_search_trgm_idx gin_pending_list_limit=512",
         ]
     );

@@ -81,7 +81,7 @@ fn a_term_looked_up_by_its_pieces_finds_what_the_whole_term_finds() {
     let other_account = insert(&mut conn, b, "Owner", Some("person500007@company7.example"), None);
     let by_secondary = insert(&mut conn, a, "Secondary", Some("someone@else.example"), None);
     diesel::sql_query(
-        "INSERT INTO contact_identities (account_id, contact_id, kind, value) \
+        "INSERT INTO contact_identities (account_id, holder_id, kind, value) \
          VALUES ($1, $2, 'email', 'person500009@company9.example')",
     )
     .bind::<BigInt, _>(a)

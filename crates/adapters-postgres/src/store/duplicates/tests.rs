@@ -200,7 +200,7 @@ fn the_candidate_search_is_served_by_indexes() {
     .expect("contact inboxes");
     // each contact also keeps an old email and phone number, as a merge leaves them
     diesel::sql_query(
-        "INSERT INTO contact_identities (account_id, contact_id, kind, value, is_primary, source) \
+        "INSERT INTO contact_identities (account_id, holder_id, kind, value, is_primary, source) \
          SELECT account_id, id, 'email', 'old' || id || '@old-' || (id % 50) || '.example', FALSE, 'merge' FROM contacts \
          UNION ALL SELECT account_id, id, 'phone_number', '+4940' || id, FALSE, 'merge' FROM contacts",
     )
@@ -233,9 +233,7 @@ fn the_candidate_search_is_served_by_indexes() {
     for index in [
         "contact_dedupe_keys_pkey",
         "contact_inboxes_dedupe_source_key_idx",
-        // secondary emails and phone numbers
-        "contact_identities_secondary_local_key_idx",
-        "contact_identities_secondary_domain_idx",
+        // secondary emails and phone numbers (their email keys are contact_dedupe_keys')
         "contact_identities_email_key",
         "contact_identities_phone_number_key",
     ] {
@@ -313,8 +311,8 @@ fn a_transaction_queues_a_contact_once_and_never_one_it_deleted() {
     // the merge's moves in one statement, as the service writes them
     diesel::sql_query(
         "WITH inboxes_moved AS (UPDATE contact_inboxes SET contact_id = 1 WHERE contact_id = 2), \
-              identities_moved AS (UPDATE contact_identities SET contact_id = 1, is_primary = false \
-                                   WHERE contact_id = 2), \
+              holders_moved AS (UPDATE contact_identity_holders SET contact_id = 1, search_text = '' \
+                                WHERE contact_id = 2), \
               mergee_deleted AS (DELETE FROM contacts WHERE id = 2 RETURNING id) \
          UPDATE contacts SET name = 'Base Mergee' WHERE id = 1 AND EXISTS (SELECT FROM mergee_deleted)",
     )
