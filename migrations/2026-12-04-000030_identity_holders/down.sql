@@ -2,12 +2,15 @@
 -- secondary unless it is that contact's value (as a merge left them before holders); the merges recorded with
 -- holders keep their undo through the ids of the rows they held.
 UPDATE contact_merge_ledgers l
-SET moved_identity_ids = l.moved_identity_ids || moved.ids, moved_identity_sources = l.moved_identity_sources || moved.sources
-FROM contact_merges m,
-     LATERAL (SELECT coalesce(array_agg(i.id ORDER BY i.id), '{}') AS ids,
-                     coalesce(array_agg(i.source ORDER BY i.id), '{}') AS sources
-              FROM contact_identities i WHERE i.account_id = m.account_id AND i.holder_id = ANY (l.moved_holder_ids)) AS moved
-WHERE m.id = l.merge_id AND cardinality(l.moved_holder_ids) > 0;
+SET moved_identity_ids = l.moved_identity_ids || coalesce((
+        SELECT array_agg(i.id ORDER BY i.id) FROM contact_merges m
+        JOIN contact_identities i ON i.account_id = m.account_id AND i.holder_id = ANY (l.moved_holder_ids)
+        WHERE m.id = l.merge_id), '{}'),
+    moved_identity_sources = l.moved_identity_sources || coalesce((
+        SELECT array_agg(i.source ORDER BY i.id) FROM contact_merges m
+        JOIN contact_identities i ON i.account_id = m.account_id AND i.holder_id = ANY (l.moved_holder_ids)
+        WHERE m.id = l.merge_id), '{}')
+WHERE cardinality(l.moved_holder_ids) > 0;
 ALTER TABLE contact_merge_ledgers DROP COLUMN moved_holder_ids;
 
 DROP TRIGGER contact_identities_holder_search_text ON contact_identities;

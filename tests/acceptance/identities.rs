@@ -159,9 +159,20 @@ fn undo_of_a_merge_recorded_before_identities_moved_gives_the_values_back() {
     let mergee = w.contact(&json!({"name": "Mergee", "email": "old@example.com", "identifier": "old-1"}));
     assert_eq!(w.app.merge(w.account, &w.token, base, mergee).status, 200);
     let merge_id = w.app.count("SELECT max(id) AS n FROM contact_merges");
-    // as a ledger written before the identities migration: no identities recorded
+    // as a merge recorded before the identities migration: the mergee's values left on the base as its
+    // secondaries (in the base's own holder, as the holders migration finds them), no identities recorded
     w.app.execute(&format!(
-        "UPDATE contact_merge_ledgers SET moved_identity_ids = '{{}}', moved_identity_sources = '{{}}' WHERE merge_id = {merge_id}"
+        "INSERT INTO contact_identity_holders (account_id, id, contact_id) VALUES ({account}, {base}, {base}) \
+         ON CONFLICT DO NOTHING",
+        account = w.account
+    ));
+    w.app.execute(&format!(
+        "UPDATE contact_identities SET holder_id = {base}, is_primary = FALSE, source = 'merge' WHERE holder_id = {mergee}"
+    ));
+    w.app.execute(&format!("DELETE FROM contact_identity_holders WHERE id = {mergee}"));
+    w.app.execute(&format!(
+        "UPDATE contact_merge_ledgers SET moved_identity_ids = '{{}}', moved_identity_sources = '{{}}', \
+         moved_holder_ids = '{{}}' WHERE merge_id = {merge_id}"
     ));
     let r = w.app.post(&w.a(&format!("/contact_merges/{merge_id}/undo")), &w.token, &json!({}));
     assert_eq!(r.status, 200, "{}", r.body);

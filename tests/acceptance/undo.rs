@@ -62,7 +62,7 @@ fn dump_of(conn: &mut PgConnection, contacts: &[i64]) -> Value {
         )
     };
     let query = format!(
-        "SELECT jsonb_build_object({}, {}, {}, {}, {}, {}, \
+        "SELECT jsonb_build_object({}, {}, {}, {}, {}, {}, {}, \
             'contact_labels', (SELECT coalesce(jsonb_agg(jsonb_build_array(contact_id, label) ORDER BY contact_id, label), '[]') \
                                FROM contact_labels WHERE contact_id = ANY({ids})))::text AS dump",
         rows("contacts", &format!("id = ANY({ids})")),

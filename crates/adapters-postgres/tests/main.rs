@@ -32,7 +32,7 @@ fn tables(conn: &mut PgConnection) -> Vec<String> {
     .collect()
 }
 
-const ALL_TABLES: [&str; 27] = [
+const ALL_TABLES: [&str; 28] = [
     "access_tokens",
     "account_contact_counts",
     "account_users",

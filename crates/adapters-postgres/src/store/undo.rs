@@ -83,8 +83,8 @@ impl UndoStore for PgSession {
                              OR (i.kind = 'identifier' AND i.normalized = $6))) AS w \
                      ORDER BY id, rank), \
                  own_holder AS ( \
-                     INSERT INTO contact_identity_holders (account_id, id, contact_id) VALUES ($2, $1, $1) \
-                     ON CONFLICT DO NOTHING), \
+                     INSERT INTO contact_identity_holders (account_id, id, contact_id) \
+                     SELECT $2, $1, $1 WHERE EXISTS (SELECT FROM wanted) ON CONFLICT DO NOTHING), \
                  holders_back AS ( \
                      UPDATE contact_identity_holders h SET contact_id = $1, \
                          search_text = CASE WHEN h.id = $1 THEN NULL ELSE h.search_text END \
