@@ -438,13 +438,13 @@ psql_db -d postgres -c "DROP DATABASE IF EXISTS $shipped WITH (FORCE)" -c "DROP 
 psql_db -d "$shipped" -c "TRUNCATE contact_duplicate_refreshes" -c "VACUUM ANALYZE"
 psql_db -d postgres -c "CREATE DATABASE $plain TEMPLATE $shipped STRATEGY FILE_COPY"
 psql_db -d "$plain" -c "DROP TABLE contact_dedupe_keys" \
-  -c "DROP INDEX contact_inboxes_dedupe_source_key_idx, contact_identities_secondary_domain_idx,
-        contact_identities_secondary_local_key_idx" \
+  -c "DROP INDEX contact_inboxes_dedupe_source_key_idx" \
   -c "ALTER TABLE contacts DISABLE TRIGGER contacts_duplicates_insert, DISABLE TRIGGER contacts_duplicates_update" \
   -c "ALTER TABLE contact_inboxes DISABLE TRIGGER contact_inboxes_duplicates_insert,
         DISABLE TRIGGER contact_inboxes_duplicates_update, DISABLE TRIGGER contact_inboxes_duplicates_delete" \
   -c "ALTER TABLE contact_identities DISABLE TRIGGER contact_identities_duplicates_insert,
-        DISABLE TRIGGER contact_identities_duplicates_update, DISABLE TRIGGER contact_identities_duplicates_delete" \
+        DISABLE TRIGGER contact_identities_duplicates_delete" \
+  -c "ALTER TABLE contact_identity_holders DISABLE TRIGGER contact_identity_holders_duplicates_update" \
   -c "VACUUM ANALYZE"
 create_rounds="${COALESCE_BENCH_CREATE_ROUNDS:-2}"
 echo "create_rounds=$create_rounds" >> "$results/meta.env"

@@ -48,19 +48,18 @@ BEGIN
     labels_added AS (
         INSERT INTO contact_labels (account_id, contact_id, label) SELECT p_account, p_base, label FROM labels_taken
         ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING label),
-    identities_moved AS (
-        UPDATE contact_identities t SET contact_id = p_base,
-            is_primary = t.is_primary AND t.kind = ANY (ARRAY['phone_number', 'identifier']), source = 'merge'
-        FROM contact_identities was WHERE was.id = t.id AND t.account_id = p_account AND t.contact_id = p_mergee
-        RETURNING t.id, was.source)
+    holders_moved AS (
+        UPDATE contact_identity_holders h SET contact_id = p_base, search_text = coalesce(h.search_text, (
+            SELECT coalesce(string_agg(lower(i.value), E'\x1f' ORDER BY i.id), '') FROM contact_identities i
+            WHERE i.account_id = p_account AND i.holder_id = h.id AND i.is_primary))
+        WHERE h.account_id = p_account AND h.contact_id = p_mergee RETURNING h.id)
     SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM conversations_moved) AS conversation_ids,
            (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM messages_moved) AS message_ids,
            (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM contact_inboxes_moved) AS contact_inbox_ids,
            (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM notes_moved) AS note_ids,
            (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_added) AS labels_added,
            (SELECT coalesce(array_agg(label ORDER BY label), '{}') FROM labels_taken) AS mergee_labels,
-           (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM identities_moved) AS identity_ids,
-           (SELECT coalesce(array_agg(source ORDER BY id), '{}') FROM identities_moved) AS identity_sources
+           (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM holders_moved) AS holder_ids
     INTO v_moved;
     DELETE FROM contacts WHERE account_id = p_account AND id = p_mergee;
     UPDATE contacts SET name = 'Pair Base ' || p_base, email = 'pb' || p_base || '@bench.invalid',
@@ -75,10 +74,9 @@ BEGIN
             cardinality(v_moved.mergee_labels))
         RETURNING id)
     INSERT INTO contact_merge_ledgers (merge_id, moved_conversation_ids, moved_message_ids, moved_contact_inbox_ids,
-        moved_note_ids, labels_added, mergee_labels, base_snapshot, written, moved_identity_ids, moved_identity_sources)
+        moved_note_ids, labels_added, mergee_labels, base_snapshot, written, moved_holder_ids)
     SELECT record.id, v_moved.conversation_ids, v_moved.message_ids, v_moved.contact_inbox_ids, v_moved.note_ids,
-        v_moved.labels_added, v_moved.mergee_labels, p_base_snapshot, p_written, v_moved.identity_ids,
-        v_moved.identity_sources
+        v_moved.labels_added, v_moved.mergee_labels, p_base_snapshot, p_written, v_moved.holder_ids
     FROM record;
     INSERT INTO outbox_events (account_id, event_type, payload) VALUES (p_account, 'contact.merged', p_payload);
     SELECT coalesce(jsonb_agg(jsonb_build_object('source_id', ci.source_id, 'inbox_id', i.id, 'name', i.name,

@@ -10,8 +10,10 @@ SELECT id, :account, 'Scale ' || id, 's' || id || '@bench.invalid',
        CASE WHEN (id - :first) % 2 = 1 THEN '+1777' || lpad(id::text, 8, '0') END,
        CASE WHEN (id - :first) % 2 = 1 THEN 'sm-' || id END
 FROM generate_series(:first, :first + 2 * :reps - 1) AS id;
--- their identities, as the triggers (off while loading) would write them
-INSERT INTO contact_identities (account_id, contact_id, kind, value, is_primary)
+-- their identities, as the triggers (off while loading) would write them, each contact's in its own holder
+INSERT INTO contact_identity_holders (account_id, id, contact_id)
+SELECT :account, id, id FROM generate_series(:first, :first + 2 * :reps - 1) AS id;
+INSERT INTO contact_identities (account_id, holder_id, kind, value, is_primary)
 SELECT :account, id, 'email', email, TRUE FROM contacts WHERE account_id = :account AND id BETWEEN :first AND :first + 2 * :reps - 1
 UNION ALL
 SELECT :account, id, 'phone_number', phone_number, TRUE FROM contacts

@@ -73,13 +73,17 @@ FROM (
 -- as the identities migration's backfill writes them; and every population contact keeps a secondary email, as
 -- a merge leaves one, named after the group's second term (bench_identity_term); no other seeded text holds
 -- such a five-letter run: searching for it finds the group through its secondary identities only
-INSERT INTO contact_identities (account_id, contact_id, kind, value, is_primary)
+-- (each contact's identities in its own holder, as the trigger creates it with the first of them)
+INSERT INTO contact_identity_holders (account_id, id, contact_id)
+SELECT :account, id, id FROM contacts
+WHERE account_id = :account AND (email IS NOT NULL OR phone_number IS NOT NULL OR identifier IS NOT NULL);
+INSERT INTO contact_identities (account_id, holder_id, kind, value, is_primary)
 SELECT :account, id, 'email', email, TRUE FROM contacts WHERE account_id = :account AND email IS NOT NULL
 UNION ALL
 SELECT :account, id, 'phone_number', phone_number, TRUE FROM contacts WHERE account_id = :account AND phone_number IS NOT NULL
 UNION ALL
 SELECT :account, id, 'identifier', identifier, TRUE FROM contacts WHERE account_id = :account AND identifier IS NOT NULL;
-INSERT INTO contact_identities (account_id, contact_id, kind, value, is_primary, source)
+INSERT INTO contact_identities (account_id, holder_id, kind, value, is_primary, source)
 SELECT :account, k, 'email', 'was' || k || '@' || bench_identity_term(k / 10) || '.invalid', FALSE, 'merge'
 FROM generate_series(1, :contacts) AS k;
 

@@ -58,8 +58,9 @@ pub(super) const IDENTITIES: Measure = Measure {
     intro: "The same HTTP merge load (the same never-merged pairs in every run; same concurrency, duration and \
             warm-up) in two setups, the runs interleaved, each on a fresh copy of its setup's database (taken \
             after the runs above, vacuumed) and a freshly started server. Without identities: the copy's \
-            `contact_identities` is empty and its triggers (primaries kept in step with the contacts' columns, \
-            secondaries queued for suggestions) are off; suggestions, counts and the ledger are as shipped.",
+            `contact_identities` and `contact_identity_holders` are empty and their triggers (primaries kept in \
+            step with the contacts' columns, secondaries and holders queued for suggestions, the holders' search \
+            text) are off; suggestions, counts and the ledger are as shipped.",
 };
 
 pub(super) struct SetupCost {
