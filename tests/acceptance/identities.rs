@@ -348,3 +348,67 @@ fn changing_a_primary_keeps_the_old_value_as_a_secondary() {
         [owned(("email", "ada@one.example", true, "api")), owned(("email", "ada@two.example", false, "api"))]
     );
 }
+
+/// The mergee's identities stay in their holder after a merge (migration `2026-12-04-000030`): each is still
+/// the base's to keep, change and delete. One deleted leaves the search and the lookup and is free again; the
+/// ones kept are still found; the value the base took from the mergee is its primary until it changes it, and
+/// stays one of its secondaries then.
+#[test]
+fn the_identities_a_merge_gave_the_base_are_the_bases_to_change_and_delete() {
+    let w = world();
+    let base = w.contact(&json!({"name": "Base", "email": "base@keep.example"}));
+    let mergee = w.contact(&json!({"name": "Mergee", "email": "gone@drop.example", "phone_number": "+4930777888"}));
+    assert_eq!(w.app.merge(w.account, &w.token, base, mergee).status, 200);
+    assert_eq!(
+        w.identities(base),
+        [
+            owned(("email", "base@keep.example", true, "api")),
+            owned(("phone_number", "+4930777888", true, "merge")),
+            owned(("email", "gone@drop.example", false, "merge")),
+        ]
+    );
+    assert_eq!(w.search("drop.example"), [base], "the mergee's old email, found through its holder");
+    assert_eq!(w.search("30777"), [base]);
+
+    let path = w.a(&format!("/contacts/{base}/identities"));
+    let listed = w.app.get(&path, &w.token);
+    let id_of = |value: &str| {
+        listed.body["payload"].as_array().unwrap().iter().find(|i| i["value"] == value).unwrap()["id"].as_i64().unwrap()
+    };
+    let phone = w.app.delete(&format!("{path}/{}", id_of("+4930777888")), &w.token);
+    assert_eq!((phone.status, phone.error_codes()), (409, vec!["primary_identity".to_owned()]), "{}", phone.body);
+    let r = w.app.delete(&format!("{path}/{}", id_of("gone@drop.example")), &w.token);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(w.search("drop.example"), Vec::<i64>::new(), "a deleted identity is no longer searched");
+    assert_eq!(w.search("30777"), [base], "the one kept still is");
+    assert_eq!(w.lookup("email=gone@drop.example").status, 404);
+    let again = w.contact(&json!({"name": "Again", "email": "gone@drop.example"}));
+    assert_eq!(w.lookup("email=gone@drop.example").body["payload"]["id"], json!(again), "and it is free again");
+
+    // the phone number taken from the mergee, replaced: a secondary of the base, still found, still taken
+    let r = w.app.patch(&w.a(&format!("/contacts/{base}")), &w.token, &json!({"phone_number": "+4930999000"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        w.identities(base),
+        [
+            owned(("email", "base@keep.example", true, "api")),
+            owned(("phone_number", "+4930999000", true, "api")),
+            owned(("phone_number", "+4930777888", false, "merge")),
+        ]
+    );
+    assert_eq!(w.search("30777"), [base]);
+    assert_eq!(w.lookup("phone_number=%2B4930777888").body["payload"]["id"], json!(base));
+    let r = w.app.post(&w.a("/contacts"), &w.token, &json!({"name": "Other", "phone_number": "+4930777888"}));
+    assert_eq!((r.status, r.body["errors"][0]["contact_id"].clone()), (422, json!(base)), "{}", r.body);
+    // and back: the base takes it as its primary again
+    let r = w.app.patch(&w.a(&format!("/contacts/{base}")), &w.token, &json!({"phone_number": "+4930777888"}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        w.identities(base),
+        [
+            owned(("email", "base@keep.example", true, "api")),
+            owned(("phone_number", "+4930777888", true, "merge")),
+            owned(("phone_number", "+4930999000", false, "api")),
+        ]
+    );
+}

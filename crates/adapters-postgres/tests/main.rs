@@ -280,3 +280,73 @@ fn rows_cannot_cross_accounts_or_be_orphaned() {
     let notes = sql_query("SELECT count(*) AS n FROM notes").get_result::<N>(conn).unwrap().n;
     assert_eq!(notes, 1);
 }
+
+/// The holders migration's down puts every identity of a holder merged away back on the contact holding it, a
+/// secondary unless it is that contact's own value (as merges left them before holders), and a merge recorded
+/// with holders keeps its undo through the ids (and sources) of the rows its holders held; a second up gives
+/// each contact with identities its holder again.
+#[test]
+fn the_holders_migration_down_puts_merged_identities_on_their_contact() {
+    let db = TestDatabase::empty();
+    run_pending(db.url()).unwrap();
+    let conn = &mut db.connection();
+    try_sql(conn, "INSERT INTO accounts (id, name) VALUES (1, 'One')").unwrap();
+    try_sql(
+        conn,
+        "INSERT INTO contacts (id, account_id, name, email, phone_number) VALUES \
+         (1, 1, 'Base', 'b@x.example', NULL), (2, 1, 'Mergee', 'm@x.example', '+4930111')",
+    )
+    .unwrap();
+    // a merge as the service writes it: the mergee's holder re-pointed, the mergee deleted, the base taking its
+    // phone number; the record and its ledger
+    try_sql(
+        conn,
+        "WITH h AS (UPDATE contact_identity_holders SET contact_id = 1, search_text = 'm@x.example' \
+                    WHERE id = 2 RETURNING id), \
+              d AS (DELETE FROM contacts WHERE id = 2 AND EXISTS (SELECT FROM h) RETURNING id) \
+         UPDATE contacts SET phone_number = '+4930111' WHERE id = 1 AND EXISTS (SELECT FROM d)",
+    )
+    .unwrap();
+    try_sql(
+        conn,
+        "WITH m AS (INSERT INTO contact_merges (account_id, base_contact_id, mergee_contact_id, mergee_snapshot, \
+                        moved_conversations, moved_messages, moved_contact_inboxes, moved_notes, moved_labels) \
+                    VALUES (1, 1, 2, '{}', 0, 0, 0, 0, 0) RETURNING id) \
+         INSERT INTO contact_merge_ledgers (merge_id, moved_conversation_ids, moved_message_ids, \
+             moved_contact_inbox_ids, moved_note_ids, labels_added, mergee_labels, base_snapshot, written, \
+             moved_identity_ids, moved_identity_sources, moved_holder_ids) \
+         SELECT id, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{2}' FROM m",
+    )
+    .unwrap();
+    assert_eq!(revert_last(db.url()).unwrap(), "20261204000030");
+    let names = |conn: &mut PgConnection, query: &str| {
+        sql_query(query).load::<Name>(conn).unwrap().into_iter().map(|n| n.name).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(
+            conn,
+            "SELECT format('%s %s %s %s %s', contact_id, kind, value, is_primary, source) AS name \
+             FROM contact_identities ORDER BY id"
+        ),
+        ["1 email b@x.example t api", "1 email m@x.example f merge", "1 phone_number +4930111 t merge"],
+    );
+    assert_eq!(
+        names(
+            conn,
+            "SELECT format('%s %s', l.moved_identity_ids = ARRAY(SELECT id FROM contact_identities \
+                    WHERE value IN ('m@x.example', '+4930111') ORDER BY id), l.moved_identity_sources) AS name \
+             FROM contact_merge_ledgers l"
+        ),
+        ["t {api,api}"],
+        "the ledger names the rows the holder held, with the sources they had"
+    );
+    assert_eq!(run_pending(db.url()).unwrap(), ["20261204000030"]);
+    assert_eq!(
+        names(
+            conn,
+            "SELECT format('%s %s %s', h.id, h.contact_id, count(i.id)) AS name FROM contact_identity_holders h \
+             JOIN contact_identities i ON i.holder_id = h.id GROUP BY h.id, h.contact_id ORDER BY h.id"
+        ),
+        ["1 1 3"]
+    );
+}
