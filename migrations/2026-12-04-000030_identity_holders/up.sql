@@ -8,8 +8,8 @@
 -- A holder is the set of identities first given to one contact, and has that contact's id; `contact_id` is the
 -- contact that holds them now: the contact itself, or the base it was merged into (a merge re-points every
 -- holder of the mergee, its own and those it had taken, so a holder is never more than one step from its
--- contact). While a holder is merged away it carries its primaries' text (`search_text`), so that the search
--- finds the base by the mergee's old email or phone number: the rows keep the flags they had on their first
+-- contact). While a holder is merged away it carries the text of its identities (`search_text`), so that the
+-- search finds the base by the mergee's old email or phone number: the rows keep the flags they had on their first
 -- contact (`is_primary` is now "a primary of the holder's own contact"; what the API calls primary is the value
 -- of the contact's field, which the trigger below keeps among the contact's identities).
 CREATE TABLE contact_identity_holders (
@@ -21,7 +21,8 @@ CREATE TABLE contact_identity_holders (
     -- deleting a contact deletes the holders it holds, and their identities with them
     CONSTRAINT contact_identity_holders_contact_fkey FOREIGN KEY (account_id, contact_id)
         REFERENCES contacts (account_id, id) ON DELETE CASCADE,
-    -- a holder at home has no search text (its primaries are its contact's columns, searched there)
+    -- a holder at home has no search text (its identities are found through its contact's columns and the
+    -- secondaries' trigram index, its id being its contact's)
     CONSTRAINT contact_identity_holders_search_text_check CHECK ((id = contact_id) = (search_text IS NULL))
 );
 CREATE INDEX contact_identity_holders_contact_idx ON contact_identity_holders (account_id, contact_id);
@@ -120,13 +121,15 @@ CREATE OR REPLACE TRIGGER contact_identities_duplicates_delete AFTER DELETE ON c
 
 -- A row of a merged-away holder that goes (a secondary of its contact deleted through the API) leaves its
 -- holder's search text, and changes its contact's suggestions (the trigger above skips rows flagged primary).
+-- (Nothing else changes a merged-away holder's rows: identities are added to a contact's own holder, and the
+-- trigger above flips the flags of its own holder's rows only.)
 CREATE FUNCTION contact_identity_holder_search_text() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     WITH merged_away AS (
         UPDATE contact_identity_holders h
         SET search_text = coalesce((SELECT string_agg(lower(i.value), E'\x1f' ORDER BY i.id)
                                     FROM contact_identities i
-                                    WHERE i.account_id = h.account_id AND i.holder_id = h.id AND i.is_primary), '')
+                                    WHERE i.account_id = h.account_id AND i.holder_id = h.id), '')
         WHERE h.account_id = OLD.account_id AND h.id = OLD.holder_id AND h.contact_id <> h.id
         RETURNING h.account_id, h.contact_id)
     INSERT INTO contact_duplicate_refreshes (account_id, contact_id) SELECT account_id, contact_id FROM merged_away
@@ -134,7 +137,7 @@ BEGIN
     RETURN NULL;
 END $$;
 CREATE TRIGGER contact_identities_holder_search_text AFTER DELETE ON contact_identities
-    FOR EACH ROW WHEN (OLD.is_primary) EXECUTE FUNCTION contact_identity_holder_search_text();
+    FOR EACH ROW EXECUTE FUNCTION contact_identity_holder_search_text();
 
 -- The secondary emails' duplicate keys (local part, domain) leave the identities' partial indexes, which cannot
 -- see the rows of a holder merged away (they keep their primary flags): the refresher writes them into

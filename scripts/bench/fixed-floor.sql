@@ -51,7 +51,7 @@ BEGIN
     holders_moved AS (
         UPDATE contact_identity_holders h SET contact_id = p_base, search_text = coalesce(h.search_text, (
             SELECT coalesce(string_agg(lower(i.value), E'\x1f' ORDER BY i.id), '') FROM contact_identities i
-            WHERE i.account_id = p_account AND i.holder_id = h.id AND i.is_primary))
+            WHERE i.account_id = p_account AND i.holder_id = h.id))
         WHERE h.account_id = p_account AND h.contact_id = p_mergee RETURNING h.id)
     SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM conversations_moved) AS conversation_ids,
            (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM messages_moved) AS message_ids,

@@ -49,15 +49,17 @@ macro_rules! within_one_column {
 /// partial trigram index of the identities migration answers the subquery once (an init plan), and its few
 /// contact ids join the bitmap OR through the primary key. It says `account_id + 0` so that only that index can
 /// answer it: with statistics taken before a large import the planner once read the account's 2,500,000
-/// identities through the account index instead (1.2 s for a one-hit search, measured in the bench). An
-/// identity's contact is its holder's; the rows of a holder merged away keep their first contact's primary
-/// flags, and are found by their holder's search text (its own partial trigram index; the text joins them by
-/// U+001F, so a term without it matches within one of them).
+/// identities through the account index instead (1.2 s for a one-hit search, measured in the bench). Identities
+/// belong to holders (migration `2026-12-04-000030`): a holder at home has its contact's id, so a secondary
+/// identity's holder id is its contact's; the identities of a holder merged away (whose id is that of a contact
+/// gone, so matches nothing) are found by their holder's search text instead (its own partial trigram index;
+/// the text joins them by U+001F, so a term without it matches within one of them). No join: the search's
+/// custom plan is made for every term, and a join in it cost a tenth of the search's database throughput
+/// (pgbench, alternated runs; the two branches without it, 6-8%).
 macro_rules! by_secondary_identity {
     () => {
-        "id = ANY (ARRAY(SELECT h.contact_id FROM contact_identities i \
-                        JOIN contact_identity_holders h ON h.account_id = i.account_id AND h.id = i.holder_id \
-                        WHERE i.account_id + 0 = $1 AND NOT i.is_primary AND lower(i.value) LIKE lower($2) \
+        "id = ANY (ARRAY(SELECT holder_id FROM contact_identities \
+                        WHERE account_id + 0 = $1 AND NOT is_primary AND lower(value) LIKE lower($2) \
                         UNION ALL \
                         SELECT contact_id FROM contact_identity_holders \
                         WHERE account_id + 0 = $1 AND search_text IS NOT NULL AND strpos($2, E'\\x1f') = 0 \

@@ -46,7 +46,7 @@ pub(super) use rfc3339;
 /// - The children change owner: conversations, the messages the mergee sent, contact inboxes, notes; labels are a
 ///   union (the mergee's rows taken, the base given each label it does not carry yet). The mergee's identities
 ///   become the base's without a row of them written: the holders the mergee holds (its own, and those it took
-///   in earlier merges) are re-pointed to the base, its own given the text of its primaries for the search
+///   in earlier merges) are re-pointed to the base, its own given the text of its identities for the search
 ///   (migration `2026-12-04-000030`). The identities trigger then finds the values the base takes among them
 ///   when the base's fields are written.
 /// - The base's update waits for the mergee's delete (its condition reads the delete's row), so that the
@@ -71,7 +71,7 @@ const WRITE_MERGE: &str = concat!(
      holders_moved AS ( \
          UPDATE contact_identity_holders h SET contact_id = $3, search_text = coalesce(h.search_text, ( \
              SELECT coalesce(string_agg(lower(i.value), E'\\x1f' ORDER BY i.id), '') FROM contact_identities i \
-             WHERE i.account_id = $1 AND i.holder_id = h.id AND i.is_primary)) \
+             WHERE i.account_id = $1 AND i.holder_id = h.id)) \
          WHERE h.account_id = $1 AND h.contact_id = $2 RETURNING h.id), \
      mergee_deleted AS (DELETE FROM contacts WHERE account_id = $1 AND id = $2 RETURNING id), \
      base AS ( \
