@@ -13,8 +13,15 @@ SET moved_identity_ids = l.moved_identity_ids || coalesce((
 WHERE cardinality(l.moved_holder_ids) > 0;
 ALTER TABLE contact_merge_ledgers DROP COLUMN moved_holder_ids;
 
-DROP TRIGGER contact_identities_holder_search_text ON contact_identities;
-DROP FUNCTION contact_identity_holder_search_text();
+DROP TRIGGER contact_identities_merged_text ON contact_identities;
+DROP FUNCTION contact_identity_merged_text();
+DROP FUNCTION contact_merged_identities(BIGINT, BIGINT);
+-- (the search's index goes with the column; it comes back as migration 2026-12-03-000050 made it)
+ALTER TABLE contacts DROP COLUMN merged_identities;
+CREATE INDEX contacts_search_trgm_idx ON contacts USING gin (
+    (lower(name) || E'\x1f' || coalesce(email, '') || E'\x1f' || coalesce(phone_number, '') || E'\x1f'
+        || coalesce(lower(identifier), '')) gin_trgm_ops)
+    WITH (gin_pending_list_limit = 512);
 DROP TRIGGER contact_identity_holders_duplicates_update ON contact_identity_holders;
 -- (the rows' own triggers are off while they move: each stays with the contact that holds it, whose suggestions
 -- do not change)

@@ -8,26 +8,34 @@
 -- A holder is the set of identities first given to one contact, and has that contact's id; `contact_id` is the
 -- contact that holds them now: the contact itself, or the base it was merged into (a merge re-points every
 -- holder of the mergee, its own and those it had taken, so a holder is never more than one step from its
--- contact). While a holder is merged away it carries the text of its identities (`search_text`), so that the
--- search finds the base by the mergee's old email or phone number: the rows keep the flags they had on their first
--- contact (`is_primary` is now "a primary of the holder's own contact"; what the API calls primary is the value
--- of the contact's field, which the trigger below keeps among the contact's identities).
+-- contact). The rows keep the flags they had on their first contact (`is_primary` is now "a primary of the
+-- holder's own contact"; what the API calls primary is the value of the contact's field, which the trigger below
+-- keeps among the contact's identities).
 CREATE TABLE contact_identity_holders (
     account_id BIGINT NOT NULL,
     id BIGINT NOT NULL,
     contact_id BIGINT NOT NULL,
-    search_text TEXT,
     PRIMARY KEY (account_id, id),
     -- deleting a contact deletes the holders it holds, and their identities with them
     CONSTRAINT contact_identity_holders_contact_fkey FOREIGN KEY (account_id, contact_id)
-        REFERENCES contacts (account_id, id) ON DELETE CASCADE,
-    -- a holder at home has no search text (its identities are found through its contact's columns and the
-    -- secondaries' trigram index, its id being its contact's)
-    CONSTRAINT contact_identity_holders_search_text_check CHECK ((id = contact_id) = (search_text IS NULL))
+        REFERENCES contacts (account_id, id) ON DELETE CASCADE
 );
 CREATE INDEX contact_identity_holders_contact_idx ON contact_identity_holders (account_id, contact_id);
-CREATE INDEX contact_identity_holders_search_trgm_idx ON contact_identity_holders USING gin (search_text gin_trgm_ops)
-    WITH (gin_pending_list_limit = 512) WHERE search_text IS NOT NULL;
+
+-- The search finds a base by the identities of the holders it took (the mergee's old email or phone number)
+-- through the one trigram index it reads already: a contact carries their text (`merged_identities`, the values
+-- joined by U+001F; NULL while it took none), written by the merge's update of the base, and the search's index
+-- covers it after the four columns. The identities of a contact's own holder are found as before (its columns,
+-- and the secondaries' trigram index by holder id, which is the contact's). A separate index over the merged
+-- holders' text cost the search a tenth of its throughput (a second index to read for every term; README,
+-- "What identities cost a merge"). The separator adds no trigram (pg_trgm treats it as a word boundary), so a
+-- contact without merged identities has the same index entries as before.
+ALTER TABLE contacts ADD COLUMN merged_identities TEXT;
+DROP INDEX contacts_search_trgm_idx;
+CREATE INDEX contacts_search_trgm_idx ON contacts USING gin (
+    (lower(name) || E'\x1f' || coalesce(email, '') || E'\x1f' || coalesce(phone_number, '') || E'\x1f'
+        || coalesce(lower(identifier), '') || E'\x1f' || coalesce(merged_identities, '')) gin_trgm_ops)
+    WITH (gin_pending_list_limit = 512);
 
 -- Backfill: every contact holding identities gets its holder, at home (merges recorded before this migration
 -- moved the rows themselves, which are therefore already the base's).
@@ -120,24 +128,30 @@ CREATE OR REPLACE TRIGGER contact_identities_duplicates_delete AFTER DELETE ON c
     FOR EACH ROW WHEN (NOT OLD.is_primary) EXECUTE FUNCTION queue_identity_holder_duplicate_refresh();
 
 -- A row of a merged-away holder that goes (a secondary of its contact deleted through the API) leaves its
--- holder's search text, and changes its contact's suggestions (the trigger above skips rows flagged primary).
+-- contact's merged text, and changes its contact's suggestions (the trigger above skips rows flagged primary).
 -- (Nothing else changes a merged-away holder's rows: identities are added to a contact's own holder, and the
--- trigger above flips the flags of its own holder's rows only.)
-CREATE FUNCTION contact_identity_holder_search_text() RETURNS trigger LANGUAGE plpgsql AS $$
+-- trigger above flips the flags of its own holder's rows only.) A holder deleted with its contact leaves no row.
+CREATE FUNCTION contact_merged_identities(p_account BIGINT, p_contact BIGINT) RETURNS TEXT
+LANGUAGE sql STABLE AS $$
+    SELECT string_agg(lower(i.value), E'\x1f' ORDER BY i.id)
+    FROM contact_identity_holders h
+    JOIN contact_identities i ON i.account_id = h.account_id AND i.holder_id = h.id
+    WHERE h.account_id = p_account AND h.contact_id = p_contact AND h.id <> p_contact
+$$;
+CREATE FUNCTION contact_identity_merged_text() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     WITH merged_away AS (
-        UPDATE contact_identity_holders h
-        SET search_text = coalesce((SELECT string_agg(lower(i.value), E'\x1f' ORDER BY i.id)
-                                    FROM contact_identities i
-                                    WHERE i.account_id = h.account_id AND i.holder_id = h.id), '')
+        UPDATE contacts c SET merged_identities = contact_merged_identities(c.account_id, c.id)
+        FROM contact_identity_holders h
         WHERE h.account_id = OLD.account_id AND h.id = OLD.holder_id AND h.contact_id <> h.id
-        RETURNING h.account_id, h.contact_id)
-    INSERT INTO contact_duplicate_refreshes (account_id, contact_id) SELECT account_id, contact_id FROM merged_away
+          AND c.account_id = h.account_id AND c.id = h.contact_id
+        RETURNING c.account_id, c.id)
+    INSERT INTO contact_duplicate_refreshes (account_id, contact_id) SELECT account_id, id FROM merged_away
     ON CONFLICT (account_id, contact_id, queued_by) DO NOTHING;
     RETURN NULL;
 END $$;
-CREATE TRIGGER contact_identities_holder_search_text AFTER DELETE ON contact_identities
-    FOR EACH ROW EXECUTE FUNCTION contact_identity_holder_search_text();
+CREATE TRIGGER contact_identities_merged_text AFTER DELETE ON contact_identities
+    FOR EACH ROW EXECUTE FUNCTION contact_identity_merged_text();
 
 -- The secondary emails' duplicate keys (local part, domain) leave the identities' partial indexes, which cannot
 -- see the rows of a holder merged away (they keep their primary flags): the refresher writes them into

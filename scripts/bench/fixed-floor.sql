@@ -49,9 +49,7 @@ BEGIN
         INSERT INTO contact_labels (account_id, contact_id, label) SELECT p_account, p_base, label FROM labels_taken
         ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING label),
     holders_moved AS (
-        UPDATE contact_identity_holders h SET contact_id = p_base, search_text = coalesce(h.search_text, (
-            SELECT coalesce(string_agg(lower(i.value), E'\x1f' ORDER BY i.id), '') FROM contact_identities i
-            WHERE i.account_id = p_account AND i.holder_id = h.id))
+        UPDATE contact_identity_holders h SET contact_id = p_base
         WHERE h.account_id = p_account AND h.contact_id = p_mergee RETURNING h.id)
     SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM conversations_moved) AS conversation_ids,
            (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM messages_moved) AS message_ids,
@@ -64,7 +62,10 @@ BEGIN
     DELETE FROM contacts WHERE account_id = p_account AND id = p_mergee;
     UPDATE contacts SET name = 'Pair Base ' || p_base, email = 'pb' || p_base || '@bench.invalid',
         phone_number = '+1666' || lpad(p_mergee::text, 8, '0'), identifier = 'pm-' || p_mergee,
-        additional_attributes = p_merged_additional, custom_attributes = p_merged_custom, updated_at = now()
+        additional_attributes = p_merged_additional, custom_attributes = p_merged_custom, updated_at = now(),
+        merged_identities = NULLIF(concat_ws(E'\x1f', merged_identities, (
+            SELECT string_agg(lower(i.value), E'\x1f' ORDER BY i.id) FROM contact_identities i
+            WHERE i.account_id = p_account AND i.holder_id = ANY (v_moved.holder_ids))), '')
     WHERE account_id = p_account AND id = p_base;
     WITH record AS (
         INSERT INTO contact_merges (account_id, actor_user_id, base_contact_id, mergee_contact_id, mergee_snapshot,

@@ -4,7 +4,7 @@
 # --- what identities cost a merge: the same HTTP merge load with and without identities, interleaved -----------
 # with: the shipped template (as above); without: a copy whose contact_identities and contact_identity_holders
 # are empty and whose identity triggers (the primaries kept in step with the contacts' columns, the secondaries
-# and the holders queued for suggestions, the holders' search text) are off: the merge as it would be without
+# and the holders queued for suggestions, the merged text kept when a merged identity goes) are off: the merge as it would be without
 # identities, everything else (suggestions, counts, the ledger) the same.
 # Every run merges the same window of pairs, never merged before, on a fresh copy of its setup's template.
 noid="${dbname}_without_identities"
@@ -12,7 +12,7 @@ psql_db -d postgres -c "DROP DATABASE IF EXISTS $noid WITH (FORCE)" -c "CREATE D
 psql_db -d "$noid" \
   -c "ALTER TABLE contacts DISABLE TRIGGER contact_identities_sync_insert, DISABLE TRIGGER contact_identities_sync_update" \
   -c "ALTER TABLE contact_identities DISABLE TRIGGER contact_identities_duplicates_insert,
-        DISABLE TRIGGER contact_identities_duplicates_delete, DISABLE TRIGGER contact_identities_holder_search_text" \
+        DISABLE TRIGGER contact_identities_duplicates_delete, DISABLE TRIGGER contact_identities_merged_text" \
   -c "ALTER TABLE contact_identity_holders DISABLE TRIGGER contact_identity_holders_duplicates_update" \
   -c "TRUNCATE contact_identities, contact_identity_holders" -c "VACUUM ANALYZE"
 # the service's range past the last pair any run merged (a pair is base, base + 1, from http_first on)

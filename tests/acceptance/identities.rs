@@ -144,12 +144,40 @@ fn undo_gives_the_identities_back() {
             owned(("identifier", "crm-7", false, "merge")),
         ]
     );
+    assert_eq!(w.search("crm-7"), [base], "the secondary the mergee had, searched on the base");
     let merge_id = w.app.count("SELECT max(id) AS n FROM contact_merges");
     let r = w.app.post(&w.a(&format!("/contact_merges/{merge_id}/undo")), &w.token, &json!({}));
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!((w.identities(base), w.identities(mergee)), before);
     assert_eq!(w.lookup("identifier=crm-7").body["payload"]["id"], json!(mergee));
     assert_eq!(w.lookup("email=m@example.com").body["payload"]["id"], json!(mergee));
+    assert_eq!(w.search("crm-7"), [mergee], "and searched on the mergee again");
+}
+
+/// Identities taken in a merge travel on with the base's next merge, and the search follows them there; undoing
+/// the later merge gives the middle contact back with the identities it had taken, searchable on it again.
+#[test]
+fn search_follows_identities_through_chained_merges_and_their_undo() {
+    let w = world();
+    let first = w.contact(&json!({"name": "First", "email": "first@chain.example"}));
+    let middle = w.contact(&json!({"name": "Middle", "email": "middle@chain.example"}));
+    let last = w.contact(&json!({"name": "Last", "email": "last@chain.example", "phone_number": "+4930246810"}));
+    assert_eq!(w.app.merge(w.account, &w.token, middle, last).status, 200);
+    assert_eq!(w.search("last%40chain"), [middle]);
+    assert_eq!(w.app.merge(w.account, &w.token, first, middle).status, 200);
+    assert_eq!(w.search("last%40chain"), [first], "the identities the middle had taken moved on with it");
+    assert_eq!(w.search("middle%40chain"), [first]);
+    assert_eq!(w.search("30246810"), [first]);
+    assert_eq!(w.search("chain.example"), [first]);
+
+    let merge_id = w.app.count("SELECT max(id) AS n FROM contact_merges");
+    let r = w.app.post(&w.a(&format!("/contact_merges/{merge_id}/undo")), &w.token, &json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(w.search("last%40chain"), [middle], "back on the middle contact, and no longer on the first");
+    assert_eq!(w.search("30246810"), [middle]);
+    assert_eq!(w.search("middle%40chain"), [middle]);
+    assert_eq!(w.search("first%40chain"), [first]);
+    assert_eq!(w.lookup("email=last@chain.example").body["payload"]["id"], json!(middle));
 }
 
 #[test]

@@ -105,7 +105,6 @@ diesel::table! {
         account_id -> Int8,
         id -> Int8,
         contact_id -> Int8,
-        search_text -> Nullable<Text>,
     }
 }
 
@@ -183,6 +182,7 @@ diesel::table! {
         last_activity_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        merged_identities -> Nullable<Text>,
     }
 }
 

@@ -228,7 +228,6 @@ fn every_trigram_index_keeps_its_pending_list_short() {
         gin,
         [
             "contact_identities_secondary_trgm_idx gin_pending_list_limit=512",
-            "contact_identity_holders_search_trgm_idx gin_pending_list_limit=512",
             "contacts_search_trgm_idx gin_pending_list_limit=512",
         ]
     );
@@ -301,10 +300,10 @@ fn the_holders_migration_down_puts_merged_identities_on_their_contact() {
     // phone number; the record and its ledger
     try_sql(
         conn,
-        "WITH h AS (UPDATE contact_identity_holders SET contact_id = 1, search_text = 'm@x.example' \
-                    WHERE id = 2 RETURNING id), \
+        "WITH h AS (UPDATE contact_identity_holders SET contact_id = 1 WHERE id = 2 RETURNING id), \
               d AS (DELETE FROM contacts WHERE id = 2 AND EXISTS (SELECT FROM h) RETURNING id) \
-         UPDATE contacts SET phone_number = '+4930111' WHERE id = 1 AND EXISTS (SELECT FROM d)",
+         UPDATE contacts SET phone_number = '+4930111', merged_identities = 'm@x.example' || E'\\x1f' || '+4930111' \
+         WHERE id = 1 AND EXISTS (SELECT FROM d)",
     )
     .unwrap();
     try_sql(
@@ -340,7 +339,23 @@ fn the_holders_migration_down_puts_merged_identities_on_their_contact() {
         ["t {api,api}"],
         "the ledger names the rows the holder held, with the sources they had"
     );
+    assert_eq!(
+        names(
+            conn,
+            "SELECT format('%s %s', (SELECT count(*) FROM information_schema.columns \
+                    WHERE table_name = 'contacts' AND column_name = 'merged_identities'), \
+                    (SELECT indexdef NOT LIKE '%merged_identities%' FROM pg_indexes \
+                     WHERE indexname = 'contacts_search_trgm_idx')) AS name"
+        ),
+        ["0 t"],
+        "the merged text goes, and the search's index is back as it was"
+    );
     assert_eq!(run_pending(db.url()).unwrap(), ["20261204000030"]);
+    assert_eq!(
+        names(conn, "SELECT coalesce(merged_identities, 'none') AS name FROM contacts"),
+        ["none"],
+        "every identity is the contact's own again"
+    );
     assert_eq!(
         names(
             conn,

@@ -55,7 +55,7 @@ impl UndoStore for PgSession {
         let a = &c.attributes;
         // An explicit id: the contact comes back under the id every reference to it used. The same statement
         // gives it back its identities: the holders the merge re-pointed to the base and that the base still
-        // holds point back to it (its own loses its search text; migration `2026-12-04-000030`); a merge recorded
+        // holds point back to it (migration `2026-12-04-000030`; `move_back` rewrites both contacts' merged text); a merge recorded
         // before holders moved rows, which go back by id, each with its source before the merge (into the
         // contact's own holder, created when missing); and any secondary of the base's own holder that is one of
         // its own email, phone number and identifier (a merge recorded before identities were moved left them
@@ -86,8 +86,7 @@ impl UndoStore for PgSession {
                      INSERT INTO contact_identity_holders (account_id, id, contact_id) \
                      SELECT $2, $1, $1 WHERE EXISTS (SELECT FROM wanted) ON CONFLICT DO NOTHING), \
                  holders_back AS ( \
-                     UPDATE contact_identity_holders h SET contact_id = $1, \
-                         search_text = CASE WHEN h.id = $1 THEN NULL ELSE h.search_text END \
+                     UPDATE contact_identity_holders h SET contact_id = $1 \
                      FROM ledger, unnest(ledger.moved_holder_ids) AS moved (id) \
                      WHERE h.account_id = $2 AND h.id = moved.id AND h.contact_id = $14), \
                  identities_back AS ( \
@@ -128,7 +127,9 @@ impl UndoStore for PgSession {
         // hash join): an `id IN (SELECT unnest(…))` or `= ANY(array)` filter may be planned as a scan of the whole
         // array for each of the base's rows, which is quadratic at 100,000 rows. each ledger row the base still owns goes back to the mergee; the mergee
         // gets its labels back and the base loses those the merge added. The counts of rows the base gained
-        // after the merge read the statement's starting snapshot, which the moves do not change for them.
+        // after the merge read the statement's starting snapshot, which the moves do not change for them. The text
+        // of the identities each contact holds through merges (the search's, migration `2026-12-04-000030`) is
+        // written again for both: `restore_contact` pointed the mergee's holders back.
         let c: BackCounts = Prepared(
             diesel::sql_query(
                 "WITH ledger AS ( \
@@ -152,7 +153,11 @@ impl UndoStore for PgSession {
                  labels_back AS ( \
                      INSERT INTO contact_labels (account_id, contact_id, label) \
                      SELECT $1, $4, unnest(mergee_labels) FROM ledger \
-                     ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING 1) \
+                     ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING 1), \
+                 merged_texts AS ( \
+                     UPDATE contacts c SET merged_identities = contact_merged_identities($1, c.id) \
+                     WHERE c.account_id = $1 AND c.id IN ($3, $4) \
+                       AND c.merged_identities IS DISTINCT FROM contact_merged_identities($1, c.id)) \
                  SELECT (SELECT count(*) FROM conversations_back) AS back_conversations, \
                         (SELECT count(*) FROM messages_back) AS back_messages, \
                         (SELECT count(*) FROM contact_inboxes_back) AS back_contact_inboxes, \

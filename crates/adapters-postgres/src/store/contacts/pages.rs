@@ -15,13 +15,14 @@
 use application::ports::{ContactSort, ContactSortKey};
 
 /// The search predicate. The first alternative is written exactly as the search's trigram index is defined
-/// (`joined_text!`: the four searchable columns joined by U+001F), so that PostgreSQL answers it from that one
-/// GIN index instead of scanning the account's contacts. `$2` is the escaped `%term%` pattern; emails are stored
-/// lower-cased and phone numbers have no case, so only name and identifier are lowered. A pattern without
-/// U+001F matches the joined text exactly where it matches one column (a match cannot cross a separator it does
-/// not hold); with one, the columns are tested one by one (`within_one_column!`). The second alternative finds
-/// contacts by their secondary identities (`by_secondary_identity!`). A macro, so that other statements can be
-/// assembled from it at compile time.
+/// (`joined_text!`: the four searchable columns and the text of the identities merged in, joined by U+001F), so
+/// that PostgreSQL answers it from that one GIN index instead of scanning the account's contacts. `$2` is the
+/// escaped `%term%` pattern; emails are stored lower-cased and phone numbers have no case, so only name and
+/// identifier are lowered. A pattern without U+001F matches the joined text exactly where it matches one column
+/// or one merged identity (a match cannot cross a separator it does not hold); with one, the columns are tested
+/// one by one (`within_one_column!`). The second alternative finds contacts by the secondary identities of their
+/// own holder (`by_secondary_identity!`). A macro, so that other statements can be assembled from it at compile
+/// time.
 macro_rules! search_condition {
     () => {
         concat!(
@@ -45,25 +46,18 @@ macro_rules! within_one_column {
     };
 }
 
-/// The contacts holding the term in a secondary identity (primaries are the four columns already): the
-/// partial trigram index of the identities migration answers the subquery once (an init plan), and its few
-/// contact ids join the bitmap OR through the primary key. It says `account_id + 0` so that only that index can
-/// answer it: with statistics taken before a large import the planner once read the account's 2,500,000
-/// identities through the account index instead (1.2 s for a one-hit search, measured in the bench). Identities
-/// belong to holders (migration `2026-12-04-000030`): a holder at home has its contact's id, so a secondary
-/// identity's holder id is its contact's; the identities of a holder merged away (whose id is that of a contact
-/// gone, so matches nothing) are found by their holder's search text instead (its own partial trigram index;
-/// the text joins them by U+001F, so a term without it matches within one of them). No join: the search's
-/// custom plan is made for every term, and a join in it cost a tenth of the search's database throughput
-/// (pgbench, alternated runs; the two branches without it, 6-8%).
+/// The contacts holding the term in a secondary identity of their own holder (primaries are the four columns,
+/// and the identities of holders taken in merges are in the joined text): the partial trigram index of the
+/// identities migration answers the subquery once (an init plan), and its few contact ids join the bitmap OR
+/// through the primary key. A holder at home has its contact's id, so a secondary's holder id is its contact's;
+/// a holder merged away has the id of a contact gone, which matches nothing. It says `account_id + 0` so that
+/// only that index can answer it: with statistics taken before a large import the planner once read the
+/// account's 2,500,000 identities through the account index instead (1.2 s for a one-hit search, measured in
+/// the bench).
 macro_rules! by_secondary_identity {
     () => {
         "id = ANY (ARRAY(SELECT holder_id FROM contact_identities \
-                        WHERE account_id + 0 = $1 AND NOT is_primary AND lower(value) LIKE lower($2) \
-                        UNION ALL \
-                        SELECT contact_id FROM contact_identity_holders \
-                        WHERE account_id + 0 = $1 AND search_text IS NOT NULL AND strpos($2, E'\\x1f') = 0 \
-                          AND search_text LIKE lower($2)))"
+                        WHERE account_id + 0 = $1 AND NOT is_primary AND lower(value) LIKE lower($2)))"
     };
 }
 
@@ -88,17 +82,14 @@ pub(super) fn probed_search_condition(probes: usize) -> String {
 /// The same predicate as [`SEARCH_CONDITION`], written so that no index can answer it (`|| ''` hides each
 /// column from its trigram index) and tested contact by contact. A search that matches more contacts than the
 /// count ceiling reads its page along the sort order's index with this filter: given a trigram index to use,
-/// the planner would rather collect and sort every match (300 ms for 100,000 of them). A secondary identity is
-/// looked up per contact instead of collected for the whole account, in two lookups of one table each, as
-/// [`by_secondary_identity!`] finds them: its own holder's (whose id is the contact's), then the search text of
-/// holders it took in merges. (One lookup joining holders to identities was planned as a hash of the whole
-/// account's identities: 285-470 ms for a broad term's page on 1,000,000 contacts, measured in the bench.)
+/// the planner would rather collect and sort every match (300 ms for 100,000 of them). A secondary identity of
+/// the contact's own holder is looked up per contact (its holder id is the contact's), instead of collected for
+/// the whole account.
 const SEARCH_FILTER: &str = "((lower(name) || '') LIKE lower($2) OR (email || '') LIKE lower($2) \
      OR (phone_number || '') LIKE lower($2) OR (lower(identifier) || '') LIKE lower($2) \
+     OR (strpos($2, E'\\x1f') = 0 AND (merged_identities || '') LIKE lower($2)) \
      OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.account_id = $1 AND i.holder_id = contacts.id \
-                AND NOT i.is_primary AND lower(i.value) LIKE lower($2)) \
-     OR EXISTS (SELECT 1 FROM contact_identity_holders h WHERE h.account_id = $1 AND h.contact_id = contacts.id \
-                AND h.id <> h.contact_id AND strpos($2, E'\\x1f') = 0 AND (h.search_text || '') LIKE lower($2)))";
+                AND NOT i.is_primary AND lower(i.value) LIKE lower($2)))";
 
 /// The account's contact count as the database keeps it (see the contact counts migration): the folded total
 /// plus the changes not folded yet, read in one snapshot. `$1` is the account.

@@ -311,8 +311,7 @@ fn a_transaction_queues_a_contact_once_and_never_one_it_deleted() {
     // the merge's moves in one statement, as the service writes them
     diesel::sql_query(
         "WITH inboxes_moved AS (UPDATE contact_inboxes SET contact_id = 1 WHERE contact_id = 2), \
-              holders_moved AS (UPDATE contact_identity_holders SET contact_id = 1, search_text = '' \
-                                WHERE contact_id = 2), \
+              holders_moved AS (UPDATE contact_identity_holders SET contact_id = 1 WHERE contact_id = 2), \
               mergee_deleted AS (DELETE FROM contacts WHERE id = 2 RETURNING id) \
          UPDATE contacts SET name = 'Base Mergee' WHERE id = 1 AND EXISTS (SELECT FROM mergee_deleted)",
     )

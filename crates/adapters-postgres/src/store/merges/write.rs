@@ -46,11 +46,12 @@ pub(super) use rfc3339;
 /// - The children change owner: conversations, the messages the mergee sent, contact inboxes, notes; labels are a
 ///   union (the mergee's rows taken, the base given each label it does not carry yet). The mergee's identities
 ///   become the base's without a row of them written: the holders the mergee holds (its own, and those it took
-///   in earlier merges) are re-pointed to the base, its own given the text of its identities for the search
-///   (migration `2026-12-04-000030`). The identities trigger then finds the values the base takes among them
-///   when the base's fields are written.
+///   in earlier merges) are re-pointed to the base (migration `2026-12-04-000030`). The identities trigger then
+///   finds the values the base takes among them when the base's fields are written.
 /// - The base's update waits for the mergee's delete (its condition reads the delete's row), so that the
-///   mergee's unique email, phone number or identifier can move over within the statement.
+///   mergee's unique email, phone number or identifier can move over within the statement. It appends the
+///   values of every identity the re-pointed holders hold to the base's merged text, which the search's trigram
+///   index covers (the rows are read as before the statement; none of them changes in it).
 /// - The record, its ledger and the outbox event take what moved from `moved`, read once.
 /// - The base's contact inboxes are read for the merge's answer: as they were before the statement, so those of
 ///   the base and of the mergee, which are the base's after it.
@@ -69,14 +70,15 @@ const WRITE_MERGE: &str = concat!(
          INSERT INTO contact_labels (account_id, contact_id, label) SELECT $1, $3, label FROM labels_taken \
          ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING label), \
      holders_moved AS ( \
-         UPDATE contact_identity_holders h SET contact_id = $3, search_text = coalesce(h.search_text, ( \
-             SELECT coalesce(string_agg(lower(i.value), E'\\x1f' ORDER BY i.id), '') FROM contact_identities i \
-             WHERE i.account_id = $1 AND i.holder_id = h.id)) \
+         UPDATE contact_identity_holders h SET contact_id = $3 \
          WHERE h.account_id = $1 AND h.contact_id = $2 RETURNING h.id), \
      mergee_deleted AS (DELETE FROM contacts WHERE account_id = $1 AND id = $2 RETURNING id), \
      base AS ( \
          UPDATE contacts SET name = $4, email = $5, phone_number = $6, identifier = $7, \
-             additional_attributes = $8, custom_attributes = $9, updated_at = $10 \
+             additional_attributes = $8, custom_attributes = $9, updated_at = $10, \
+             merged_identities = NULLIF(concat_ws(E'\\x1f', contacts.merged_identities, ( \
+                 SELECT string_agg(lower(i.value), E'\\x1f' ORDER BY i.id) FROM contact_identities i \
+                 WHERE i.account_id = $1 AND i.holder_id IN (SELECT id FROM holders_moved))), '') \
          WHERE account_id = $1 AND id = $3 AND EXISTS (SELECT FROM mergee_deleted) \
          RETURNING id, account_id, name, email, phone_number, identifier, blocked, thumbnail, \
              additional_attributes, custom_attributes, last_activity_at, created_at, updated_at), \
