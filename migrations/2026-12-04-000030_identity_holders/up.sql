@@ -131,6 +131,8 @@ CREATE OR REPLACE TRIGGER contact_identities_duplicates_delete AFTER DELETE ON c
 -- contact's merged text, and changes its contact's suggestions (the trigger above skips rows flagged primary).
 -- (Nothing else changes a merged-away holder's rows: identities are added to a contact's own holder, and the
 -- trigger above flips the flags of its own holder's rows only.) A holder deleted with its contact leaves no row.
+-- The API locks the contact before it deletes one of its identities (application::identities), so no merge
+-- into it runs between the text read here and the text written.
 CREATE FUNCTION contact_merged_identities(p_account BIGINT, p_contact BIGINT) RETURNS TEXT
 LANGUAGE sql STABLE AS $$
     SELECT string_agg(lower(i.value), E'\x1f' ORDER BY i.id)

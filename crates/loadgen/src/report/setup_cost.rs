@@ -59,8 +59,9 @@ pub(super) const IDENTITIES: Measure = Measure {
             warm-up) in two setups, the runs interleaved, each on a fresh copy of its setup's database (taken \
             after the runs above, vacuumed) and a freshly started server. Without identities: the copy's \
             `contact_identities` and `contact_identity_holders` are empty and their triggers (primaries kept in \
-            step with the contacts' columns, secondaries and holders queued for suggestions, the holders' search \
-            text) are off; suggestions, counts and the ledger are as shipped.",
+            step with the contacts' columns, secondaries and holders queued for suggestions, a contact's merged \
+            text kept when one of its merged identities goes) are off, so a merge leaves the base no merged text; \
+            suggestions, counts and the ledger are as shipped.",
 };
 
 pub(super) struct SetupCost {
