@@ -4,8 +4,8 @@
 # --- what identities cost a merge: the same HTTP merge load with and without identities, interleaved -----------
 # with: the shipped template (as above); without: a copy whose contact_identities and contact_identity_holders
 # are empty and whose identity triggers (the primaries kept in step with the contacts' columns, the secondaries
-# and the holders queued for suggestions, the merged text kept when a merged identity goes) are off: the merge as it would be without
-# identities, everything else (suggestions, counts, the ledger) the same.
+# and the holders queued for suggestions, the merged text kept when a merged identity goes) are off: the merge
+# as it would be without identities, everything else (suggestions, counts, the ledger) the same.
 # Every run merges the same window of pairs, never merged before, on a fresh copy of its setup's template.
 noid="${dbname}_without_identities"
 psql_db -d postgres -c "DROP DATABASE IF EXISTS $noid WITH (FORCE)" -c "CREATE DATABASE $noid TEMPLATE $shipped STRATEGY FILE_COPY"

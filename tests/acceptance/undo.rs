@@ -76,8 +76,7 @@ fn dump_of(conn: &mut PgConnection, contacts: &[i64]) -> Value {
         rows("contact_inboxes", &format!("contact_id = ANY({ids})")),
         rows("notes", &format!("contact_id = ANY({ids})")),
         // every identity with its id, holder, primary flag, source and date, and every holder with its contact
-        // (the contacts' rows above carry the text of the identities they took in merges): an undo gives each
-        // back as it was
+        // (the contacts' rows above carry their merged identities' text): an undo gives each back as it was
         rows(
             "contact_identities",
             &format!("holder_id IN (SELECT id FROM contact_identity_holders WHERE contact_id = ANY({ids}))")

@@ -5,10 +5,10 @@
 //! Errors: every diesel or pool error is turned into an `application::StoreError` in [`errors`], the only place
 //! that knows constraint names. Nothing above this crate sees diesel.
 
-/// The searchable text of a contact, as the search's trigram index is defined (migrations `2026-12-03-000050`
-/// and `2026-12-04-000030`): name, email, phone number, identifier and the identities of the holders it took in
-/// merges, lower-cased where they have case, joined by U+001F. A statement must spell it exactly so for PostgreSQL to answer it from that index. A macro, so that
-/// statements can be assembled from it at compile time.
+/// The searchable text of a contact, as the search's trigram index is defined (migrations `2026-12-03-000050` and
+/// `2026-12-04-000030`): name, email, phone number, identifier and the identities of the holders it took in
+/// merges, lower-cased where they have case, joined by U+001F. A statement must spell it exactly so for PostgreSQL
+/// to answer it from that index. A macro, so that statements can be assembled from it at compile time.
 macro_rules! joined_text {
     () => {
         "(lower(name) || E'\\x1f' || coalesce(email, '') || E'\\x1f' || coalesce(phone_number, '') || E'\\x1f' \

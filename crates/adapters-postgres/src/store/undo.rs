@@ -53,10 +53,10 @@ impl UndoStore for PgSession {
 
     fn restore_contact(&mut self, c: &Contact, merge_id: i64, base: ContactId) -> Result<Contact, StoreError> {
         let a = &c.attributes;
-        // An explicit id: the contact comes back under the id every reference to it used. The same statement
-        // gives it back its identities: the holders the merge re-pointed to the base and that the base still
-        // holds point back to it (migration `2026-12-04-000030`; `move_back` rewrites both contacts' merged text); a merge recorded
-        // before holders moved rows, which go back by id, each with its source before the merge (into the
+        // An explicit id: the contact comes back under the id every reference to it used. The same statement gives
+        // it back its identities: the holders the merge re-pointed to the base and that the base still holds point
+        // back to it (migration `2026-12-04-000030`; `move_back` rewrites both contacts' merged text); a merge
+        // recorded before holders moved rows, which go back by id, each with its source before the merge (into the
         // contact's own holder, created when missing); and any secondary of the base's own holder that is one of
         // its own email, phone number and identifier (a merge recorded before identities were moved left them
         // there as the base's; without them the contact could not take its own values back). The identities
@@ -155,9 +155,9 @@ impl UndoStore for PgSession {
                      SELECT $1, $4, unnest(mergee_labels) FROM ledger \
                      ON CONFLICT ON CONSTRAINT contact_labels_contact_label_key DO NOTHING RETURNING 1), \
                  merged_texts AS ( \
-                     UPDATE contacts c SET merged_identities = contact_merged_identities($1, c.id) \
-                     WHERE c.account_id = $1 AND c.id IN ($3, $4) \
-                       AND c.merged_identities IS DISTINCT FROM contact_merged_identities($1, c.id)) \
+                     UPDATE contacts c SET merged_identities = t.text \
+                     FROM (SELECT id, contact_merged_identities($1, id) AS text FROM unnest(ARRAY[$3, $4]) AS id) t \
+                     WHERE c.account_id = $1 AND c.id = t.id AND c.merged_identities IS DISTINCT FROM t.text) \
                  SELECT (SELECT count(*) FROM conversations_back) AS back_conversations, \
                         (SELECT count(*) FROM messages_back) AS back_messages, \
                         (SELECT count(*) FROM contact_inboxes_back) AS back_contact_inboxes, \

@@ -51,7 +51,9 @@ pub(super) use rfc3339;
 /// - The base's update waits for the mergee's delete (its condition reads the delete's row), so that the
 ///   mergee's unique email, phone number or identifier can move over within the statement. It appends the
 ///   values of every identity the re-pointed holders hold to the base's merged text, which the search's trigram
-///   index covers (the rows are read as before the statement; none of them changes in it).
+///   index covers (the rows are read as before the statement; none of them changes in it). Not through
+///   `contact_merged_identities()`, which the undo and a trigger use: that reads the holders as they were before
+///   the statement, still the mergee's, and a SQL function is planned again in every statement that calls it.
 /// - The record, its ledger and the outbox event take what moved from `moved`, read once.
 /// - The base's contact inboxes are read for the merge's answer: as they were before the statement, so those of
 ///   the base and of the mergee, which are the base's after it.
